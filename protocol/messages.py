@@ -1,0 +1,98 @@
+"""Parsing and validating client text messages into a typed envelope.
+
+Every text frame a client sends goes through `parse_client_message`, which either returns a
+`ClientMessage` or raises a `ProtocolError` whose message says exactly what is wrong, so that a
+malformed message gets a readable answer instead of a stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocol.errors import CLOSE_INVALID_PAYLOAD, ProtocolError
+
+CLIENT_MESSAGE_TYPES = frozenset({"open", "close", "ping", "paused", "resumed", "discarded", "update", "error"})
+
+
+@dataclass(frozen=True)
+class ClientMessage:
+    """One validated client message (the AudioHook envelope)."""
+
+    type: str
+    id: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    seq: int | None = None
+    version: str | None = None
+    serverseq: int | None = None
+    position: str | None = None
+
+
+def _optional_int(obj: dict[str, Any], key: str) -> int | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    # bool is an int subclass in Python; `true` is not a sequence number.
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ProtocolError(400, f"field '{key}' must be an integer, got {type(value).__name__}")
+    if value < 0:
+        raise ProtocolError(400, f"field '{key}' must not be negative, got {value}")
+    return value
+
+
+def _optional_str(obj: dict[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError(400, f"field '{key}' must be a string, got {type(value).__name__}")
+    return value
+
+
+def parse_client_message(data: str | bytes) -> ClientMessage:
+    """Parse one text frame; raise `ProtocolError` with a readable message when it is not valid."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(400, f"message is not valid UTF-8: {exc}", CLOSE_INVALID_PAYLOAD) from exc
+    try:
+        obj = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ProtocolError(400, f"message is not valid JSON: {exc}", CLOSE_INVALID_PAYLOAD) from exc
+    if not isinstance(obj, dict):
+        raise ProtocolError(400, f"message must be a JSON object, got {type(obj).__name__}")
+
+    msg_type = obj.get("type")
+    if msg_type is None:
+        raise ProtocolError(400, "message has no 'type' field")
+    if not isinstance(msg_type, str):
+        raise ProtocolError(400, f"field 'type' must be a string, got {type(msg_type).__name__}")
+    if msg_type not in CLIENT_MESSAGE_TYPES:
+        known = ", ".join(sorted(CLIENT_MESSAGE_TYPES))
+        raise ProtocolError(400, f"unknown message type '{msg_type[:40]}' (expected one of: {known})")
+
+    session_id = _optional_str(obj, "id")
+    if not session_id:
+        raise ProtocolError(400, f"'{msg_type}' message has no session 'id'")
+
+    parameters = obj.get("parameters", {})
+    if parameters is None:
+        parameters = {}
+    if not isinstance(parameters, dict):
+        raise ProtocolError(400, f"field 'parameters' must be an object, got {type(parameters).__name__}")
+
+    version = obj.get("version")
+    if version is not None and not isinstance(version, str | int):
+        raise ProtocolError(400, f"field 'version' must be a string, got {type(version).__name__}")
+
+    return ClientMessage(
+        type=msg_type,
+        id=session_id,
+        parameters=parameters,
+        seq=_optional_int(obj, "seq"),
+        version=None if version is None else str(version),
+        serverseq=_optional_int(obj, "serverseq"),
+        position=_optional_str(obj, "position"),
+    )
