@@ -1,0 +1,301 @@
+"""Agent score (1-5) from a documented rubric of measurable signals.
+
+QA reviewers score calls against a rubric; an automatic first pass is only useful if reviewers can
+see why it gave a score. So the score is a base plus named components, each computed from phrases
+or sentiment that anyone can check in the transcript, and each reported in
+``CallAnalysis.agent_score_breakdown``.
+
+Rubric (points added to ``BASE_SCORE`` = 3, then rounded half up and clamped to 1..5):
+
+==================== ===================================================================== ==============
+component            signal                                                                points
+==================== ===================================================================== ==============
+greeting             the agent greets or introduces themself in their first                +0.5
+                     ``GREETING_WINDOW`` utterances ("thank you for calling", "my name is",
+                     "how can I help")
+empathy              apology / empathy phrases by the agent ("sorry", "I understand",      +0.5, +0.75 for
+                     "thank you for your patience")                                        two or more
+resolution           the agent states a fix or next steps ("I have reset", "I'll send",    +1.0; +0.5 for a
+                     "you should receive"); a closing offer of further help ("is there     closing offer
+                     anything else") alone counts half                                     alone
+politeness           please / thank you / you're welcome by the agent: +0.5;               -1.0 .. +0.5
+                     rude or dismissive phrases ("calm down", "not my problem",
+                     "nothing I can do"): -1.0
+customer_trajectory  customer's mean VADER compound, first third vs last third of their    -1.0 .. +1.0
+                     utterances: improved by >= 0.2 to a non-negative end +1.0 (+0.5 if
+                     the end is still negative); stayed positive +0.5; worsened by >= 0.2
+                     or ended at <= -0.3: -1.0; otherwise 0
+unresolved_repeats   the call has repeated-problem hits and no resolution statement        -1.0 or 0
+==================== ===================================================================== ==============
+
+Mono calls (every utterance's speaker is "unknown") cannot tell agent from customer: the agent
+components are then evaluated over all of the call's text, and the customer trajectory over all
+utterances. A call with speakers but no agent utterance scores 0 on the agent components. Rude
+phrases are only looked for in the agent's text, so an angry customer cannot lower the score this
+way (except on mono calls).
+
+``utterance_signals`` runs the phrase matching once per utterance (when it is added);
+``score`` only aggregates those stored signals, so re-scoring a long call stays cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from analysis.text import compile_phrases, split_sentences
+
+__all__ = [
+    "BASE_SCORE",
+    "COMPONENTS",
+    "GREETING_WINDOW",
+    "AgentSignals",
+    "ScoredUtterance",
+    "score",
+    "utterance_signals",
+]
+
+BASE_SCORE: Final = 3.0
+MIN_SCORE: Final = 1
+MAX_SCORE: Final = 5
+GREETING_WINDOW: Final = 3
+COMPONENTS: Final = (
+    "greeting",
+    "empathy",
+    "resolution",
+    "politeness",
+    "customer_trajectory",
+    "unresolved_repeats",
+)
+
+_DONE_VERBS = (
+    "reset|fixed|updated|applied|credited|refunded|processed|scheduled|booked|sent|added|waived|"
+    "removed|restored|reactivated|reconnected|corrected|escalated|submitted|cancel+ed|replaced|"
+    "rebooted|refreshed|resolved|arranged|ordered|issued|reversed|adjusted|changed|unlocked|"
+    "activated|upgraded|opened|raised|logged|noted"
+)
+_DO_VERBS = (
+    "reset|fix|update|apply|credit|refund|process|schedule|book|send|add|waive|remove|restore|"
+    "reactivate|reconnect|correct|escalate|submit|cancel|replace|reboot|refresh|resolve|arrange|"
+    "order|issue|reverse|adjust|change|unlock|activate|upgrade|open|raise|log|email|text|call"
+)
+_MACROS: Final = {"{done}": f"(?:{_DONE_VERBS})", "{do}": f"(?:{_DO_VERBS})"}
+
+GREETING_PHRASES: Final = (
+    "thank you for calling",
+    "thanks for calling",
+    "thank you for contacting",
+    "my name is",
+    "my name's",
+    "this is * speaking",
+    "how can i help",
+    "how may i help",
+    "how can i assist",
+    "how may i assist",
+    "what can i do for you",
+    "good morning",
+    "good afternoon",
+    "good evening",
+    "welcome to",
+    "hello",
+    "hi",
+)
+EMPATHY_PHRASES: Final = (
+    "sorry",
+    "apologi*",
+    "apologis*",
+    "i understand",
+    "i can understand",
+    "i completely understand",
+    "i totally understand",
+    "that must be",
+    "that sounds frustrating",
+    "i know how frustrating",
+    "i can imagine",
+    "i appreciate your patience",
+    "thank you for your patience",
+    "thanks for your patience",
+    "i hear you",
+    "that's not okay",
+)
+RESOLUTION_PHRASES: Final = (
+    "i have {done}",
+    "i've {done}",
+    "i just {done}",
+    "i {done}",
+    "i'll {do}",
+    "i will {do}",
+    "i'm going to {do}",
+    "i am going to {do}",
+    "we'll {do}",
+    "we will {do}",
+    "we have {done}",
+    "we've {done}",
+    "you should receive",
+    "you will receive",
+    "you'll receive",
+    "you should get",
+    "you'll get",
+    "you should see",
+    "you'll see",
+    "should be working now",
+    "should be fixed",
+    "is now working",
+    "is now fixed",
+    "is working now",
+    "has been {done}",
+    "have been {done}",
+    "a technician will",
+    "technician is scheduled",
+    "next step*",
+)
+CLOSING_PHRASES: Final = (
+    "is there anything else",
+    "anything else i can help",
+    "anything else i can do",
+)
+POLITE_PHRASES: Final = (
+    "please",
+    "thank you",
+    "thanks",
+    "you're welcome",
+    "my pleasure",
+    "happy to help",
+    "glad to help",
+    "appreciate",
+)
+RUDE_PHRASES: Final = (
+    "not my problem",
+    "that's your problem",
+    "not my job",
+    "calm down",
+    "whatever",
+    "i can't help you",
+    "nothing i can do",
+    "you should have",
+    "your fault",
+    "deal with it",
+    "stop yelling",
+    "i don't care",
+    "figure it out",
+    "read the manual",
+    "shut up",
+    "i already told you",
+    "are you stupid",
+    "listen to me",
+)
+
+_GREETING_RE: Final = compile_phrases(GREETING_PHRASES)
+_EMPATHY_RE: Final = compile_phrases(EMPATHY_PHRASES)
+_RESOLUTION_RE: Final = compile_phrases(RESOLUTION_PHRASES, _MACROS)
+_CLOSING_RE: Final = compile_phrases(CLOSING_PHRASES)
+_POLITE_RE: Final = compile_phrases(POLITE_PHRASES)
+_RUDE_RE: Final = compile_phrases(RUDE_PHRASES)
+
+_TRAJECTORY_IMPROVED: Final = 0.2
+_POSITIVE: Final = 0.05
+_NEGATIVE: Final = -0.05
+_ENDED_NEGATIVE: Final = -0.3
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSignals:
+    """Rubric phrase counts of one utterance, plus its first resolution sentence (for the summary)."""
+
+    greeting: int = 0
+    empathy: int = 0
+    resolution: int = 0
+    closing: int = 0
+    polite: int = 0
+    rude: int = 0
+    resolution_sentence: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredUtterance:
+    """What ``score`` needs to know about one utterance (already analysed)."""
+
+    speaker: str
+    compound: float
+    words: int
+    signals: AgentSignals
+
+
+def _count(pattern: re.Pattern[str], text: str) -> int:
+    return sum(1 for _ in pattern.finditer(text))
+
+
+def utterance_signals(text: str) -> AgentSignals:
+    """Count the rubric phrases in one utterance (whoever said it)."""
+    if not text or not text.strip():
+        return AgentSignals()
+    resolution = _count(_RESOLUTION_RE, text)
+    sentence: str | None = None
+    if resolution:
+        sentence = next((s for s in split_sentences(text) if _RESOLUTION_RE.search(s)), None)
+    return AgentSignals(
+        greeting=_count(_GREETING_RE, text),
+        empathy=_count(_EMPATHY_RE, text),
+        resolution=resolution,
+        closing=_count(_CLOSING_RE, text),
+        polite=_count(_POLITE_RE, text),
+        rude=_count(_RUDE_RE, text),
+        resolution_sentence=sentence,
+    )
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def _trajectory(compounds: Sequence[float]) -> float:
+    if not compounds:
+        return 0.0
+    third = max(1, len(compounds) // 3)
+    first = _mean(compounds[:third])
+    last = _mean(compounds[-third:])
+    delta = last - first
+    if delta >= _TRAJECTORY_IMPROVED:
+        return 1.0 if last > _NEGATIVE else 0.5
+    if first >= _POSITIVE and last >= _POSITIVE:
+        return 0.5
+    if delta <= -_TRAJECTORY_IMPROVED or last <= _ENDED_NEGATIVE:
+        return -1.0
+    return 0.0
+
+
+def score(utterances: Sequence[ScoredUtterance], has_repeated_problems: bool) -> tuple[int, dict[str, float]]:
+    """The 1..5 score and its breakdown (component -> points) for chronologically ordered utterances."""
+    spoken = [u for u in utterances if u.words > 0]
+    mono = all(u.speaker not in ("agent", "customer") for u in spoken)
+    agent = spoken if mono else [u for u in spoken if u.speaker == "agent"]
+    customer = [u for u in spoken if u.speaker == "customer"]
+    if mono or not customer:
+        customer = spoken
+
+    greeting = 0.5 if any(u.signals.greeting for u in agent[:GREETING_WINDOW]) else 0.0
+    empathy_count = sum(u.signals.empathy for u in agent)
+    empathy = 0.75 if empathy_count >= 2 else 0.5 if empathy_count == 1 else 0.0
+    resolved = any(u.signals.resolution for u in agent)
+    closing = any(u.signals.closing for u in agent)
+    resolution = 1.0 if resolved else 0.5 if closing else 0.0
+    politeness = (0.5 if any(u.signals.polite for u in agent) else 0.0) - (
+        1.0 if any(u.signals.rude for u in agent) else 0.0
+    )
+    trajectory = _trajectory([u.compound for u in customer])
+    unresolved = -1.0 if has_repeated_problems and not resolved else 0.0
+
+    breakdown = {
+        "greeting": greeting,
+        "empathy": empathy,
+        "resolution": resolution,
+        "politeness": politeness,
+        "customer_trajectory": trajectory,
+        "unresolved_repeats": unresolved,
+    }
+    total = BASE_SCORE + sum(breakdown.values())
+    rounded = math.floor(total + 0.5)
+    return max(MIN_SCORE, min(MAX_SCORE, rounded)), breakdown

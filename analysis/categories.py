@@ -1,0 +1,140 @@
+"""Phrase-list categories: process issues, repeated problems and marketing mentions.
+
+QA teams track specific events in a call (holds, transfers, dropped calls, repeat callers, upsell
+offers, competitor names) rather than a single score. These are best found with curated phrase
+lists that analysts can read and extend, so the lists are data, not code: ``default_categories.json``
+(category -> label -> phrases, loaded once with ``importlib.resources``), written in the phrase
+syntax of ``analysis.text`` (case-insensitive, word boundaries, tolerant of punctuation, ``*`` and
+``{num}``/``{ord}``/``{neg}`` for simple flexible matches such as "put * on hold" or
+"called {num} times").
+
+Each match becomes a ``CategoryHit`` holding the matched text, the utterance's start time and its
+speaker. Within one label, overlapping phrases count once (the longer phrase wins); the same stretch
+of text may still count under two labels. ``describe`` turns the hits of one category into the
+human-readable column of the analysis event, e.g.
+``hold (2): "put me on hold" @12.3s; transfer (1): "transfer you" @40.0s``, or ``none``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from importlib import resources
+from typing import Final
+
+from analysis.text import clean_span, compile_phrases, truncate
+from analysis.types import CategoryHit
+
+__all__ = [
+    "CATEGORY_NAMES",
+    "DEFAULT_CATEGORIES_RESOURCE",
+    "MAX_DESCRIPTION_CHARS",
+    "CategoryMatcher",
+    "default_categories",
+    "default_matcher",
+    "describe",
+]
+
+CATEGORY_NAMES: Final = ("process_issues", "repeated_problems", "marketing_mentions")
+DEFAULT_CATEGORIES_RESOURCE: Final = "default_categories.json"
+MAX_DESCRIPTION_CHARS: Final = 300
+_MAX_PHRASE_CHARS: Final = 60
+
+CategoryTable = Mapping[str, Mapping[str, Sequence[str]]]
+
+
+def _validated(raw: object) -> dict[str, dict[str, tuple[str, ...]]]:
+    if not isinstance(raw, dict):
+        raise ValueError("category table must map category -> label -> list of phrases")
+    table: dict[str, dict[str, tuple[str, ...]]] = {}
+    for category, labels in raw.items():
+        if not isinstance(category, str) or not isinstance(labels, dict):
+            raise ValueError(f"category {category!r} must map labels to phrase lists")
+        table[category] = {}
+        for label, phrases in labels.items():
+            if (
+                not isinstance(label, str)
+                or not isinstance(phrases, list | tuple)
+                or not all(isinstance(p, str) and p.strip() for p in phrases)
+            ):
+                raise ValueError(f"{category}/{label!r} must be a list of non-empty strings")
+            table[category][label] = tuple(p.strip() for p in phrases)
+    return table
+
+
+@cache
+def default_categories() -> dict[str, dict[str, tuple[str, ...]]]:
+    """The packaged default phrase lists (category -> label -> phrases), read once."""
+    raw = resources.files("analysis").joinpath(DEFAULT_CATEGORIES_RESOURCE).read_text(encoding="utf-8")
+    return _validated(json.loads(raw))
+
+
+class CategoryMatcher:
+    """Finds category phrases in utterance text; compiled once, reused for every utterance."""
+
+    def __init__(self, table: CategoryTable) -> None:
+        self._table = _validated({c: {lab: list(p) for lab, p in labels.items()} for c, labels in table.items()})
+        self._patterns: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
+            (category, label, compile_phrases(phrases))
+            for category, labels in self._table.items()
+            for label, phrases in labels.items()
+        )
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        return tuple(self._table)
+
+    def labels(self, category: str) -> tuple[str, ...]:
+        return tuple(self._table.get(category, {}))
+
+    def match(self, text: str, start: float, speaker: str) -> tuple[CategoryHit, ...]:
+        """All hits in one utterance, in category/label order then text order."""
+        if not text or not text.strip():
+            return ()
+        hits: list[CategoryHit] = []
+        for category, label, pattern in self._patterns:
+            for found in pattern.finditer(text):
+                phrase = truncate(clean_span(found.group(0)), _MAX_PHRASE_CHARS)
+                hits.append(CategoryHit(category, label, phrase, start, speaker))
+        return tuple(hits)
+
+
+@cache
+def default_matcher() -> CategoryMatcher:
+    """The matcher for the packaged default phrase lists, built once."""
+    return CategoryMatcher(default_categories())
+
+
+def describe(hits: Iterable[CategoryHit], category: str, limit: int = MAX_DESCRIPTION_CHARS) -> str:
+    """Human-readable summary of one category's hits: labels in order of first occurrence.
+
+    ``label (count): "first phrase" @start s`` parts joined by ``; ``, or ``none`` without hits;
+    kept under ``limit`` characters by dropping the later labels (``; +N more``).
+    """
+    grouped: dict[str, list[CategoryHit]] = {}
+    for hit in sorted((h for h in hits if h.category == category), key=lambda h: h.start):
+        grouped.setdefault(hit.label, []).append(hit)
+    if not grouped:
+        return "none"
+    parts: list[str] = []
+    for label, label_hits in grouped.items():
+        first = label_hits[0]
+        phrase = first.phrase.replace('"', "'")
+        parts.append(f'{label} ({len(label_hits)}): "{phrase}" @{first.start:.1f}s')
+    text = "; ".join(parts)
+    if len(text) < limit:
+        return text
+    kept: list[str] = []
+    for index, part in enumerate(parts):
+        remaining = len(parts) - index - 1
+        suffix = f"; +{remaining} more" if remaining else ""
+        if len("; ".join([*kept, part])) + len(suffix) >= limit:
+            break
+        kept.append(part)
+    if not kept:
+        return truncate(parts[0], limit - 1)
+    if len(kept) == len(parts):
+        return "; ".join(kept)
+    return "; ".join(kept) + f"; +{len(parts) - len(kept)} more"

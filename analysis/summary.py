@@ -1,0 +1,221 @@
+"""Extractive call summary: a few of the call's own sentences, chosen by simple, explainable rules.
+
+A reviewer scanning hundreds of calls needs one line saying what the call was about and how it
+ended. Until an abstractive model is added, the summary quotes the transcript itself, so it can
+never state something that was not said.
+
+* Calls with speakers (some utterance is "customer"):
+  ``Customer: <issue> | Agent: <action> | Outcome: <outcome>``
+
+  - issue: among the customer's early utterances (the first half, at least three), the most
+    informative one: problem words ("not working", "problem", "issue", "can't", "won't", "broken",
+    "charged", "went down" ...; negated ones such as "no problem" do not count) weigh most, then how
+    negative VADER finds it, then a little for length. It is quoted from its first problem sentence.
+  - action: the agent's first sentence stating a fix or next step (see ``analysis.agent_score``);
+    "no resolution stated" when the agent spoke but never stated one; the part is left out when no
+    agent utterance exists.
+  - outcome: the last customer utterance after the issue with clear sentiment (``|compound| >= 0.3``),
+    else the last customer utterance after the issue, else the call's last utterance; left out when
+    that would repeat the issue.
+* Mono calls (all "unknown") or calls without customer text: the two sentences scoring highest by
+  content-word frequency over the whole call (stop words removed; score = sum of the words'
+  normalised frequencies / sqrt(number of content words)), in their original order.
+
+Every part is cut to ``PART_CHARS`` characters on a word boundary. The per-utterance work
+(sentence split, content words, problem words) is done once in ``utterance_features``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from analysis.text import compile_phrases, is_negated, split_sentences, truncate, words
+
+__all__ = [
+    "PART_CHARS",
+    "PROBLEM_PHRASES",
+    "STOP_WORDS",
+    "SummaryFeatures",
+    "SummaryUtterance",
+    "summarise",
+    "utterance_features",
+]
+
+PART_CHARS: Final = 120
+_CLEAR_SENTIMENT: Final = 0.3
+_EARLY_MIN: Final = 3
+_MONO_SENTENCES: Final = 2
+
+PROBLEM_PHRASES: Final = (
+    "problem*",
+    "issue*",
+    "broken",
+    "broke",
+    "charged",
+    "overcharged",
+    "double charged",
+    "went down",
+    "gone down",
+    "goes down",
+    "is down",
+    "keeps dropping",
+    "outage",
+    "error*",
+    "fail*",
+    "stopped working",
+    "wrong",
+    "refund",
+    "cancel*",
+    "disconnected",
+    "slow",
+    "complain*",
+    "no internet",
+    "no signal",
+    "no service",
+    "no connection",
+)
+# Problem words that carry their own negation, so they are never "negated" again.
+NEGATIVE_PROBLEM_PHRASES: Final = (
+    "not working",
+    "{neg} working",
+    "{neg} work",
+    "can't",
+    "cannot",
+    "won't",
+    "doesn't",
+    "isn't",
+    "didn't",
+    "haven't",
+)
+_PROBLEM_RE: Final = compile_phrases(PROBLEM_PHRASES)
+_NEGATIVE_PROBLEM_RE: Final = compile_phrases(NEGATIVE_PROBLEM_PHRASES)
+
+_STOP_WORDS_TEXT: Final = """
+    a about above after again against all am an and any are aren't as at be because been before being
+    below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't
+    down during each few for from further had hadn't has hasn't have haven't having he he'd he'll he's
+    her here here's hers herself him himself his how how's i i'd i'll i'm i've if in into is isn't it
+    it's its itself let's me more most mustn't my myself no nor not of off on once only or other ought
+    our ours ourselves out over own same shan't she she'd she'll she's should shouldn't so some such
+    than that that's the their theirs them themselves then there there's these they they'd they'll
+    they're they've this those through to too under until up very was wasn't we we'd we'll we're we've
+    were weren't what what's when when's where where's which while who who's whom why why's with won't
+    would wouldn't you you'd you'll you're you've your yours yourself yourselves
+    um uh er ah oh okay ok yeah yes yep hmm mm like just really actually well right so got get gonna
+    wanna know mean thing things going go also still now sure please thanks thank hi hello bye
+"""
+STOP_WORDS: Final = frozenset(_STOP_WORDS_TEXT.split())
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryFeatures:
+    """Per-utterance material for the summary, computed once when the utterance is added."""
+
+    sentences: tuple[str, ...] = ()
+    content: tuple[tuple[str, ...], ...] = ()  # content words per sentence
+    problem_cues: int = 0
+    problem_sentence: int | None = None  # index of the first sentence with a problem word
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryUtterance:
+    """What ``summarise`` needs to know about one analysed utterance."""
+
+    speaker: str
+    compound: float
+    words: int
+    features: SummaryFeatures
+    resolution_sentence: str | None
+
+
+def _problem_count(text: str) -> int:
+    plain = sum(1 for m in _PROBLEM_RE.finditer(text) if not is_negated(text, m.start()))
+    return plain + sum(1 for _ in _NEGATIVE_PROBLEM_RE.finditer(text))
+
+
+def content_words(text: str) -> tuple[str, ...]:
+    """The words of ``text`` that are not stop words (lower-cased)."""
+    return tuple(w for w in words(text) if w not in STOP_WORDS and (len(w) > 1 or w.isdigit()))
+
+
+def utterance_features(text: str) -> SummaryFeatures:
+    """Split one utterance into sentences and find its content and problem words."""
+    if not text or not text.strip():
+        return SummaryFeatures()
+    sentences = tuple(split_sentences(text))
+    problem_sentence: int | None = None
+    total = 0
+    for index, sentence in enumerate(sentences):
+        count = _problem_count(sentence)
+        total += count
+        if count and problem_sentence is None:
+            problem_sentence = index
+    return SummaryFeatures(
+        sentences=sentences,
+        content=tuple(content_words(s) for s in sentences),
+        problem_cues=total,
+        problem_sentence=problem_sentence,
+    )
+
+
+def _quote(utterance: SummaryUtterance, from_problem: bool = False) -> str:
+    sentences = utterance.features.sentences
+    start = utterance.features.problem_sentence if from_problem else None
+    return truncate(" ".join(sentences[start or 0 :]), PART_CHARS)
+
+
+def _issue_score(utterance: SummaryUtterance) -> float:
+    return (
+        1.0 * min(utterance.features.problem_cues, 3) + max(0.0, -utterance.compound) + 0.02 * min(utterance.words, 25)
+    )
+
+
+def _speaker_summary(spoken: Sequence[SummaryUtterance]) -> str:
+    customer_positions = [i for i, u in enumerate(spoken) if u.speaker == "customer"]
+    early = customer_positions[: max(_EARLY_MIN, math.ceil(len(customer_positions) / 2))]
+    issue_pos = max(early, key=lambda i: (_issue_score(spoken[i]), -i))
+    issue = spoken[issue_pos]
+    parts = [f"Customer: {_quote(issue, from_problem=True)}"]
+
+    agent = [u for u in spoken if u.speaker == "agent"]
+    if agent:
+        action = next((u.resolution_sentence for u in agent if u.resolution_sentence), None)
+        parts.append(f"Agent: {truncate(action, PART_CHARS)}" if action else "Agent: no resolution stated")
+
+    later_customer = [spoken[i] for i in customer_positions if i > issue_pos]
+    clear = [u for u in later_customer if abs(u.compound) >= _CLEAR_SENTIMENT]
+    outcome: SummaryUtterance | None
+    if clear:
+        outcome = clear[-1]
+    elif later_customer:
+        outcome = later_customer[-1]
+    else:
+        outcome = spoken[-1] if spoken[-1] is not issue else None
+    if outcome is not None:
+        parts.append(f"Outcome: {_quote(outcome)}")
+    return " | ".join(parts)
+
+
+def _frequency_summary(spoken: Sequence[SummaryUtterance], counts: Mapping[str, int]) -> str:
+    top = max(counts.values(), default=0)
+    scored: list[tuple[float, int, str]] = []
+    for utterance in spoken:
+        for sentence, content in zip(utterance.features.sentences, utterance.features.content, strict=True):
+            value = sum(counts.get(w, 0) for w in content) / top / math.sqrt(len(content)) if content and top else 0.0
+            scored.append((value, len(scored), sentence))
+    best = sorted(scored, key=lambda item: (-item[0], item[1]))[:_MONO_SENTENCES]
+    return " ".join(truncate(sentence, PART_CHARS) for _, _, sentence in sorted(best, key=lambda item: item[1]))
+
+
+def summarise(utterances: Sequence[SummaryUtterance], content_counts: Mapping[str, int]) -> str:
+    """The summary of chronologically ordered utterances; ``content_counts`` counts content words
+    over the whole call (used for mono calls). Empty only when no utterance has a word."""
+    spoken = [u for u in utterances if u.words > 0 and u.features.sentences]
+    if not spoken:
+        return ""
+    if any(u.speaker == "customer" for u in spoken):
+        return _speaker_summary(spoken)
+    return _frequency_summary(spoken, content_counts)
