@@ -1,0 +1,1 @@
+"""The speech pipeline: VAD, utterance segmentation, streaming partials and Whisper finals."""

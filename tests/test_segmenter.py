@@ -1,0 +1,110 @@
+"""VAD segmentation on real read speech: utterance boundaries land where the clips are."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from audiohook_server.speech.segmenter import (
+    SegmenterConfig,
+    UtteranceAudio,
+    UtteranceDiscarded,
+    UtteranceEnded,
+    UtteranceSegmenter,
+    UtteranceStarted,
+)
+from tests.speech_fixtures import librivox_call
+
+
+def _run(samples: np.ndarray, config: SegmenterConfig, frame: int) -> list[object]:
+    segmenter = UtteranceSegmenter(16000, config)
+    events: list[object] = []
+    for i in range(0, len(samples), frame):
+        events += segmenter.push(samples[i : i + frame])
+    return events + segmenter.flush()
+
+
+@pytest.mark.parametrize("frame", [8000, 4801, 333])  # 500 ms frames, odd sizes, tiny frames
+def test_one_utterance_per_clip_with_true_positions(frame: int) -> None:
+    samples, spans = librivox_call(gap_s=1.5)
+    events = _run(samples, SegmenterConfig(trailing_silence_ms=900), frame)
+    ended = [e for e in events if isinstance(e, UtteranceEnded)]
+    assert len(ended) == len(spans)
+    for utterance, (start, end, _) in zip(ended, spans, strict=True):
+        assert abs(utterance.start_sample / 16000 - start) < 0.5
+        assert abs(utterance.end_sample / 16000 - end) < 0.8
+        assert utterance.end_sample - utterance.start_sample == len(utterance.samples)
+        # The utterance audio is exactly the stream's audio at those positions.
+        assert np.array_equal(utterance.samples, samples[utterance.start_sample : utterance.end_sample])
+
+
+def test_streamed_audio_adds_up_to_the_utterance() -> None:
+    samples, _ = librivox_call()
+    events = _run(samples, SegmenterConfig(), 8000)
+    grown: dict[int, int] = {}
+    for e in events:
+        if isinstance(e, UtteranceAudio):
+            grown[e.index] = grown.get(e.index, 0) + len(e.samples)
+    for e in events:
+        if isinstance(e, UtteranceEnded):
+            assert grown[e.index] >= len(e.samples)  # streaming saw at least the whole utterance
+    starts = [e.index for e in events if isinstance(e, UtteranceStarted)]
+    assert starts == sorted(set(starts))
+
+
+def test_silence_and_faint_noise_make_no_utterance() -> None:
+    rng = np.random.default_rng(0)
+    quiet = (rng.normal(0, 30, 16000 * 5)).astype(np.int16)
+    events = _run(quiet, SegmenterConfig(aggressiveness=3), 8000)
+    assert not [e for e in events if isinstance(e, UtteranceEnded)]
+
+
+def test_short_blip_is_discarded() -> None:
+    samples, spans = librivox_call()
+    start = int(spans[0][0] * 16000)
+    blip = np.concatenate(
+        [np.zeros(16000, np.int16), samples[start + 8000 : start + 8000 + 3200], np.zeros(16000, np.int16)]
+    )
+    events = _run(blip, SegmenterConfig(min_speech_ms=500, padding_ms=90, start_ratio=0.6), 8000)
+    assert not [e for e in events if isinstance(e, UtteranceEnded)]
+    assert [e for e in events if isinstance(e, UtteranceDiscarded)]
+
+
+def test_long_speech_is_split_below_the_maximum() -> None:
+    samples, _ = librivox_call(gap_s=0.1)  # barely any pauses: one long monologue
+    events = _run(samples, SegmenterConfig(max_utterance_s=6.0, trailing_silence_ms=900), 8000)
+    ended = [e for e in events if isinstance(e, UtteranceEnded)]
+    assert len(ended) >= 4
+    assert all(len(e.samples) <= 6.0 * 16000 for e in ended)
+    # Consecutive pieces of a split follow each other without losing audio.
+    forced = [(a, b) for a, b in itertools.pairwise(ended) if a.forced]
+    assert forced and all(b.start_sample == a.end_sample for a, b in forced)
+
+
+def test_flush_closes_an_utterance_cut_off_mid_speech() -> None:
+    samples, spans = librivox_call()
+    cut = int((spans[0][0] + 2.0) * 16000)
+    events = _run(samples[:cut], SegmenterConfig(), 8000)
+    ended = [e for e in events if isinstance(e, UtteranceEnded)]
+    assert len(ended) == 1 and ended[0].forced and ended[0].end_sample == cut
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"aggressiveness": 4}, "aggressiveness"),
+        ({"frame_ms": 25}, "10, 20 or 30"),
+        ({"max_utterance_s": 45}, "1-30 s"),
+        ({"padding_ms": 10}, "at least one frame"),
+    ],
+)
+def test_invalid_config_is_explained(kwargs: dict[str, float], fragment: str) -> None:
+    with pytest.raises(ValueError, match=fragment):
+        SegmenterConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_unsupported_rate_is_refused() -> None:
+    with pytest.raises(ValueError, match="webrtcvad supports"):
+        UtteranceSegmenter(44100)
