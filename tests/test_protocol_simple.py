@@ -95,7 +95,7 @@ def test_close_flushes_then_closed_then_normal_close() -> None:
     closing = session.closed_message()
     assert _sent(closing)[0]["type"] == "closed"
     assert closing[-1] == CloseConnection(CLOSE_NORMAL, "session closed")
-    assert session.state is State.CLOSED
+    assert session.state.value == "closed"
     assert session.receive_text(_msg("ping")) == []
 
 

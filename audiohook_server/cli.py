@@ -1,0 +1,57 @@
+"""`audiohook-server`: parse settings, find the models, serve until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from audiohook_server.config import Settings, load_settings
+from audiohook_server.engine import ResolvedModels, resolve_models
+from audiohook_server.errors import ConfigurationError
+from audiohook_server.server import AudioHookServer
+
+log = logging.getLogger("audiohook_server")
+
+
+async def run_server(settings: Settings, models: ResolvedModels) -> None:
+    server = AudioHookServer(settings, models)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    try:
+        await stop.wait()
+        log.info("shutting down: closing live sessions and writing their CSVs")
+    finally:
+        await server.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = load_settings(argv)
+    except ConfigurationError as exc:
+        print(f"audiohook-server: error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if logging.getLogger().level > logging.DEBUG:
+        # One line per connection and per utterance from these libraries is noise at INFO.
+        logging.getLogger("websockets").setLevel(logging.WARNING)
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    try:
+        models = resolve_models(settings)
+    except ConfigurationError as exc:
+        print(f"audiohook-server: error: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(run_server(settings, models))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

