@@ -113,7 +113,7 @@ class StreamResult:
     close_code: int | None = None
     close_reason: str = ""
     audio_seconds: float = 0.0  # seconds of audio actually sent
-    started_at: float = 0.0  # monotonic time the first audio frame was sent (or streaming would have started)
+    started_at: float = 0.0  # monotonic time stream position 0 was "spoken": position t is spoken at +t/speed
     finished_at: float = 0.0  # monotonic time the connection was closed
     timed_out: bool = False  # no `closed` and no socket close within close_timeout after `close`
 
@@ -402,25 +402,25 @@ class _Streamer:
         return True
 
     async def _send_audio(self) -> None:
-        """Send the frames; frame i goes out at start + i * frame / speed, so delays never accumulate.
+        """Send the frames as a live source would: each frame when its last sample has been spoken.
 
-        Paced, `close` follows when the last frame's audio has played out, as on a real call.
+        Audio at stream position t is spoken at `started_at + t / speed`; frame i goes out at
+        `started_at + (i + 1) * frame / speed`, so delays never accumulate and no audio is sent before
+        it exists. Latency measured against `started_at + end / speed` is what a caller would see.
         """
         total = self.samples.shape[0]
         paced = self.speed > 0 and math.isfinite(self.speed)
         start = time.monotonic()
         self.result.started_at = start
         for offset in range(0, total, self.frame_samples):
+            frame = self.samples[offset : offset + self.frame_samples]
             if paced:
-                if await self._sleep_until(start + offset / SAMPLE_RATE / self.speed):
+                if await self._sleep_until(start + (offset + frame.shape[0]) / SAMPLE_RATE / self.speed):
                     return
             else:
                 await asyncio.sleep(0)
                 if self.stop.is_set():
                     return
-            frame = self.samples[offset : offset + self.frame_samples]
-            if offset == 0:
-                self.result.started_at = time.monotonic()
             try:
                 await self.ws.send(frame.astype("<i2", copy=False).tobytes())
             except ConnectionClosed:
@@ -429,8 +429,6 @@ class _Streamer:
             self.result.audio_seconds = self.audio_sent_s
             if self.on_progress is not None:
                 self.on_progress(self.audio_sent_s)
-        if paced:
-            await self._sleep_until(start + total / SAMPLE_RATE / self.speed)
 
     async def _await_end(self, receiver: asyncio.Task[None]) -> None:
         """Receive until `closed` and the socket closes, for at most close_timeout seconds."""
