@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from analysis import CallAnalysis, CallAnalyzer, Utterance, UtteranceAnalysis
 from audiohook_server.engine import SpeechEngine
-from audiohook_server.exports import RecordingWriter, TranscriptCsv, session_file_stem
+from audiohook_server.exports import RecordingWriter, TranscriptCsv, reserve_session_files
 from audiohook_server.speech.pipeline import (
     ChannelOutput,
     ChannelPipeline,
@@ -69,10 +69,9 @@ class CallProcessor:
         self.latest_analysis: CallAnalysis | None = None
         self.final_count = 0
 
-        recordings_dir.mkdir(parents=True, exist_ok=True)
-        stem = session_file_stem(session_id, recordings_dir)
-        self.csv = TranscriptCsv(recordings_dir / f"{stem}.csv")
-        self.recording_path = recordings_dir / f"{stem}.wav" if record_audio else None
+        self.recordings_dir = recordings_dir
+        self.record_audio = record_audio
+        self.csv: TranscriptCsv | None = None  # created off the event loop when the worker starts
         self.recording: RecordingWriter | None = None
 
         self._max_buffered = int(max_buffered_audio_s * media.rate)
@@ -114,14 +113,17 @@ class CallProcessor:
         finally:
             if self.recording is not None:
                 await self.engine.run_in_stream_pool(self.recording.close)
-            await self.engine.run_in_stream_pool(self.csv.write)
+            if self.csv is not None:
+                await self.engine.run_in_stream_pool(self.csv.write)
 
     # ---- audio worker ------------------------------------------------------------------------
 
     def _open_exports(self) -> None:
+        csv_path, wav_path = reserve_session_files(self.session_id, self.recordings_dir)
+        self.csv = TranscriptCsv(csv_path)
         self.csv.write()  # the session's CSV exists (header only) from its first moment
-        if self.recording_path is not None:
-            self.recording = RecordingWriter(self.recording_path, self.media.rate, len(self.media.channels))
+        if self.record_audio:
+            self.recording = RecordingWriter(wav_path, self.media.rate, len(self.media.channels))
 
     async def _run_audio(self) -> None:
         try:
@@ -235,6 +237,7 @@ class CallProcessor:
         result, analysis = await self.engine.run_in_stream_pool(self._analyse, utterance)
         self.latest_analysis = analysis
         self.final_count += 1
+        assert self.csv is not None  # opened before any audio was processed
         self.csv.add(self._csv_row(utterance, result, analysis))
         await self.engine.run_in_stream_pool(self.csv.write)
         words = [

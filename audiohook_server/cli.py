@@ -16,7 +16,8 @@ from audiohook_server.server import AudioHookServer
 log = logging.getLogger("audiohook_server")
 
 
-async def run_server(settings: Settings, models: ResolvedModels) -> None:
+async def run_server(settings: Settings, models: ResolvedModels) -> int:
+    """Serve until SIGINT/SIGTERM (exit status 0), or until the models fail to load (1)."""
     server = AudioHookServer(settings, models)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -24,10 +25,16 @@ async def run_server(settings: Settings, models: ResolvedModels) -> None:
         loop.add_signal_handler(sig, stop.set)
     await server.start()
     try:
+        try:
+            await server.wait_ready()
+        except Exception as exc:
+            log.error("speech models failed to load, shutting down: %s", exc)
+            return 1
         await stop.wait()
         log.info("shutting down: closing live sessions and writing their CSVs")
     finally:
         await server.stop()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,8 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"audiohook-server: error: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(run_server(settings, models))
-    return 0
+    return asyncio.run(run_server(settings, models))
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ class Connection:
                 self.session.session_id,
                 self.session.seconds_received,
                 self.processor.final_count,
-                self.processor.csv.path,
+                self.processor.csv.path if self.processor.csv else "not written",
                 self.websocket.close_code,
             )
 

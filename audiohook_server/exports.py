@@ -45,14 +45,25 @@ os.umask(_UMASK)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
-def session_file_stem(session_id: str, directory: Path) -> str:
-    """A file name for a session id that a client chose: no path tricks, no clobbering another session."""
+def reserve_session_files(session_id: str, directory: Path) -> tuple[Path, Path]:
+    """Claim `<stem>.csv` (created empty, atomically) and `<stem>.wav` for a session id a client chose.
+
+    The stem keeps only `A-Z a-z 0-9 . _ -` (no path tricks); if another session holds the name, `-2`,
+    `-3`, … is appended. The exclusive create makes two sessions with the same id race safely.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
     stem = _UNSAFE.sub("_", session_id)[:100].lstrip(".") or "session"
     candidate, n = stem, 1
-    while (directory / f"{candidate}.csv").exists() or (directory / f"{candidate}.wav").exists():
+    while True:
+        csv_path, wav_path = directory / f"{candidate}.csv", directory / f"{candidate}.wav"
+        if not wav_path.exists():
+            try:
+                with csv_path.open("x"):
+                    return csv_path, wav_path
+            except FileExistsError:
+                pass
         n += 1
         candidate = f"{stem}-{n}"
-    return candidate
 
 
 def write_atomically(path: Path, frame: pd.DataFrame) -> None:
@@ -87,11 +98,16 @@ class TranscriptCsv:
 
 
 class RecordingWriter:
-    """Appends a session's audio (all channels, at the received rate) to a PCM16 WAV."""
+    """Appends a session's audio (all channels, at the received rate) to a PCM16 WAV.
+
+    Each write is flushed to the operating system with the header already counting it, so a killed
+    server leaves a valid WAV of everything received.
+    """
 
     def __init__(self, path: Path, rate: int, channels: int) -> None:
         self.path = path
-        self._wav = wave.open(str(path), "wb")  # noqa: SIM115 - closed in close()
+        self._file = path.open("wb")
+        self._wav = wave.open(self._file, "wb")  # noqa: SIM115 - closed in close()
         self._wav.setnchannels(channels)
         self._wav.setsampwidth(2)
         self._wav.setframerate(rate)
@@ -99,7 +115,9 @@ class RecordingWriter:
 
     def write(self, samples: npt.NDArray[np.int16]) -> None:
         self._wav.writeframes(np.ascontiguousarray(samples, dtype="<i2").tobytes())
+        self._file.flush()
         self.frames += samples.shape[0]
 
     def close(self) -> None:
         self._wav.close()
+        self._file.close()

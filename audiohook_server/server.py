@@ -55,8 +55,9 @@ class AudioHookServer:
         log.info("listening on ws://%s:%d/audiohook", self.settings.host, self.port)
 
     async def wait_ready(self) -> None:
+        """Until the models are loaded; raises what loading raised."""
         assert self._load_task is not None
-        await self._load_task
+        await asyncio.shield(self._load_task)
 
     async def stop(self) -> None:
         """Stop accepting, close live connections (each one finishes its CSV), release the pools."""

@@ -102,10 +102,11 @@ class SimpleSession:
         try:
             message = parse_client_message(data)
             self._check_envelope(message)
-            return _HANDLERS[(self.state, message.type)](self, message)
-        except KeyError:
-            # No transition for (state, type): the message is valid but not allowed now.
-            return self.fail(ProtocolError(405, f"'{message.type}' is not allowed while {self.state.value}"))
+            handler = _HANDLERS.get((self.state, message.type))
+            if handler is None:
+                # No transition for (state, type): the message is valid but not allowed now.
+                raise ProtocolError(405, f"'{message.type}' is not allowed while {self.state.value}")
+            return handler(self, message)
         except ProtocolError as error:
             return self.fail(error)
 

@@ -154,3 +154,20 @@ def test_client_script_and_sigterm_mid_call(tmp_path: Path) -> None:
         if server.poll() is None:
             server.kill()
             server.wait(10)
+
+
+def test_a_model_that_fails_to_load_stops_the_server(tmp_path: Path) -> None:
+    model = tmp_path / "broken-model"
+    model.mkdir()
+    (model / "model.bin").write_bytes(b"not a CTranslate2 model")
+    env = {**os.environ, "AUDIOHOOK_API_KEYS": KEY}
+    result = subprocess.run(
+        _server_command("--port", "0", "--whisper-model", str(model), "--recordings-dir", str(tmp_path / "r")),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "speech models failed to load" in result.stderr
