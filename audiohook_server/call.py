@@ -5,11 +5,14 @@
 utterances, waits for their finals and writes the CSV, so nothing the caller said is lost.
 
 Flow, per session:
-    submit(audio) -> audio queue -> [stream pool] record + VAD/segmenter/Vosk per channel
+    submit(audio) / submit_gap() -> audio queue -> [stream pool] record + VAD/segmenter/Vosk per channel
         -> partials: sent at once (Vosk) or after a skippable Whisper pass
         -> finals: Whisper futures in utterance order -> [stream pool] analysis + CSV -> event
 The audio worker and the finalizer are two tasks, so Whisper can finish one utterance while the
-next is being segmented; finals are still sent in the order the utterances ended.
+next is being segmented; finals are still sent in the order the utterances ended. Gaps (a pause,
+discarded audio) travel through the same queue as the audio, so they take effect exactly between the
+samples around them: they end the open utterances and move later positions along the stream timeline.
+Results go out as dialect-neutral `TranscriptUpdate`s; the connection's session formats them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +41,20 @@ from audiohook_server.speech.pipeline import (
 from audiohook_server.speech.transcriber import Transcription
 from protocol.audio import MediaFormat, speaker_for_channel
 from protocol.errors import CLOSE_TRY_AGAIN_LATER, ProtocolError
-from protocol.simple import transcript_entity
+from protocol.events import TranscriptUpdate, Word
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[dict[str, Any], dict[str, Any] | None], Awaitable[None]]
+Emit = Callable[[TranscriptUpdate, dict[str, Any] | None], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Gap:
+    samples: int
+
 
 _END = None
+_QueueItem = npt.NDArray[np.int16] | _Gap | None
 
 
 class CallProcessor:
@@ -76,7 +87,7 @@ class CallProcessor:
 
         self._max_buffered = int(max_buffered_audio_s * media.rate)
         self._buffered = 0
-        self._audio: asyncio.Queue[npt.NDArray[np.int16] | None] = asyncio.Queue()
+        self._audio: asyncio.Queue[_QueueItem] = asyncio.Queue()
         self._finals: asyncio.Queue[tuple[FinalAudio, asyncio.Future[Transcription]] | None] = asyncio.Queue()
         self._closed_utterances: set[tuple[int, int]] = set()
         self._pipelines: list[ChannelPipeline] = []
@@ -100,6 +111,11 @@ class CallProcessor:
             )
         self._buffered += samples.shape[0]
         self._audio.put_nowait(samples)
+
+    def submit_gap(self, samples: int) -> None:
+        """A pause (0) or discarded audio (`samples` per channel): ends the open utterances in order."""
+        if not self._finished:
+            self._audio.put_nowait(_Gap(samples))
 
     async def finish(self) -> None:
         """End of the session: flush open utterances, send their finals, write the CSV. Idempotent."""
@@ -146,28 +162,36 @@ class CallProcessor:
                 while not self._audio.empty():
                     batch.append(self._audio.get_nowait())
                 ended = batch[-1] is _END
-                chunks = [c for c in batch if c is not None]
-                audio = np.concatenate(chunks) if chunks else None
-                if audio is not None:
-                    self._buffered -= audio.shape[0]
-                outputs = await self.engine.run_in_stream_pool(self._process, audio, ended)
+                self._buffered -= sum(item.shape[0] for item in batch if isinstance(item, np.ndarray))
+                outputs = await self.engine.run_in_stream_pool(self._process, batch)
                 await self._dispatch(outputs)
         except Exception:
             log.exception("session %s: audio processing failed", self.session_id)
         finally:
             self._finals.put_nowait(None)
 
-    def _process(self, audio: npt.NDArray[np.int16] | None, flush: bool) -> list[ChannelOutput]:
-        """Worker thread: record, then run every channel's pipeline."""
+    def _process(self, batch: list[_QueueItem]) -> list[ChannelOutput]:
+        """Worker thread: record the audio and run every channel's pipeline over the batch, in order."""
         outputs: list[ChannelOutput] = []
-        if audio is not None:
-            if self.recording is not None:
-                self.recording.write(audio)
+        pending: list[npt.NDArray[np.int16]] = []
+
+        def feed_pending() -> None:
+            if pending:
+                audio = np.concatenate(pending) if len(pending) > 1 else pending[0]
+                pending.clear()
+                if self.recording is not None:
+                    self.recording.write(audio)
+                for pipeline in self._pipelines:
+                    outputs.extend(pipeline.feed(np.ascontiguousarray(audio[:, pipeline.channel])))
+
+        for item in batch:
+            if isinstance(item, np.ndarray):
+                pending.append(item)
+                continue
+            feed_pending()
             for pipeline in self._pipelines:
-                outputs.extend(pipeline.feed(np.ascontiguousarray(audio[:, pipeline.channel])))
-        if flush:
-            for pipeline in self._pipelines:
-                outputs.extend(pipeline.flush())
+                outputs.extend(pipeline.flush() if item is _END else pipeline.skip(item.samples))
+        feed_pending()
         return outputs
 
     async def _dispatch(self, outputs: list[ChannelOutput]) -> None:
@@ -201,16 +225,17 @@ class CallProcessor:
     async def _send_partial(self, channel: int, utterance: int, text: str, start: int, end: int) -> None:
         if (channel, utterance) in self._closed_utterances:
             return  # its final is on the way; a late partial would only confuse the client
-        entity = transcript_entity(
+        update = TranscriptUpdate(
+            utterance_id=f"{channel}-{utterance}",
+            channel=channel,
+            speaker=self.speakers[channel],
             text=text,
             is_final=False,
             start=start / self.media.rate,
             end=end / self.media.rate,
-            channel=channel,
-            speaker=self.speakers[channel],
-            utterance_id=f"{channel}-{utterance}",
+            language=self.language,
         )
-        await self.emit(entity, self._analysis_event())
+        await self.emit(update, self._analysis_event())
 
     # ---- finals ------------------------------------------------------------------------------
 
@@ -240,27 +265,19 @@ class CallProcessor:
         assert self.csv is not None  # opened before any audio was processed
         self.csv.add(self._csv_row(utterance, result, analysis))
         await self.engine.run_in_stream_pool(self.csv.write)
-        words = [
-            {
-                "word": w.word,
-                "start": round(start + w.start, 3),
-                "end": round(start + w.end, 3),
-                "confidence": round(w.probability, 4),
-            }
-            for w in transcription.words
-        ]
-        entity = transcript_entity(
+        update = TranscriptUpdate(
+            utterance_id=f"{out.channel}-{out.utterance}",
+            channel=out.channel,
+            speaker=speaker,
             text=transcription.text,
             is_final=True,
             start=start,
             end=end,
-            channel=out.channel,
-            speaker=speaker,
-            utterance_id=f"{out.channel}-{out.utterance}",
+            language=self.language,
             confidence=transcription.confidence,
-            words=words,
+            words=tuple(Word(w.word, start + w.start, start + w.end, w.probability) for w in transcription.words),
         )
-        await self.emit(entity, self._analysis_event())
+        await self.emit(update, self._analysis_event())
 
     def _analyse(self, utterance: Utterance) -> tuple[UtteranceAnalysis, CallAnalysis | None]:
         result = self.analyzer.add(utterance)

@@ -11,6 +11,7 @@ import argparse
 import base64
 import binascii
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -77,6 +78,16 @@ class Settings:
     language: str = "en"
     supported_languages: tuple[str, ...] = ("en",)
 
+    dialect: str = "auto"  # auto: Genesys when the upgrade carries Audiohook-* headers or `open` looks like it
+    genesys_languages: tuple[str, ...] = ("en-US",)
+    media_preference: tuple[str, ...] = ("stereo", "external", "internal")
+    genesys_partials: bool = True
+    genesys_analytics_entity: bool = False
+    auth_failure: str = "http"  # http: 401 at the handshake; disconnect: accept, then disconnect(unauthorized)
+    public_authority: str | None = None  # the Host clients sign (@authority) when a proxy rewrites it
+    signature_max_age_s: float = 10.0
+    signature_clock_skew_s: float = 3.0
+
     vad_aggressiveness: int = 2
     vad_frame_ms: int = 30
     vad_padding_ms: int = 300
@@ -128,6 +139,16 @@ class Settings:
             raise ConfigurationError("--beam-size must be at least 1")
         if self.partial_interval_ms < 100:
             raise ConfigurationError("--partial-interval-ms must be at least 100")
+        if self.dialect not in {"auto", "simple", "genesys"}:
+            raise ConfigurationError(f"--dialect must be auto, simple or genesys, got {self.dialect!r}")
+        if self.auth_failure not in {"http", "disconnect"}:
+            raise ConfigurationError(f"--auth-failure must be http or disconnect, got {self.auth_failure!r}")
+        unknown = set(self.media_preference) - {"stereo", "external", "internal", "any"}
+        if unknown or not self.media_preference:
+            raise ConfigurationError("--media-preference is a comma-separated list of stereo, external, internal, any")
+        bad = [code for code in self.genesys_languages if not re.match(r"^[a-z]{2,3}-[A-Za-z]{2,3}$", code)]
+        if bad:
+            raise ConfigurationError(f"--genesys-languages must be codes like en-US, got {bad}")
         if self.max_buffered_audio_s <= 0:
             raise ConfigurationError("--max-buffered-audio-s must be positive")
 
@@ -170,6 +191,15 @@ _HELP: dict[str, str] = {
     "min_speech_ms": "utterances with less voiced audio are discarded as noise",
     "trailing_silence_ms": "silence that ends an utterance",
     "max_utterance_s": "longer utterances are split (1-30 s)",
+    "dialect": "auto (tell the dialects apart per connection), simple, or genesys for every connection",
+    "genesys_languages": "comma-separated language codes (like en-US) announced to Genesys as supportedLanguages",
+    "media_preference": "Genesys offer preference: comma-separated stereo, external, internal, any",
+    "genesys_partials": "send partial transcripts (isFinal false) to Genesys",
+    "genesys_analytics_entity": "also send the call analysis to Genesys as an 'analysis' event entity",
+    "auth_failure": "how Genesys auth failures are answered: http (401 at the handshake) or disconnect",
+    "public_authority": "the host[:port] clients sign as @authority, when a proxy rewrites the Host header",
+    "signature_max_age_s": "oldest acceptable signature 'created' time, in seconds",
+    "signature_clock_skew_s": "clock skew tolerated when checking signature times",
     "max_message_bytes": "largest WebSocket message accepted",
     "max_buffered_audio_s": "audio a session may queue ahead of the recognizer before it is refused",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
@@ -228,11 +258,11 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
     try:
         if name == "api_keys":
             return parse_api_keys(str(raw))
-        if name == "supported_languages":
+        if name in {"supported_languages", "genesys_languages", "media_preference"}:
             return tuple(x.strip() for x in str(raw).split(",") if x.strip())
         if name in {"recordings_dir", "model_cache_dir"}:
             return Path(str(raw)).expanduser()
-        if name == "vosk_model":
+        if name in {"vosk_model", "public_authority"}:
             return str(raw) or None
         if isinstance(default, bool):
             return raw if isinstance(raw, bool) else _bool(str(raw))

@@ -1,10 +1,11 @@
-"""One WebSocket connection: the thin layer between the socket and the sans-I/O session.
+"""One WebSocket connection: the thin layer between the socket and a sans-I/O session.
 
-Frames go into `SimpleSession`; the actions it returns are carried out here (send a message, start
-or finish the call processor, close the socket). Whatever happens to the connection, the call
-processor is finished so that every final transcript reaches the CSV. An unexpected error in one
-connection is logged and answered with a 500 and close code 1011; it never reaches the server or
-another session.
+Frames go into the dialect's session (`SimpleSession` or `GenesysSession`); the actions it returns are
+carried out here (send a message, start or finish the call processor, close the socket). The dialect
+is known from the handshake (Genesys sends Audiohook-* headers) or, failing that, from the first
+message. Whatever happens to the connection, the call processor is finished so that every final
+transcript reaches the CSV. An unexpected error in one connection is logged and answered as a server
+error; it never reaches the server or another session.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
+from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -22,35 +23,91 @@ from websockets.exceptions import ConnectionClosed
 from audiohook_server.call import CallProcessor
 from audiohook_server.config import Settings
 from audiohook_server.engine import SpeechEngine
-from protocol.errors import CLOSE_INTERNAL_ERROR, ProtocolError
-from protocol.simple import (
+from protocol.actions import (
+    AudioGap,
     AudioReceived,
+    ClientReportedError,
     CloseConnection,
+    LanguageChanged,
     SendMessage,
     SessionAction,
     SessionEnding,
     SessionStarted,
-    SimpleSession,
 )
+from protocol.errors import CLOSE_INTERNAL_ERROR, ProtocolError
+from protocol.events import TranscriptUpdate
+from protocol.genesys import GenesysSession
+from protocol.simple import SimpleSession
 
 log = logging.getLogger(__name__)
 
+Session = SimpleSession | GenesysSession
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """What the upgrade request told the server about this connection."""
+
+    dialect: str | None  # "simple", "genesys", or None: decide on the first message
+    api_key: str | None = None
+    session_id: str | None = None  # Audiohook-Session-Id
+    organization_id: str | None = None  # Audiohook-Organization-Id
+    correlation_id: str | None = None
+    unauthorized_reason: str | None = None  # Genesys auth failed, answered with disconnect(unauthorized)
+
+
+def looks_like_genesys(frame: str) -> bool:
+    """A first message with the v2 envelope and Genesys open parameters (no Audiohook-* headers seen)."""
+    try:
+        message = json.loads(frame)
+    except ValueError:
+        return False
+    if not isinstance(message, dict) or message.get("version") != "2" or message.get("type") != "open":
+        return False
+    parameters = message.get("parameters")
+    return isinstance(parameters, dict) and "conversationId" in parameters and "organizationId" in parameters
+
 
 class Connection:
-    def __init__(self, websocket: ServerConnection, settings: Settings, engine: SpeechEngine) -> None:
+    def __init__(
+        self, websocket: ServerConnection, settings: Settings, engine: SpeechEngine, handshake: Handshake
+    ) -> None:
         self.websocket = websocket
         self.settings = settings
         self.engine = engine
-        self.session = SimpleSession(
-            supported_languages=settings.supported_languages, default_language=settings.language
-        )
+        self.handshake = handshake
+        self.session: Session | None = None
+        if handshake.dialect is not None:
+            self.session = self._new_session(handshake.dialect)
         self.processor: CallProcessor | None = None
         self._closing: asyncio.Task[None] | None = None
-        self._opened_at = time.monotonic()
+        self._delayed_close: asyncio.Task[None] | None = None
+
+    def _new_session(self, dialect: str) -> Session:
+        s = self.settings
+        if dialect == "genesys":
+            return GenesysSession(
+                session_id=self.handshake.session_id,
+                organization_id=self.handshake.organization_id,
+                supported_languages=s.genesys_languages,
+                default_language=s.genesys_languages[0],
+                media_preference=s.media_preference,
+                send_partials=s.genesys_partials and s.partials != "off",
+                send_analysis_entity=s.genesys_analytics_entity,
+                unauthorized_reason=self.handshake.unauthorized_reason,
+            )
+        return SimpleSession(supported_languages=s.supported_languages, default_language=s.language)
+
+    @property
+    def session_id(self) -> str | None:
+        return self.session.session_id if self.session else self.handshake.session_id
 
     async def run(self) -> None:
         try:
             async for frame in self.websocket:
+                if self.session is None:
+                    genesys = isinstance(frame, str) and looks_like_genesys(frame)
+                    self.session = self._new_session("genesys" if genesys else "simple")
                 if isinstance(frame, str):
                     actions = self.session.receive_text(frame)
                 else:
@@ -59,20 +116,25 @@ class Connection:
         except ConnectionClosed:
             pass
         except Exception:
-            log.exception("session %s: unexpected error", self.session.session_id)
-            await self._perform(self.session.fail(ProtocolError(500, "internal server error", CLOSE_INTERNAL_ERROR)))
+            log.exception("session %s: unexpected error", self.session_id)
+            if self.session is not None:
+                await self._perform(
+                    self.session.fail(ProtocolError(500, "internal server error", CLOSE_INTERNAL_ERROR))
+                )
         finally:
             await self._finish()
 
     async def _finish(self) -> None:
+        if self._delayed_close is not None:
+            self._delayed_close.cancel()
         if self._closing is not None:
             await self._closing
         elif self.processor is not None:
             await self.processor.finish()
-        if self.processor is not None:
+        if self.processor is not None and self.session is not None:
             log.info(
                 "session %s ended: %.1f s of audio, %d finals, csv %s, close code %s",
-                self.session.session_id,
+                self.session_id,
                 self.session.seconds_received,
                 self.processor.final_count,
                 self.processor.csv.path if self.processor.csv else "not written",
@@ -84,29 +146,54 @@ class Connection:
             if isinstance(action, SendMessage):
                 await self.send(action.message)
             elif isinstance(action, AudioReceived):
-                assert self.processor is not None
+                if self.processor is None:
+                    continue
                 try:
                     self.processor.submit(action.samples)
                 except ProtocolError as error:
-                    log.warning("session %s: %s", self.session.session_id, error.message)
+                    log.warning("session %s: %s", self.session_id, error.message)
+                    assert self.session is not None
                     await self._perform(self.session.fail(error))
+            elif isinstance(action, AudioGap):
+                if self.processor is not None:
+                    self.processor.submit_gap(action.samples)
+                log.info("session %s: audio %s (%d samples skipped)", self.session_id, action.reason, action.samples)
             elif isinstance(action, SessionStarted):
                 self._start(action)
+            elif isinstance(action, LanguageChanged):
+                if self.processor is not None:
+                    self.processor.language = action.language
+            elif isinstance(action, ClientReportedError):
+                log.warning("session %s: client error %d: %s", self.session_id, action.code, action.message)
             elif isinstance(action, SessionEnding):
-                self._closing = asyncio.create_task(self._close_gracefully())
+                if self._closing is None:
+                    self._closing = asyncio.create_task(self._close_gracefully())
             elif isinstance(action, CloseConnection):
-                if action.code != 1000:
-                    log.warning("session %s: closing with %d: %s", self.session.session_id, action.code, action.reason)
+                await self._close(action)
+
+    async def _close(self, action: CloseConnection) -> None:
+        if action.code != 1000:
+            log.warning("session %s: closing with %d: %s", self.session_id, action.code, action.reason)
+        if action.delay <= 0:
+            await self.websocket.close(action.code, action.reason)
+        elif self._delayed_close is None:
+            # The client was asked to close (Genesys `disconnect`); close ourselves if it does not.
+            async def close_later() -> None:
+                await asyncio.sleep(action.delay)
                 await self.websocket.close(action.code, action.reason)
+
+            self._delayed_close = asyncio.create_task(close_later())
 
     def _start(self, action: SessionStarted) -> None:
         log.info(
-            "session %s opened: %s %d Hz %s, language %s",
+            "session %s opened (%s): %s %d Hz %s, language %s%s",
             action.session_id,
+            action.dialect,
             action.media.encoding,
             action.media.rate,
             "/".join(action.media.channels),
             action.language,
+            f", conversation {action.conversation_id}" if action.conversation_id else "",
         )
         self.processor = CallProcessor(
             session_id=action.session_id,
@@ -123,10 +210,16 @@ class Connection:
         """After a `close`: the last finals first, then `closed`, then a normal close."""
         if self.processor is not None:
             await self.processor.finish()
+        if self._delayed_close is not None:
+            self._delayed_close.cancel()
+        assert self.session is not None
         await self._perform(self.session.closed_message())
 
-    async def _emit(self, entity: dict[str, Any], analysis: dict[str, Any] | None) -> None:
-        await self.send(self.session.event_message(entity, analysis))
+    async def _emit(self, update: TranscriptUpdate, analysis: dict[str, Any] | None) -> None:
+        assert self.session is not None
+        message = self.session.transcript_event(update, analysis)
+        if message is not None:
+            await self.send(message)
 
     async def send(self, message: dict[str, Any]) -> None:
         with contextlib.suppress(ConnectionClosed):  # a client that is gone still gets its CSV

@@ -5,25 +5,31 @@ and audio codecs. Nothing here touches sockets, threads, files or models, so eve
 tested with plain unit tests and reused by any transport.
 """
 
-from protocol.audio import AudioDecoder, MediaFormat, decode_ulaw
-from protocol.errors import ProtocolError
-from protocol.messages import ClientMessage, parse_client_message
-from protocol.simple import (
+from protocol.actions import (
+    AudioGap,
     AudioReceived,
+    ClientReportedError,
     CloseConnection,
+    LanguageChanged,
     SendMessage,
     SessionAction,
     SessionEnding,
     SessionStarted,
-    SimpleSession,
-    State,
 )
+from protocol.audio import AudioDecoder, MediaFormat, decode_ulaw
+from protocol.errors import ProtocolError
+from protocol.events import TranscriptUpdate, Word, format_duration, parse_duration
+from protocol.messages import ClientMessage, parse_client_message
+from protocol.simple import SimpleSession, State
 
 __all__ = [
     "AudioDecoder",
+    "AudioGap",
     "AudioReceived",
     "ClientMessage",
+    "ClientReportedError",
     "CloseConnection",
+    "LanguageChanged",
     "MediaFormat",
     "ProtocolError",
     "SendMessage",
@@ -32,6 +38,10 @@ __all__ = [
     "SessionStarted",
     "SimpleSession",
     "State",
+    "TranscriptUpdate",
+    "Word",
     "decode_ulaw",
+    "format_duration",
     "parse_client_message",
+    "parse_duration",
 ]

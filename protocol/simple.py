@@ -18,11 +18,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
+from protocol.actions import (
+    AudioReceived,
+    CloseConnection,
+    LanguageChanged,
+    SendMessage,
+    SessionAction,
+    SessionEnding,
+    SessionStarted,
+)
 from protocol.audio import SIMPLE_DEFAULT_MEDIA, AudioDecoder, MediaFormat, media_from_offer
 from protocol.errors import CLOSE_NORMAL, CLOSE_UNSUPPORTED_DATA, ProtocolError
+from protocol.events import TranscriptUpdate
 from protocol.messages import ClientMessage, parse_client_message
 
 PROTOCOL_VERSION = "2"
@@ -33,48 +40,6 @@ class State(enum.Enum):
     ACTIVE = "active"
     CLOSING = "closing"
     CLOSED = "closed"
-
-
-@dataclass(frozen=True)
-class SendMessage:
-    """Send this JSON message to the client."""
-
-    message: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class SessionStarted:
-    """The client opened a session: start the speech pipelines for `media`."""
-
-    session_id: str
-    media: MediaFormat
-    language: str
-
-
-@dataclass(frozen=True)
-class AudioReceived:
-    """Decoded audio: int16 samples shaped (samples, channels); `first_sample` is its stream position."""
-
-    samples: npt.NDArray[np.int16]
-    first_sample: int
-
-
-@dataclass(frozen=True)
-class SessionEnding:
-    """The client asked to close: flush the pipelines, send the last events, then `closed_message()`."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class CloseConnection:
-    """Close the WebSocket with this code and reason."""
-
-    code: int
-    reason: str
-
-
-SessionAction = SendMessage | SessionStarted | AudioReceived | SessionEnding | CloseConnection
 
 
 @dataclass
@@ -142,6 +107,10 @@ class SimpleSession:
             parameters["analysis"] = analysis
         return self._server_message("event", parameters)
 
+    def transcript_event(self, update: TranscriptUpdate, analysis: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The event for one transcript update (the simple dialect sends partials and finals alike)."""
+        return self.event_message(transcript_entity(update), analysis)
+
     def closed_message(self) -> list[SessionAction]:
         """After the server flushed the last events of a `close`: send `closed` and close normally."""
         if self.state is not State.CLOSING:
@@ -207,6 +176,7 @@ class SimpleSession:
             if not isinstance(language, str):
                 raise ProtocolError(400, "'language' must be a string")
             self.language = language
+            return [LanguageChanged(language), SendMessage(self._server_message("updated", {}))]
         return [SendMessage(self._server_message("updated", {}))]
 
     def _ignore(self, message: ClientMessage) -> list[SessionAction]:
@@ -270,31 +240,23 @@ _HANDLERS: dict[tuple[State, str], _Handler] = {
 }
 
 
-def transcript_entity(
-    *,
-    text: str,
-    is_final: bool,
-    start: float,
-    end: float,
-    channel: int,
-    speaker: str,
-    utterance_id: str,
-    confidence: float | None = None,
-    words: Sequence[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+def transcript_entity(update: TranscriptUpdate) -> dict[str, Any]:
     """The simple dialect's transcript entity: the seed format (`type`, `value`) plus timing and channel."""
     entity: dict[str, Any] = {
         "type": "transcript",
-        "value": text,
-        "is_final": is_final,
-        "start": round(start, 3),
-        "end": round(end, 3),
-        "channel": channel,
-        "speaker": speaker,
-        "utterance_id": utterance_id,
+        "value": update.text,
+        "is_final": update.is_final,
+        "start": round(update.start, 3),
+        "end": round(update.end, 3),
+        "channel": update.channel,
+        "speaker": update.speaker,
+        "utterance_id": update.utterance_id,
     }
-    if confidence is not None:
-        entity["confidence"] = round(confidence, 4)
-    if words is not None:
-        entity["words"] = list(words)
+    if update.confidence is not None:
+        entity["confidence"] = round(update.confidence, 4)
+    if update.is_final:
+        entity["words"] = [
+            {"word": w.text, "start": round(w.start, 3), "end": round(w.end, 3), "confidence": round(w.confidence, 4)}
+            for w in update.words
+        ]
     return entity

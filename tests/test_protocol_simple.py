@@ -7,19 +7,19 @@ from typing import Any
 
 import numpy as np
 
-from protocol.audio import MediaFormat
-from protocol.errors import CLOSE_INVALID_PAYLOAD, CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, CLOSE_UNSUPPORTED_DATA
-from protocol.simple import (
+from protocol.actions import (
     AudioReceived,
     CloseConnection,
+    LanguageChanged,
     SendMessage,
     SessionAction,
     SessionEnding,
     SessionStarted,
-    SimpleSession,
-    State,
-    transcript_entity,
 )
+from protocol.audio import MediaFormat
+from protocol.errors import CLOSE_INVALID_PAYLOAD, CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, CLOSE_UNSUPPORTED_DATA
+from protocol.events import TranscriptUpdate, Word
+from protocol.simple import SimpleSession, State, transcript_entity
 
 
 def _open(session_id: str = "call-1", seq: int | None = 1, **parameters: Any) -> str:
@@ -160,7 +160,8 @@ def test_first_supported_offer_wins() -> None:
 
 def test_update_changes_language() -> None:
     session = _opened_session()
-    assert _sent(session.receive_text(_msg("update", seq=2, language="de-DE")))[0]["type"] == "updated"
+    actions = session.receive_text(_msg("update", seq=2, language="de-DE"))
+    assert LanguageChanged("de-DE") in actions and _sent(actions)[0]["type"] == "updated"
     assert session.language == "de-DE"
 
 
@@ -170,11 +171,15 @@ def test_close_reason_fits_the_websocket_limit() -> None:
 
 
 def test_transcript_entity_shape() -> None:
-    entity = transcript_entity(
-        text="hello there", is_final=True, start=1.23456, end=2.5, channel=0, speaker="unknown",
-        utterance_id="0-1", confidence=0.912345, words=[{"word": "hello"}],
+    update = TranscriptUpdate(
+        utterance_id="0-1", channel=0, speaker="unknown", text="hello there", is_final=True,
+        start=1.23456, end=2.5, language="en", confidence=0.912345, words=(Word("hello", 1.3, 1.6, 0.93),),
     )  # fmt: skip
-    assert entity == {
+    assert transcript_entity(update) == {
         "type": "transcript", "value": "hello there", "is_final": True, "start": 1.235, "end": 2.5,
-        "channel": 0, "speaker": "unknown", "utterance_id": "0-1", "confidence": 0.9123, "words": [{"word": "hello"}],
+        "channel": 0, "speaker": "unknown", "utterance_id": "0-1", "confidence": 0.9123,
+        "words": [{"word": "hello", "start": 1.3, "end": 1.6, "confidence": 0.93}],
     }  # fmt: skip
+    partial = TranscriptUpdate("0-2", 0, "unknown", "hel", False, 3.0, 3.5, "en")
+    entity = transcript_entity(partial)
+    assert entity["is_final"] is False and "words" not in entity and "confidence" not in entity

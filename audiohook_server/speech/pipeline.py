@@ -103,6 +103,10 @@ class ChannelPipeline:
     def flush(self) -> list[ChannelOutput]:
         return self._translate(self._segmenter.flush())
 
+    def skip(self, samples: int) -> list[ChannelOutput]:
+        """A pause or discarded audio: end the open utterance, advance the position by `samples`."""
+        return self._translate(self._segmenter.skip(samples))
+
     def _translate(self, events: list[Any]) -> list[ChannelOutput]:
         outputs: list[ChannelOutput] = []
         for event in events:

@@ -161,6 +161,15 @@ class UtteranceSegmenter:
             self._end(events, forced=True, keep_trailing=len(self._frames))
         return events
 
+    def skip(self, samples: int) -> list[SegmentEvent]:
+        """A discontinuity: audio was paused or discarded. The open utterance ends here, and the stream
+        position jumps by `samples`, so later positions stay true to the client's timeline."""
+        events = self.flush()
+        self._position += len(self._pending) + samples
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._ring.clear()  # pre-roll must not reach back across the gap
+        return events
+
     # ---- internals ---------------------------------------------------------------------------
 
     def _step(self, frame: _Frame, events: list[SegmentEvent], grown: list[npt.NDArray[np.int16]]) -> None:

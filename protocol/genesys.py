@@ -1,0 +1,442 @@
+"""The Genesys AudioHook v2 session state machine (AudioHook Monitor and the Transcription Connector).
+
+Theory of operation: the server feeds every frame into `GenesysSession` and carries out the actions
+that come back, in order. Rules follow ../shared/docs/audiohook-protocol.md §1, which was read from the
+reference implementation's protocol types, validators and server session:
+
+    OPENING --open--> ACTIVE <--paused/resumed--> PAUSED
+       |                 |                          |
+       |                 +---------- close ---------+--> CLOSING --(finals flushed)--> CLOSED
+       +--(bad credentials, disconnect mode)--> UNAUTHORIZED --close--> CLOSED
+    any live state --protocol error--> SIGNALED_ERROR --close--> CLOSED
+
+- Every client text message has `version` "2", the session `id`, `seq` exactly one more than the last,
+  `serverseq` no more than the server sent, a `position` (`PT12.4S`) and `parameters`; each type's
+  parameters are validated as the reference does.
+- Errors are answered the AudioHook way: `disconnect` with reason `error` and a readable `info`; the
+  client answers `close` and gets `closed`. A client that does not is closed after a grace period.
+- `opened` goes out at once: audio is buffered by the server while models warm up.
+- The connection probe (null conversation id) is answered but starts no recognition.
+- Positions: audio advances the stream position; `discarded` and `resumed` gaps move it further, so
+  transcript offsets stay true to the client's timeline.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocol.actions import (
+    AudioGap,
+    AudioReceived,
+    ClientReportedError,
+    CloseConnection,
+    LanguageChanged,
+    SendMessage,
+    SessionAction,
+    SessionEnding,
+    SessionStarted,
+)
+from protocol.audio import AudioDecoder, MediaFormat, media_from_offer
+from protocol.errors import CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, ProtocolError
+from protocol.events import TranscriptUpdate, format_duration, parse_duration
+from protocol.messages import ClientMessage, parse_client_message
+
+PROTOCOL_VERSION = "2"
+NULL_UUID = "00000000-0000-0000-0000-000000000000"
+MAX_TEXT_MESSAGE = 65535
+DISCONNECT_GRACE_S = 5.0
+_UUID = re.compile(
+    r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-5][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
+    r"|00000000-0000-0000-0000-000000000000)$"
+)
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}-[A-Za-z]{2,3}$")
+GENESYS_CHANNELS = ("external", "internal")
+CLOSE_REASONS = ("disconnect", "end", "error", "reconnect")
+
+
+class GenesysState(enum.Enum):
+    OPENING = "opening"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    CLOSING = "closing"
+    CLOSED = "closed"
+    SIGNALED_ERROR = "signaled-error"
+    UNAUTHORIZED = "unauthorized"
+
+
+_LIVE = (GenesysState.OPENING, GenesysState.ACTIVE, GenesysState.PAUSED)
+
+
+def is_uuid(value: object) -> bool:
+    return isinstance(value, str) and bool(_UUID.match(value))
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ProtocolError(400, message)
+
+
+def _check_open_parameters(params: dict[str, Any]) -> None:
+    for key in ("organizationId", "conversationId"):
+        _require(is_uuid(params.get(key)), f"open: '{key}' must be a UUID")
+    participant = params.get("participant")
+    _require(isinstance(participant, dict), "open: 'participant' must be an object")
+    assert isinstance(participant, dict)
+    _require(is_uuid(participant.get("id")), "open: 'participant.id' must be a UUID")
+    for key in ("ani", "aniName", "dnis"):
+        _require(isinstance(participant.get(key), str), f"open: 'participant.{key}' must be a string")
+    media = params.get("media")
+    _require(isinstance(media, list), "open: 'media' must be a list of offers")
+    if "language" in params:
+        _require(
+            isinstance(params["language"], str) and bool(LANGUAGE_CODE.match(params["language"])),
+            "open: 'language' must be a language code like en-US",
+        )
+    if "supportedLanguages" in params:
+        _require(isinstance(params["supportedLanguages"], bool), "open: 'supportedLanguages' must be a boolean")
+    if "customConfig" in params:
+        _require(isinstance(params["customConfig"], dict), "open: 'customConfig' must be an object")
+    if "continuedSessions" in params:
+        _require(isinstance(params["continuedSessions"], list), "open: 'continuedSessions' must be a list")
+
+
+def _genesys_offer(offer: Any) -> MediaFormat | None:
+    """A Genesys media offer we can take, or None (validated like the reference: audio, PCMU/L16,
+    8 kHz, one or two of external/internal)."""
+    if not isinstance(offer, dict) or offer.get("type") != "audio" or offer.get("format") not in ("PCMU", "L16"):
+        return None
+    channels = offer.get("channels")
+    if not isinstance(channels, list) or not 1 <= len(channels) <= 2:
+        return None
+    if any(c not in GENESYS_CHANNELS for c in channels) or len(set(channels)) != len(channels):
+        return None
+    if offer.get("rate") != 8000:
+        return None
+    try:
+        return media_from_offer(offer)
+    except ProtocolError:
+        return None
+
+
+def select_media(offers: Sequence[Any], preference: Sequence[str]) -> tuple[MediaFormat, dict[str, Any]] | None:
+    """Pick an offer: the first matching each preference in turn (`stereo`, `external`, `internal`,
+    `any`), among offers we can decode. Returns the format and the offer exactly as offered."""
+    usable = [(fmt, offer) for offer in offers if (fmt := _genesys_offer(offer)) is not None]
+    for wanted in preference:
+        for fmt, offer in usable:
+            if (
+                wanted == "any"
+                or (wanted == "stereo" and len(fmt.channels) == 2)
+                or (len(fmt.channels) == 1 and fmt.channels[0] == wanted)
+            ):
+                return fmt, offer
+    return usable[0] if usable else None
+
+
+@dataclass
+class GenesysSession:
+    """One connection's protocol state for the Genesys dialect."""
+
+    session_id: str | None = None  # from the Audiohook-Session-Id header; else taken from `open`
+    organization_id: str | None = None  # from the Audiohook-Organization-Id header
+    supported_languages: Sequence[str] = ("en-US",)
+    default_language: str = "en-US"
+    media_preference: Sequence[str] = ("stereo", "external", "internal")
+    send_partials: bool = True
+    send_analysis_entity: bool = False
+    unauthorized_reason: str | None = None  # set: answer `open` with disconnect(unauthorized)
+    state: GenesysState = GenesysState.OPENING
+    media: MediaFormat | None = None
+    language: str | None = None
+    conversation_id: str | None = None
+    probe: bool = False
+    samples_received: int = 0  # per channel
+    gap_samples: int = 0  # discarded audio, on the stream timeline
+    client_position: float = 0.0
+    _decoder: AudioDecoder | None = field(default=None, repr=False)
+    _client_seq: int = 0
+    _server_seq: int = 0
+
+    # ---- input -------------------------------------------------------------------------------
+
+    def receive_text(self, data: str | bytes) -> list[SessionAction]:
+        if len(data) > MAX_TEXT_MESSAGE:
+            return self.fail(ProtocolError(413, f"text message too large ({len(data)} > 64 KiB)"))
+        try:
+            message = parse_client_message(data)
+            self._check_envelope(message)
+        except ProtocolError as error:
+            return self.fail(error)
+        handler = _HANDLERS.get((self.state, message.type))
+        if handler is None:
+            if self.state in _LIVE:
+                return self.fail(ProtocolError(405, f"'{message.type}' is not allowed while {self.state.value}"))
+            return []  # after an error, a disconnect or a close: only `close` matters
+        try:
+            return handler(self, message)
+        except ProtocolError as error:
+            return self.fail(error)
+
+    def receive_binary(self, data: bytes) -> list[SessionAction]:
+        if self.state is GenesysState.ACTIVE:
+            if self._decoder is None:  # no media was selected
+                return self.fail(ProtocolError(400, "unexpected audio: no media was selected in 'opened'"))
+            samples = self._decoder.decode(data)
+            if self.probe or not samples.shape[0]:
+                return []
+            first = self.samples_received + self.gap_samples
+            self.samples_received += samples.shape[0]
+            return [AudioReceived(samples, first)]
+        if self.state in (GenesysState.OPENING, GenesysState.PAUSED):
+            return self.fail(ProtocolError(400, f"audio received while {self.state.value}"))
+        return []  # closing, closed or after an error: dropped
+
+    def fail(self, error: ProtocolError) -> list[SessionAction]:
+        """Signal a protocol error: `disconnect` (reason error), then wait for the client's `close`."""
+        if self.state not in (*_LIVE, GenesysState.CLOSING):
+            return []
+        self.state = GenesysState.SIGNALED_ERROR
+        info = f"Client Error: {error.code}: {error.message}"
+        return [
+            SendMessage(self._message("disconnect", {"reason": "error", "info": info})),
+            CloseConnection(error.close_code, _close_reason(error.message), delay=DISCONNECT_GRACE_S),
+        ]
+
+    # ---- server-initiated messages -----------------------------------------------------------
+
+    def disconnect(self, reason: str, info: str | None = None) -> list[SessionAction]:
+        """Ask the client to end the session (`completed`, `unauthorized` or `error`)."""
+        if self.state not in _LIVE:
+            return []
+        self.state = GenesysState.UNAUTHORIZED if reason == "unauthorized" else GenesysState.SIGNALED_ERROR
+        parameters: dict[str, Any] = {"reason": reason}
+        if info:
+            parameters["info"] = info
+        return [
+            SendMessage(self._message("disconnect", parameters)),
+            CloseConnection(CLOSE_POLICY_VIOLATION, reason, delay=DISCONNECT_GRACE_S),
+        ]
+
+    def pause(self) -> list[SessionAction]:
+        """Ask the client to pause the audio (idempotent, as in the reference)."""
+        if self.state not in (GenesysState.ACTIVE, GenesysState.PAUSED):
+            return []
+        return [SendMessage(self._message("pause", {}))]
+
+    def resume(self) -> list[SessionAction]:
+        if self.state not in (GenesysState.ACTIVE, GenesysState.PAUSED):
+            return []
+        return [SendMessage(self._message("resume", {}))]
+
+    def transcript_event(self, update: TranscriptUpdate, analysis: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A Transcription Connector `event` for one update; None when it must not be sent."""
+        if self.state not in (GenesysState.ACTIVE, GenesysState.PAUSED, GenesysState.CLOSING):
+            return None
+        if not update.is_final and not self.send_partials:
+            return None
+        entities: list[dict[str, Any]] = [transcript_entity(update, self.session_id or "")]
+        if self.send_analysis_entity and analysis is not None and update.is_final:
+            entities.append({"type": "analysis", "data": analysis})
+        return self._message("event", {"entities": entities})
+
+    def closed_message(self) -> list[SessionAction]:
+        """After the server flushed the last events of a `close`: `closed`, then a normal close."""
+        if self.state is not GenesysState.CLOSING:
+            return []
+        self.state = GenesysState.CLOSED
+        return [SendMessage(self._message("closed", {})), CloseConnection(CLOSE_NORMAL, "session closed")]
+
+    @property
+    def seconds_received(self) -> float:
+        return self.samples_received / self.media.rate if self.media else 0.0
+
+    # ---- transitions -------------------------------------------------------------------------
+
+    def _check_envelope(self, message: ClientMessage) -> None:
+        _require(message.version == PROTOCOL_VERSION, f"'version' must be \"2\", got {message.version!r}")
+        _require(is_uuid(message.id), f"'id' must be the session UUID, got {message.id[:64]!r}")
+        if self.session_id is None:
+            self.session_id = message.id
+        _require(message.id == self.session_id, f"message id {message.id!r} does not match session {self.session_id}")
+        _require(message.seq is not None, "'seq' is required")
+        _require(message.seq == self._client_seq + 1, f"'seq' must be {self._client_seq + 1}, got {message.seq}")
+        self._client_seq = message.seq or 0
+        _require(message.serverseq is not None, "'serverseq' is required")
+        _require(
+            (message.serverseq or 0) <= self._server_seq,
+            f"'serverseq' {message.serverseq} is ahead of the last server message ({self._server_seq})",
+        )
+        self.client_position = parse_duration(message.position, "position")
+
+    def _on_open(self, message: ClientMessage) -> list[SessionAction]:
+        params = message.parameters
+        _check_open_parameters(params)
+        if self.organization_id is not None and params["organizationId"] != self.organization_id:
+            raise ProtocolError(400, "open: 'organizationId' does not match the Audiohook-Organization-Id header")
+        if self.unauthorized_reason is not None:
+            return self.disconnect("unauthorized")
+        self.conversation_id = params["conversationId"]
+        self.probe = params["conversationId"] == NULL_UUID
+        language = params.get("language", self.default_language)
+        self.language = language
+        selected = select_media(params["media"], self.media_preference)
+        opened: dict[str, Any] = {"startPaused": False, "media": [selected[1]] if selected else []}
+        if params.get("supportedLanguages") is True:
+            opened["supportedLanguages"] = list(self.supported_languages)
+        self.state = GenesysState.ACTIVE
+        actions: list[SessionAction] = [SendMessage(self._message("opened", opened))]
+        if selected is None:
+            return actions  # no offer we can decode: audio refused with `media: []`
+        self.media = selected[0]
+        self._decoder = AudioDecoder(self.media)
+        if self.probe:
+            return actions  # the connection probe: answered, but no recognition and no files
+        details = {
+            "organizationId": params["organizationId"],
+            "participant": params["participant"],
+            "customConfig": params.get("customConfig", {}),
+        }
+        actions.append(SessionStarted(message.id, self.media, language, "genesys", self.conversation_id, details))
+        return actions
+
+    def _on_ping(self, message: ClientMessage) -> list[SessionAction]:
+        rtt = message.parameters.get("rtt")
+        if rtt is not None:
+            parse_duration(rtt, "rtt")
+        return [SendMessage(self._message("pong", {}))]
+
+    def _on_paused(self, message: ClientMessage) -> list[SessionAction]:
+        self.state = GenesysState.PAUSED
+        return [AudioGap(0, "paused")]
+
+    def _on_resumed(self, message: ClientMessage) -> list[SessionAction]:
+        parse_duration(message.parameters.get("start"), "start")
+        discarded = parse_duration(message.parameters.get("discarded"), "discarded")
+        self.state = GenesysState.ACTIVE
+        return self._gap(discarded, "resumed")
+
+    def _on_discarded(self, message: ClientMessage) -> list[SessionAction]:
+        parse_duration(message.parameters.get("start"), "start")
+        discarded = parse_duration(message.parameters.get("discarded"), "discarded")
+        return self._gap(discarded, "discarded")
+
+    def _gap(self, seconds: float, reason: str) -> list[SessionAction]:
+        if self.media is None:
+            return []
+        samples = round(seconds * self.media.rate)
+        self.gap_samples += samples
+        return [AudioGap(samples, reason)]
+
+    def _on_update(self, message: ClientMessage) -> list[SessionAction]:
+        language = message.parameters.get("language")
+        _require(
+            isinstance(language, str) and bool(LANGUAGE_CODE.match(language)),
+            "update: 'language' must be a language code like en-US",
+        )
+        assert isinstance(language, str)
+        self.language = language
+        return [LanguageChanged(language), SendMessage(self._message("updated", {}))]
+
+    def _on_error(self, message: ClientMessage) -> list[SessionAction]:
+        code, text = message.parameters.get("code"), message.parameters.get("message")
+        _require(isinstance(code, int) and 400 <= code < 10000, "error: 'code' must be an integer 400-9999")
+        _require(isinstance(text, str), "error: 'message' must be a string")
+        assert isinstance(code, int) and isinstance(text, str)
+        return [ClientReportedError(code, text)]
+
+    def _on_close(self, message: ClientMessage) -> list[SessionAction]:
+        reason = message.parameters.get("reason")
+        _require(reason in CLOSE_REASONS, f"close: 'reason' must be one of {', '.join(CLOSE_REASONS)}")
+        self.state = GenesysState.CLOSING
+        return [SessionEnding(str(reason))]
+
+    def _ignore(self, message: ClientMessage) -> list[SessionAction]:
+        return []
+
+    def _message(self, msg_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        self._server_seq += 1
+        return {
+            "version": PROTOCOL_VERSION,
+            "type": msg_type,
+            "id": self.session_id or NULL_UUID,
+            "seq": self._server_seq,
+            "clientseq": self._client_seq,
+            "parameters": parameters,
+        }
+
+
+def transcript_entity(update: TranscriptUpdate, session_id: str) -> dict[str, Any]:
+    """A Transcription Connector `transcript` entity: offsets on the stream timeline, unique token offsets."""
+    tokens: list[dict[str, Any]] = []
+    last_offset = -1.0
+    for word in update.words:
+        offset = max(round(word.start, 3), round(last_offset + 0.001, 3))
+        last_offset = offset
+        tokens.append(
+            {
+                "type": "word",
+                "value": word.text,
+                "confidence": round(word.confidence, 4),
+                "offset": format_duration(offset),
+                "duration": format_duration(max(0.0, word.end - offset)),
+            }
+        )
+    interpretation: dict[str, Any] = {"type": "display", "transcript": update.text}
+    if update.is_final:
+        interpretation["tokens"] = tokens
+    return {
+        "type": "transcript",
+        "data": {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"audiohook:{session_id}:{update.utterance_id}")),
+            "channelId": update.channel,
+            "isFinal": update.is_final,
+            "offset": format_duration(update.start),
+            "duration": format_duration(update.end - update.start),
+            "alternatives": [
+                {
+                    "confidence": round(update.confidence if update.confidence is not None else 0.0, 4),
+                    "languages": [update.language],
+                    "interpretations": [interpretation],
+                }
+            ],
+        },
+    }
+
+
+def _close_reason(message: str) -> str:
+    return message.encode("utf-8")[:120].decode("utf-8", errors="ignore")
+
+
+_Handler = Callable[[GenesysSession, ClientMessage], list[SessionAction]]
+_S = GenesysState
+
+_HANDLERS: dict[tuple[GenesysState, str], _Handler] = {
+    (_S.OPENING, "open"): GenesysSession._on_open,
+    (_S.OPENING, "ping"): GenesysSession._on_ping,
+    (_S.OPENING, "error"): GenesysSession._on_error,
+    (_S.OPENING, "close"): GenesysSession._on_close,
+    (_S.ACTIVE, "ping"): GenesysSession._on_ping,
+    (_S.ACTIVE, "paused"): GenesysSession._on_paused,
+    (_S.ACTIVE, "resumed"): GenesysSession._ignore,  # not paused: nothing to resume (as the reference)
+    (_S.ACTIVE, "discarded"): GenesysSession._on_discarded,
+    (_S.ACTIVE, "update"): GenesysSession._on_update,
+    (_S.ACTIVE, "error"): GenesysSession._on_error,
+    (_S.ACTIVE, "close"): GenesysSession._on_close,
+    (_S.PAUSED, "ping"): GenesysSession._on_ping,
+    (_S.PAUSED, "paused"): GenesysSession._ignore,
+    (_S.PAUSED, "resumed"): GenesysSession._on_resumed,
+    (_S.PAUSED, "discarded"): GenesysSession._on_discarded,
+    (_S.PAUSED, "update"): GenesysSession._on_update,
+    (_S.PAUSED, "error"): GenesysSession._on_error,
+    (_S.PAUSED, "close"): GenesysSession._on_close,
+    (_S.CLOSING, "ping"): GenesysSession._on_ping,
+    (_S.CLOSING, "error"): GenesysSession._on_error,
+    (_S.CLOSING, "close"): GenesysSession._ignore,
+    (_S.SIGNALED_ERROR, "close"): GenesysSession._on_close,
+    (_S.UNAUTHORIZED, "close"): GenesysSession._on_close,
+}
