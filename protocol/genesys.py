@@ -44,7 +44,7 @@ from protocol.actions import (
 from protocol.audio import AudioDecoder, MediaFormat, media_from_offer
 from protocol.errors import CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, ProtocolError
 from protocol.events import TranscriptUpdate, format_duration, parse_duration
-from protocol.messages import ClientMessage, parse_client_message
+from protocol.messages import ClientMessage, check_known_type, parse_envelope
 
 PROTOCOL_VERSION = "2"
 NULL_UUID = "00000000-0000-0000-0000-000000000000"
@@ -168,10 +168,17 @@ class GenesysSession:
         if len(data) > MAX_TEXT_MESSAGE:
             return self.fail(ProtocolError(413, f"text message too large ({len(data)} > 64 KiB)"))
         try:
-            message = parse_client_message(data)
-            self._check_envelope(message)
+            message = parse_envelope(data)
         except ProtocolError as error:
             return self.fail(error)
+        try:
+            self._check_envelope(message)
+            check_known_type(message)
+        except ProtocolError as error:
+            if message.type == "close" and self.state in (GenesysState.SIGNALED_ERROR, GenesysState.UNAUTHORIZED):
+                pass  # after a disconnect, the client's close ends the session whatever its envelope
+            else:
+                return self.fail(error)
         handler = _HANDLERS.get((self.state, message.type))
         if handler is None:
             if self.state in _LIVE:

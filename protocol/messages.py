@@ -52,6 +52,19 @@ def _optional_str(obj: dict[str, Any], key: str) -> str | None:
 
 def parse_client_message(data: str | bytes) -> ClientMessage:
     """Parse one text frame; raise `ProtocolError` with a readable message when it is not valid."""
+    message = parse_envelope(data)
+    check_known_type(message)
+    return message
+
+
+def check_known_type(message: ClientMessage) -> None:
+    if message.type not in CLIENT_MESSAGE_TYPES:
+        known = ", ".join(sorted(CLIENT_MESSAGE_TYPES))
+        raise ProtocolError(400, f"unknown message type '{message.type[:40]}' (expected one of: {known})")
+
+
+def parse_envelope(data: str | bytes) -> ClientMessage:
+    """Parse the envelope of one text frame, whatever its `type` (sequence numbers count every message)."""
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8")
@@ -69,10 +82,6 @@ def parse_client_message(data: str | bytes) -> ClientMessage:
         raise ProtocolError(400, "message has no 'type' field")
     if not isinstance(msg_type, str):
         raise ProtocolError(400, f"field 'type' must be a string, got {type(msg_type).__name__}")
-    if msg_type not in CLIENT_MESSAGE_TYPES:
-        known = ", ".join(sorted(CLIENT_MESSAGE_TYPES))
-        raise ProtocolError(400, f"unknown message type '{msg_type[:40]}' (expected one of: {known})")
-
     session_id = _optional_str(obj, "id")
     if not session_id:
         raise ProtocolError(400, f"'{msg_type}' message has no session 'id'")
