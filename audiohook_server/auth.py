@@ -8,8 +8,9 @@ same time and get the same answer.
 from __future__ import annotations
 
 import hmac
+from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qs
 
 from audiohook_server.config import ApiKey
@@ -41,3 +42,33 @@ def check_api_key(presented: str | None, keys: Sequence[ApiKey]) -> AuthResult:
     if match is None:
         return AuthResult(None, "invalid API key")
     return AuthResult(match)
+
+
+@dataclass
+class AuthFailureLimiter:
+    """Refuses an address for a while after repeated authentication failures (a brute-force brake).
+
+    At most `limit` failures per address within `window` seconds; past that, the address is refused
+    until its oldest failure in the window ages out. Memory is bounded by `max_addresses`.
+    """
+
+    limit: int
+    window: float = 60.0
+    max_addresses: int = 10_000
+    _failures: dict[str, deque[float]] = field(default_factory=dict)
+
+    def blocked(self, address: str, now: float) -> bool:
+        failures = self._failures.get(address)
+        if failures is None:
+            return False
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        if not failures:
+            del self._failures[address]
+            return False
+        return len(failures) >= self.limit
+
+    def record_failure(self, address: str, now: float) -> None:
+        if address not in self._failures and len(self._failures) >= self.max_addresses:
+            self._failures.pop(next(iter(self._failures)))  # forget the oldest address
+        self._failures.setdefault(address, deque()).append(now)

@@ -29,7 +29,13 @@ import numpy.typing as npt
 
 from analysis import CallAnalysis, CallAnalyzer, Utterance, UtteranceAnalysis
 from audiohook_server.engine import SpeechEngine
-from audiohook_server.exports import RecordingWriter, TranscriptCsv, reserve_session_files
+from audiohook_server.exports import (
+    RecordingWriter,
+    SessionJournal,
+    TranscriptCsv,
+    journal_path,
+    reserve_session_files,
+)
 from audiohook_server.speech.pipeline import (
     ChannelOutput,
     ChannelPipeline,
@@ -83,6 +89,7 @@ class CallProcessor:
         self.recordings_dir = recordings_dir
         self.record_audio = record_audio
         self.csv: TranscriptCsv | None = None  # created off the event loop when the worker starts
+        self.journal: SessionJournal | None = None
         self.recording: RecordingWriter | None = None
 
         self._max_buffered = int(max_buffered_audio_s * media.rate)
@@ -130,14 +137,23 @@ class CallProcessor:
             if self.recording is not None:
                 await self.engine.run_in_stream_pool(self.recording.close)
             if self.csv is not None:
-                await self.engine.run_in_stream_pool(self.csv.write)
+                await self.engine.run_in_stream_pool(self._write_csv)
 
     # ---- audio worker ------------------------------------------------------------------------
+
+    def _write_csv(self) -> None:
+        """The session's final CSV; the journal goes once the CSV holding all its rows is on disk."""
+        assert self.csv is not None
+        self.csv.write()
+        if self.journal is not None:
+            self.journal.close(remove=True)
+            self.journal = None
 
     def _open_exports(self) -> None:
         csv_path, wav_path = reserve_session_files(self.session_id, self.recordings_dir)
         self.csv = TranscriptCsv(csv_path)
         self.csv.write()  # the session's CSV exists (header only) from its first moment
+        self.journal = SessionJournal(journal_path(csv_path))
         if self.record_audio:
             self.recording = RecordingWriter(wav_path, self.media.rate, len(self.media.channels))
 
@@ -262,9 +278,10 @@ class CallProcessor:
         result, analysis = await self.engine.run_in_stream_pool(self._analyse, utterance)
         self.latest_analysis = analysis
         self.final_count += 1
-        assert self.csv is not None  # opened before any audio was processed
-        self.csv.add(self._csv_row(utterance, result, analysis))
-        await self.engine.run_in_stream_pool(self.csv.write)
+        assert self.csv is not None and self.journal is not None  # opened before any audio was processed
+        row = self._csv_row(utterance, result, analysis)
+        self.csv.add(row)
+        await self.engine.run_in_stream_pool(self.journal.append, row)
         update = TranscriptUpdate(
             utterance_id=f"{out.channel}-{out.utterance}",
             channel=out.channel,

@@ -15,6 +15,9 @@ from audiohook_server.server import AudioHookServer
 
 log = logging.getLogger("audiohook_server")
 
+# Time allowed after the drain timeout for cut sessions to write their CSVs.
+STOP_GRACE_S = 8.0
+
 
 async def run_server(settings: Settings, models: ResolvedModels) -> int:
     """Serve until SIGINT/SIGTERM (exit status 0), or until the models fail to load (1)."""
@@ -31,9 +34,14 @@ async def run_server(settings: Settings, models: ResolvedModels) -> int:
             log.error("speech models failed to load, shutting down: %s", exc)
             return 1
         await stop.wait()
-        log.info("shutting down: closing live sessions and writing their CSVs")
+        log.info("shutting down: draining live sessions and writing their CSVs")
     finally:
-        await server.stop()
+        try:
+            await asyncio.wait_for(server.stop(), settings.drain_timeout_s + STOP_GRACE_S)
+        except TimeoutError:
+            # Whatever was still being transcribed is in the sessions' journals: the next start
+            # turns them into CSVs.
+            log.error("shutdown took longer than %.0f s; exiting anyway", settings.drain_timeout_s + STOP_GRACE_S)
     return 0
 
 

@@ -95,8 +95,16 @@ class Settings:
     trailing_silence_ms: int = 600
     max_utterance_s: float = 20.0
 
-    max_message_bytes: int = 1 << 20
+    max_text_bytes: int = 65536
+    max_frame_bytes: int = 1 << 20
     max_buffered_audio_s: float = 120.0
+    max_sessions: int = 64
+    max_sessions_per_key: int = 32
+    handshake_timeout_s: float = 10.0
+    idle_timeout_s: float = 60.0
+    max_session_s: float = 4 * 3600.0
+    auth_failures_per_minute: int = 10
+    drain_timeout_s: float = 20.0
     log_level: str = "INFO"
 
     @property
@@ -151,6 +159,14 @@ class Settings:
             raise ConfigurationError(f"--genesys-languages must be codes like en-US, got {bad}")
         if self.max_buffered_audio_s <= 0:
             raise ConfigurationError("--max-buffered-audio-s must be positive")
+        for name in ("max_text_bytes", "max_frame_bytes", "max_sessions", "max_sessions_per_key"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("handshake_timeout_s", "idle_timeout_s", "max_session_s", "drain_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"--{name.replace('_', '-')} must be positive")
+        if self.auth_failures_per_minute < 1:
+            raise ConfigurationError("--auth-failures-per-minute must be at least 1")
 
 
 def _env(environ: Mapping[str, str], name: str) -> str | None:
@@ -200,8 +216,16 @@ _HELP: dict[str, str] = {
     "public_authority": "the host[:port] clients sign as @authority, when a proxy rewrites the Host header",
     "signature_max_age_s": "oldest acceptable signature 'created' time, in seconds",
     "signature_clock_skew_s": "clock skew tolerated when checking signature times",
-    "max_message_bytes": "largest WebSocket message accepted",
+    "max_text_bytes": "largest text (JSON) message accepted",
+    "max_frame_bytes": "largest binary (audio) frame accepted",
     "max_buffered_audio_s": "audio a session may queue ahead of the recognizer before it is refused",
+    "max_sessions": "live sessions per process; more are refused with HTTP 503",
+    "max_sessions_per_key": "live sessions per API key or JWT subject; more are refused with HTTP 429",
+    "handshake_timeout_s": "time a client has to complete the WebSocket handshake",
+    "idle_timeout_s": "a session that sends nothing (no audio, no ping) for this long is closed",
+    "max_session_s": "a session is ended after this long",
+    "auth_failures_per_minute": "authentication failures from one address before it is refused for a minute",
+    "drain_timeout_s": "on SIGTERM, time live sessions get to send their last finals before they are cut",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
 }
 

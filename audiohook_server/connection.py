@@ -34,9 +34,15 @@ from protocol.actions import (
     SessionEnding,
     SessionStarted,
 )
-from protocol.errors import CLOSE_INTERNAL_ERROR, ProtocolError
+from protocol.errors import (
+    CLOSE_GOING_AWAY,
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_POLICY_VIOLATION,
+    CLOSE_TOO_BIG,
+    ProtocolError,
+)
 from protocol.events import TranscriptUpdate
-from protocol.genesys import GenesysSession
+from protocol.genesys import DISCONNECT_GRACE_S, GenesysSession
 from protocol.simple import SimpleSession
 
 log = logging.getLogger(__name__)
@@ -82,6 +88,7 @@ class Connection:
         self.processor: CallProcessor | None = None
         self._closing: asyncio.Task[None] | None = None
         self._delayed_close: asyncio.Task[None] | None = None
+        self._timed_out = False
 
     def _new_session(self, dialect: str) -> Session:
         s = self.settings
@@ -103,26 +110,74 @@ class Connection:
         return self.session.session_id if self.session else self.handshake.session_id
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.max_session_s
+        idle = self.settings.idle_timeout_s
         try:
-            async for frame in self.websocket:
-                if self.session is None:
-                    genesys = isinstance(frame, str) and looks_like_genesys(frame)
-                    self.session = self._new_session("genesys" if genesys else "simple")
-                if isinstance(frame, str):
-                    actions = self.session.receive_text(frame)
-                else:
-                    actions = self.session.receive_binary(frame)
-                await self._perform(actions)
+            while True:
+                try:
+                    frame = await asyncio.wait_for(self.websocket.recv(), min(idle, max(0.0, deadline - loop.time())))
+                except TimeoutError:
+                    if self._timed_out:
+                        break  # the client did not close after being told why: give up on it
+                    self._timed_out = True
+                    idle = DISCONNECT_GRACE_S
+                    await self._fail(self._timeout_error(loop.time() >= deadline))
+                    continue
+                await self._receive(frame)
         except ConnectionClosed:
             pass
         except Exception:
             log.exception("session %s: unexpected error", self.session_id)
-            if self.session is not None:
-                await self._perform(
-                    self.session.fail(ProtocolError(500, "internal server error", CLOSE_INTERNAL_ERROR))
-                )
+            await self._fail(ProtocolError(500, "internal server error", CLOSE_INTERNAL_ERROR))
         finally:
             await self._finish()
+
+    def _timeout_error(self, session_too_long: bool) -> ProtocolError:
+        if session_too_long:
+            limit = self.settings.max_session_s
+            return ProtocolError(
+                408, f"the session reached the maximum duration of {limit:.0f} s", CLOSE_POLICY_VIOLATION
+            )
+        limit = self.settings.idle_timeout_s
+        return ProtocolError(408, f"nothing received for {limit:.0f} s: session closed as idle", CLOSE_POLICY_VIOLATION)
+
+    async def _receive(self, frame: str | bytes) -> None:
+        if self.session is None:
+            genesys = isinstance(frame, str) and looks_like_genesys(frame)
+            self.session = self._new_session("genesys" if genesys else "simple")
+        if isinstance(frame, str):
+            if len(frame) > self.settings.max_text_bytes:
+                limit = self.settings.max_text_bytes
+                await self._fail(
+                    ProtocolError(413, f"text message of {len(frame)} bytes exceeds {limit}", CLOSE_TOO_BIG)
+                )
+                return
+            actions = self.session.receive_text(frame)
+        else:
+            if len(frame) > self.settings.max_frame_bytes:
+                limit = self.settings.max_frame_bytes
+                await self._fail(
+                    ProtocolError(413, f"audio frame of {len(frame)} bytes exceeds {limit}", CLOSE_TOO_BIG)
+                )
+                return
+            actions = self.session.receive_binary(frame)
+        await self._perform(actions)
+
+    async def _fail(self, error: ProtocolError) -> None:
+        log.warning("session %s: %s", self.session_id, error.message)
+        if self.session is None:
+            self.session = self._new_session("simple")
+        await self._perform(self.session.fail(error))
+
+    async def drain(self) -> None:
+        """Server shutdown: finish the open utterances, send their finals, then end the session."""
+        if self.processor is not None:
+            await self.processor.finish()
+        if self.session is not None:
+            await self._perform(self.session.shutdown())
+        else:
+            await self.websocket.close(CLOSE_GOING_AWAY, "server shutting down")
 
     async def _finish(self) -> None:
         if self._delayed_close is not None:
@@ -151,9 +206,7 @@ class Connection:
                 try:
                     self.processor.submit(action.samples)
                 except ProtocolError as error:
-                    log.warning("session %s: %s", self.session_id, error.message)
-                    assert self.session is not None
-                    await self._perform(self.session.fail(error))
+                    await self._fail(error)
             elif isinstance(action, AudioGap):
                 if self.processor is not None:
                     self.processor.submit_gap(action.samples)

@@ -1,13 +1,21 @@
-"""Per-session exports for QA teams: the transcript CSV and the WAV recording.
+"""Per-session exports for QA teams: the transcript CSV, its journal, and the WAV recording.
 
-The CSV is rewritten atomically (temporary file, then rename) after every final utterance, so a
-call that ends abruptly, or a server that dies, leaves a complete CSV of everything finalized so
-far, never a half-written one. The recording is appended as audio arrives; Python's `wave` writer
-patches the header after every write, so the file is a valid WAV at any moment.
+Nothing a caller said may be lost, whatever ends the call:
+- every final transcript row is appended to `<stem>.journal.jsonl` and fsynced the moment it is
+  produced (O(1) per utterance);
+- the CSV is written atomically (temporary file, fsync, rename) when the session ends, however it ends
+  (close, dropped connection, protocol error, SIGTERM), and then the journal is removed;
+- a journal still present when the server starts belongs to a session the server did not finish (it
+  was killed, or the machine lost power): `recover_journals` turns it into that session's CSV.
+The recording is appended as audio arrives and flushed per write; Python's `wave` writer patches the
+header after every write, so the file is a valid WAV at any moment.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import logging
 import os
 import re
 import tempfile
@@ -19,6 +27,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+log = logging.getLogger(__name__)
+
+JOURNAL_SUFFIX = ".journal.jsonl"
 
 CSV_COLUMNS = (
     "session_id",
@@ -95,6 +107,76 @@ class TranscriptCsv:
 
     def write(self) -> None:
         write_atomically(self.path, pd.DataFrame(self.rows, columns=list(CSV_COLUMNS)))
+
+
+def journal_path(csv_path: Path) -> Path:
+    return csv_path.with_name(csv_path.name.removesuffix(".csv") + JOURNAL_SUFFIX)
+
+
+class SessionJournal:
+    """Append-only JSON lines, one per final transcript row, each fsynced before `append` returns.
+
+    The file is held under an exclusive `flock` while the session lives, so that recovery in another
+    server process sharing the directory never mistakes a live session for a dead one.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = path.open("a", encoding="utf-8")
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def append(self, row: dict[str, Any]) -> None:
+        self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self, remove: bool) -> None:
+        """Close; `remove` once the CSV holding every row is safely written."""
+        self._file.close()
+        if remove:
+            self.path.unlink(missing_ok=True)
+
+
+def read_journal(path: Path) -> list[dict[str, Any]]:
+    """The rows of a journal; a torn last line (the process died mid-write) is skipped."""
+    rows: list[dict[str, Any]] = []
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                log.warning("%s: line %d is incomplete, skipped", path, number)
+                continue
+            if isinstance(row, dict):
+                rows.append(row)
+    return rows
+
+
+def recover_journals(directory: Path) -> list[Path]:
+    """Turn every journal left behind by an unfinished session into its CSV; return the CSVs written."""
+    recovered: list[Path] = []
+    if not directory.is_dir():
+        return recovered
+    for journal in sorted(directory.glob("*" + JOURNAL_SUFFIX)):
+        csv_path = journal.with_name(journal.name.removesuffix(JOURNAL_SUFFIX) + ".csv")
+        try:
+            with journal.open("a") as held:
+                try:
+                    fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live session of another server process
+                rows = read_journal(journal)
+                csv = TranscriptCsv(csv_path)
+                for row in rows:
+                    csv.add({c: row.get(c, "") for c in CSV_COLUMNS})
+                csv.write()
+                journal.unlink()
+        except OSError:
+            log.exception("could not recover %s; it is left in place", journal)
+            continue
+        log.warning("recovered %s: %d final transcripts from an unfinished session", csv_path.name, len(rows))
+        recovered.append(csv_path)
+    return recovered
 
 
 class RecordingWriter:

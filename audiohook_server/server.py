@@ -24,10 +24,11 @@ from urllib.parse import urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from audiohook_server.auth import check_api_key, presented_api_key
+from audiohook_server.auth import AuthFailureLimiter, check_api_key, presented_api_key
 from audiohook_server.config import Settings
 from audiohook_server.connection import Connection, Handshake
 from audiohook_server.engine import ResolvedModels, SpeechEngine
+from audiohook_server.exports import recover_journals
 from protocol.httpsig import SignatureError, SignatureVerifier, SignedRequest
 
 GENESYS_HEADERS = ("audiohook-session-id", "audiohook-organization-id")
@@ -45,7 +46,10 @@ class AudioHookServer:
         self._server: Server | None = None
         self._load_task: asyncio.Task[None] | None = None
         self._connections: set[Connection] = set()
+        # Admitted at the handshake, until their handler ends: what the session limits count.
         self._handshakes: weakref.WeakKeyDictionary[ServerConnection, Handshake] = weakref.WeakKeyDictionary()
+        self._auth_failures = AuthFailureLimiter(settings.auth_failures_per_minute)
+        self._draining = False
         self.verifier = SignatureVerifier(
             {k.key: k.secret for k in settings.api_keys},
             max_age=settings.signature_max_age_s,
@@ -60,12 +64,21 @@ class AudioHookServer:
 
     async def start(self) -> None:
         self.settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+        # Sessions a previous process did not finish (killed, power loss) get their CSVs first.
+        recovered = await asyncio.get_running_loop().run_in_executor(
+            None, recover_journals, self.settings.recordings_dir
+        )
+        if recovered:
+            log.warning("recovered %d session CSV(s) from journals of unfinished sessions", len(recovered))
         self._server = await serve(
             self._handle,
             self.settings.host,
             self.settings.port,
             process_request=self._process_request,
-            max_size=self.settings.max_message_bytes,
+            # Frames up to 16x the limit reach the session, which answers them with a clear error;
+            # beyond that the WebSocket layer closes with 1009 before buffering them.
+            max_size=16 * max(self.settings.max_frame_bytes, self.settings.max_text_bytes),
+            open_timeout=self.settings.handshake_timeout_s,
             server_header="audiohook-server",
         )
         self._load_task = asyncio.create_task(self.engine.load(), name="load-models")
@@ -76,9 +89,24 @@ class AudioHookServer:
         assert self._load_task is not None
         await asyncio.shield(self._load_task)
 
+    @property
+    def live_sessions(self) -> int:
+        return len(self._handshakes)
+
     async def stop(self) -> None:
-        """Stop accepting, close live connections (each one finishes its CSV), release the pools."""
+        """Drain: stop accepting; let each live session send its last finals and end (Genesys gets
+        `disconnect` completed, the simple dialect a 1001 close) within the drain timeout; then cut
+        whatever is left (their CSVs are still written); release the pools."""
+        self._draining = True
         if self._server is not None:
+            self._server.close(close_connections=False)
+            live = list(self._connections)
+            if live:
+                log.info("draining %d live session(s)", len(live))
+                drains = [asyncio.create_task(c.drain()) for c in live]
+                _, pending = await asyncio.wait(drains, timeout=self.settings.drain_timeout_s)
+                for task in pending:
+                    task.cancel()
             self._server.close(close_connections=True)
             await self._server.wait_closed()
         if self._load_task is not None and not self._load_task.done():
@@ -93,6 +121,14 @@ class AudioHookServer:
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "loading models\n")
         if url.path not in AUDIOHOOK_PATHS:
             return connection.respond(http.HTTPStatus.NOT_FOUND, f"no endpoint at {url.path}; use /audiohook\n")
+        if self._draining:
+            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "server shutting down\n")
+        address = str(connection.remote_address[0]) if connection.remote_address else "unknown"
+        now = time.monotonic()
+        if self._auth_failures.blocked(address, now):
+            return connection.respond(
+                http.HTTPStatus.TOO_MANY_REQUESTS, "too many authentication failures from this address; retry later\n"
+            )
         headers = {name.lower(): value for name, value in request.headers.raw_items()}
         genesys = self.settings.dialect == "genesys" or (
             self.settings.dialect == "auto" and any(h in headers for h in GENESYS_HEADERS)
@@ -103,9 +139,26 @@ class AudioHookServer:
             handshake, error = self._authenticate_simple(url.query, request)
         if error is not None:
             log.warning("refused %s: %s", connection.remote_address, error)
+            self._auth_failures.record_failure(address, now)
             if not (genesys and self.settings.auth_failure == "disconnect"):
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, "unauthorized\n" if genesys else error + "\n")
+        refusal = self._admit(handshake)
+        if refusal is not None:
+            log.warning("refused %s: %s", connection.remote_address, refusal[1])
+            return connection.respond(refusal[0], refusal[1] + "\n")
         self._handshakes[connection] = handshake
+        return None
+
+    def _admit(self, handshake: Handshake) -> tuple[http.HTTPStatus, str] | None:
+        """The session limits: per process (503) and per API key or subject (429)."""
+        if len(self._handshakes) >= self.settings.max_sessions:
+            return http.HTTPStatus.SERVICE_UNAVAILABLE, f"server at capacity ({self.settings.max_sessions} sessions)"
+        principal = handshake.api_key
+        if principal is not None:
+            same = sum(1 for h in self._handshakes.values() if h.api_key == principal)
+            if same >= self.settings.max_sessions_per_key:
+                limit = self.settings.max_sessions_per_key
+                return http.HTTPStatus.TOO_MANY_REQUESTS, f"this key already has {limit} live sessions"
         return None
 
     def _authenticate_genesys(self, target: str, headers: dict[str, str]) -> tuple[Handshake, str | None]:
@@ -139,10 +192,11 @@ class AudioHookServer:
         return Handshake(dialect, api_key=result.key.key), None
 
     async def _handle(self, websocket: ServerConnection) -> None:
-        handshake = self._handshakes.pop(websocket, Handshake(None))
+        handshake = self._handshakes.get(websocket, Handshake(None))
         connection = Connection(websocket, self.settings, self.engine, handshake)
         self._connections.add(connection)
         try:
             await connection.run()
         finally:
             self._connections.discard(connection)
+            self._handshakes.pop(websocket, None)

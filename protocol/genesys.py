@@ -229,6 +229,10 @@ class GenesysSession:
             CloseConnection(CLOSE_POLICY_VIOLATION, reason, delay=DISCONNECT_GRACE_S),
         ]
 
+    def shutdown(self) -> list[SessionAction]:
+        """The server is going away (the caller has flushed the finals): `disconnect` reason completed."""
+        return self.disconnect("completed", "server shutting down")
+
     def pause(self) -> list[SessionAction]:
         """Ask the client to pause the audio (idempotent, as in the reference)."""
         if self.state not in (GenesysState.ACTIVE, GenesysState.PAUSED):

@@ -28,7 +28,7 @@ from protocol.actions import (
     SessionStarted,
 )
 from protocol.audio import SIMPLE_DEFAULT_MEDIA, AudioDecoder, MediaFormat, media_from_offer
-from protocol.errors import CLOSE_NORMAL, CLOSE_UNSUPPORTED_DATA, ProtocolError
+from protocol.errors import CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_UNSUPPORTED_DATA, ProtocolError
 from protocol.events import TranscriptUpdate
 from protocol.messages import ClientMessage, parse_client_message
 
@@ -87,6 +87,13 @@ class SimpleSession:
             return self.fail(ProtocolError(400, "audio received before 'open': send an 'open' message first"))
         self.ignored_audio_bytes += len(data)  # audio after 'close' is dropped, not an error
         return []
+
+    def shutdown(self) -> list[SessionAction]:
+        """The server is going away (the caller has flushed the finals): close with 1001."""
+        if self.state is State.CLOSED:
+            return []
+        self.state = State.CLOSED
+        return [CloseConnection(CLOSE_GOING_AWAY, "server shutting down")]
 
     def fail(self, error: ProtocolError) -> list[SessionAction]:
         """Answer a protocol error: an `error` message, then close the connection."""
