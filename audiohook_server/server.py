@@ -31,6 +31,7 @@ from audiohook_server.engine import ResolvedModels, SpeechEngine
 from audiohook_server.exports import recover_journals
 from protocol.httpsig import SignatureError, SignatureVerifier, SignedRequest
 
+WEBSOCKET_MAX_SIZE = 16 << 20
 GENESYS_HEADERS = ("audiohook-session-id", "audiohook-organization-id")
 
 log = logging.getLogger(__name__)
@@ -75,9 +76,9 @@ class AudioHookServer:
             self.settings.host,
             self.settings.port,
             process_request=self._process_request,
-            # Frames up to 16x the limit reach the session, which answers them with a clear error;
-            # beyond that the WebSocket layer closes with 1009 before buffering them.
-            max_size=16 * max(self.settings.max_frame_bytes, self.settings.max_text_bytes),
+            # Oversized frames up to this size reach the session, which answers them with a clear
+            # error; beyond it the WebSocket layer closes with 1009 without buffering them.
+            max_size=max(WEBSOCKET_MAX_SIZE, 2 * self.settings.max_frame_bytes, 2 * self.settings.max_text_bytes),
             open_timeout=self.settings.handshake_timeout_s,
             server_header="audiohook-server",
         )
