@@ -21,6 +21,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from audiohook_server.exports import (
     TranscriptCsv,
     journal_path,
     reserve_session_files,
+    write_json_atomically,
 )
 from audiohook_server.speech.pipeline import (
     ChannelOutput,
@@ -75,6 +77,7 @@ class CallProcessor:
         emit: Emit,
         record_audio: bool = True,
         max_buffered_audio_s: float = 120.0,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         self.session_id = session_id
         self.media = media
@@ -82,6 +85,14 @@ class CallProcessor:
         self.engine = engine
         self.emit = emit
         self.speakers = [speaker_for_channel(name) for name in media.channels]
+        self.metadata = {
+            "session_id": session_id,
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "language": language,
+            "media": {"encoding": media.encoding, "rate": media.rate, "channels": list(media.channels)},
+            "speakers": self.speakers,
+            **(metadata or {}),
+        }
         self.analyzer = CallAnalyzer()
         self.latest_analysis: CallAnalysis | None = None
         self.final_count = 0
@@ -154,6 +165,8 @@ class CallProcessor:
         self.csv = TranscriptCsv(csv_path)
         self.csv.write()  # the session's CSV exists (header only) from its first moment
         self.journal = SessionJournal(journal_path(csv_path))
+        # Who and what this session was (dialect, conversation, authenticated subject): beside the CSV.
+        write_json_atomically(csv_path.with_suffix(".session.json"), self.metadata)
         if self.record_audio:
             self.recording = RecordingWriter(wav_path, self.media.rate, len(self.media.channels))
 

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from audiohook_server.config import Settings, load_settings
-from audiohook_server.engine import ResolvedModels, resolve_models
+from audiohook_server.engine import resolve_models
 from audiohook_server.errors import ConfigurationError
 from audiohook_server.server import AudioHookServer
 
@@ -19,9 +19,8 @@ log = logging.getLogger("audiohook_server")
 STOP_GRACE_S = 8.0
 
 
-async def run_server(settings: Settings, models: ResolvedModels) -> int:
+async def run_server(settings: Settings, server: AudioHookServer) -> int:
     """Serve until SIGINT/SIGTERM (exit status 0), or until the models fail to load (1)."""
-    server = AudioHookServer(settings, models)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -60,11 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("websockets").setLevel(logging.WARNING)
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     try:
-        models = resolve_models(settings)
+        server = AudioHookServer(settings, resolve_models(settings))
     except ConfigurationError as exc:
         print(f"audiohook-server: error: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(run_server(settings, models))
+    return asyncio.run(run_server(settings, server))
 
 
 if __name__ == "__main__":

@@ -60,6 +60,11 @@ class Settings:
     port: int = 8080
     recordings_dir: Path = Path("recordings")
     api_keys: tuple[ApiKey, ...] = ()
+    jwt_secret: str | None = None
+    jwt_public_key: Path | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_leeway_s: float = 30.0
     insecure_no_auth: bool = False
     record_audio: bool = True
 
@@ -119,6 +124,10 @@ class Settings:
         )
 
     @property
+    def jwt_enabled(self) -> bool:
+        return bool(self.jwt_secret) or self.jwt_public_key is not None
+
+    @property
     def partials_mode(self) -> PartialsMode:
         if self.partials == "auto":
             return PartialsMode.VOSK if self.vosk_model else PartialsMode.WHISPER
@@ -134,10 +143,11 @@ class Settings:
             raise ConfigurationError(f"--partials must be auto, vosk, whisper or off, got {self.partials!r}")
         if self.partials == "vosk" and not self.vosk_model:
             raise ConfigurationError("--partials vosk needs --vosk-model (AUDIOHOOK_VOSK_MODEL)")
-        if not self.api_keys and not self.insecure_no_auth:
+        if not self.api_keys and not self.jwt_enabled and not self.insecure_no_auth:
             raise ConfigurationError(
-                "no API keys configured: set AUDIOHOOK_API_KEYS=key1,key2:BASE64SECRET (or --api-keys), "
-                "or pass --insecure-no-auth to accept unauthenticated clients (development only)"
+                "no credentials configured: set AUDIOHOOK_API_KEYS=key1,key2:BASE64SECRET (or --api-keys) "
+                "and/or AUDIOHOOK_JWT_SECRET / AUDIOHOOK_JWT_PUBLIC_KEY, or pass --insecure-no-auth to accept "
+                "unauthenticated clients (development only)"
             )
         if not 0 <= self.port <= 65535:
             raise ConfigurationError(f"--port must be 0-65535, got {self.port}")
@@ -187,7 +197,12 @@ _HELP: dict[str, str] = {
     "port": "TCP port (0 picks a free one)",
     "recordings_dir": "directory for per-session CSVs and WAV recordings",
     "api_keys": "comma-separated API keys, each KEY or KEY:BASE64SECRET",
-    "insecure_no_auth": "accept clients without an API key (development only)",
+    "jwt_secret": "HS256 shared secret for JWTs (live endpoint /ws/transcribe, and /audiohook)",
+    "jwt_public_key": "RS256 public key (PEM file) for JWTs",
+    "jwt_audience": "required JWT 'aud' claim, when set",
+    "jwt_issuer": "required JWT 'iss' claim, when set",
+    "jwt_leeway_s": "clock leeway for JWT exp/nbf/iat, in seconds",
+    "insecure_no_auth": "accept clients without credentials (development only)",
     "record_audio": "save each session's audio as a WAV beside its CSV",
     "whisper_model": "tiny.en, base, or a CTranslate2 Whisper model directory",
     "whisper_device": "cpu or cuda",
@@ -284,9 +299,9 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
             return parse_api_keys(str(raw))
         if name in {"supported_languages", "genesys_languages", "media_preference"}:
             return tuple(x.strip() for x in str(raw).split(",") if x.strip())
-        if name in {"recordings_dir", "model_cache_dir"}:
+        if name in {"recordings_dir", "model_cache_dir", "jwt_public_key"}:
             return Path(str(raw)).expanduser()
-        if name in {"vosk_model", "public_authority"}:
+        if name in {"vosk_model", "public_authority", "jwt_secret", "jwt_audience", "jwt_issuer"}:
             return str(raw) or None
         if isinstance(default, bool):
             return raw if isinstance(raw, bool) else _bool(str(raw))

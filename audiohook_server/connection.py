@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 from audiohook_server.call import CallProcessor
 from audiohook_server.config import Settings
 from audiohook_server.engine import SpeechEngine
+from audiohook_server.jwt_auth import JwtIdentity
 from protocol.actions import (
     AudioGap,
     AudioReceived,
@@ -43,23 +45,49 @@ from protocol.errors import (
 )
 from protocol.events import TranscriptUpdate
 from protocol.genesys import DISCONNECT_GRACE_S, GenesysSession
+from protocol.live import LiveSession
 from protocol.simple import SimpleSession
 
 log = logging.getLogger(__name__)
 
-Session = SimpleSession | GenesysSession
+Session = SimpleSession | GenesysSession | LiveSession
 
 
 @dataclass(frozen=True)
 class Handshake:
     """What the upgrade request told the server about this connection."""
 
-    dialect: str | None  # "simple", "genesys", or None: decide on the first message
+    dialect: str | None  # "simple", "genesys", "live", or None: decide on the first message
     api_key: str | None = None
+    jwt: JwtIdentity | None = None
     session_id: str | None = None  # Audiohook-Session-Id
     organization_id: str | None = None  # Audiohook-Organization-Id
     correlation_id: str | None = None
     unauthorized_reason: str | None = None  # Genesys auth failed, answered with disconnect(unauthorized)
+
+    @property
+    def principal(self) -> str | None:
+        """Who the session limits count this connection against: the API key or the JWT subject."""
+        if self.jwt is not None:
+            return f"jwt:{self.jwt.subject}"
+        return self.api_key
+
+    def auth_details(self) -> dict[str, Any]:
+        """Recorded with the session: how the client authenticated (never the key or token itself)."""
+        if self.jwt is not None:
+            return {
+                "auth": "jwt",
+                "subject": self.jwt.subject,
+                "claims": self.jwt.claims,
+                "algorithm": self.jwt.algorithm,
+            }
+        if self.api_key is not None:
+            return (
+                {"auth": "api-key", "correlationId": self.correlation_id}
+                if self.correlation_id
+                else {"auth": "api-key"}
+            )
+        return {"auth": "none"}
 
 
 def looks_like_genesys(frame: str) -> bool:
@@ -103,6 +131,8 @@ class Connection:
                 send_analysis_entity=s.genesys_analytics_entity,
                 unauthorized_reason=self.handshake.unauthorized_reason,
             )
+        if dialect == "live":
+            return LiveSession(session_id=str(uuid.uuid4()), language=s.language, details=self.handshake.auth_details())
         return SimpleSession(supported_languages=s.supported_languages, default_language=s.language)
 
     @property
@@ -114,6 +144,8 @@ class Connection:
         deadline = loop.time() + self.settings.max_session_s
         idle = self.settings.idle_timeout_s
         try:
+            if isinstance(self.session, LiveSession):
+                await self._perform(self.session.start_message())  # the new session id comes first
             while True:
                 try:
                     frame = await asyncio.wait_for(self.websocket.recv(), min(idle, max(0.0, deadline - loop.time())))
@@ -257,6 +289,12 @@ class Connection:
             emit=self._emit,
             record_audio=self.settings.record_audio,
             max_buffered_audio_s=self.settings.max_buffered_audio_s,
+            metadata={
+                "dialect": action.dialect,
+                "conversation_id": action.conversation_id,
+                **self.handshake.auth_details(),
+                **action.details,
+            },
         )
 
     async def _close_gracefully(self) -> None:

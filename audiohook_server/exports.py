@@ -20,9 +20,10 @@ import os
 import re
 import tempfile
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -78,18 +79,27 @@ def reserve_session_files(session_id: str, directory: Path) -> tuple[Path, Path]
         candidate = f"{stem}-{n}"
 
 
-def write_atomically(path: Path, frame: pd.DataFrame) -> None:
+def _replace_atomically(path: Path, write: Callable[[TextIO], None]) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename over it: all or nothing."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o644 & ~_UMASK)  # mkstemp makes 0600; QA tools reading the CSVs need the usual mode
+        os.fchmod(fd, 0o644 & ~_UMASK)  # mkstemp makes 0600; QA tools reading the files need the usual mode
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            frame.to_csv(f, index=False)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomically(path: Path, frame: pd.DataFrame) -> None:
+    _replace_atomically(path, lambda f: frame.to_csv(f, index=False))
+
+
+def write_json_atomically(path: Path, value: Any) -> None:
+    _replace_atomically(path, lambda f: json.dump(value, f, indent=2, ensure_ascii=False, default=str))
 
 
 @dataclass

@@ -1,11 +1,14 @@
 """The WebSocket server: routing, authentication at the handshake, health, start and stop.
 
 Routes:
-- `/audiohook` and `/`: the AudioHook endpoint, both dialects. A request with `Audiohook-Session-Id` or
-  `Audiohook-Organization-Id` headers (or every request, with `--dialect genesys`) is Genesys: its
-  `X-API-KEY` and, when the key has a client secret, its RFC 9421 signature are verified. Otherwise it
-  is the simple dialect: `?x-api-key=` or `X-API-KEY`, for keys without a secret (a key with a secret
-  must sign, so it cannot be used unsigned through the other door).
+- `/ws/transcribe`: live transcription for JWT holders (HS256 secret and/or RS256 public key
+  configured; the token in `Authorization: Bearer …` or `?token=`).
+- `/audiohook` and `/`: the AudioHook endpoint, both dialects (a JWT is accepted instead of an API
+  key). A request with `Audiohook-Session-Id` or `Audiohook-Organization-Id` headers (or every
+  request, with `--dialect genesys`) is Genesys: its `X-API-KEY` and, when the key has a client
+  secret, its RFC 9421 signature are verified. Otherwise it is the simple dialect: `?x-api-key=` or
+  `X-API-KEY`, for keys without a secret (a key with a secret must sign, so it cannot be used
+  unsigned through the other door).
 - `/healthz`: 200 once the speech models are loaded and sessions can be served, 503 before.
 Failures get HTTP 401 before any session work (or, for Genesys with `--auth-failure disconnect`, an
 accepted socket whose `open` is answered with `disconnect` reason `unauthorized`); unknown paths 404.
@@ -29,6 +32,7 @@ from audiohook_server.config import Settings
 from audiohook_server.connection import Connection, Handshake
 from audiohook_server.engine import ResolvedModels, SpeechEngine
 from audiohook_server.exports import recover_journals
+from audiohook_server.jwt_auth import JwtConfig, JwtError, JwtVerifier, token_from_request
 from protocol.httpsig import SignatureError, SignatureVerifier, SignedRequest
 
 WEBSOCKET_MAX_SIZE = 16 << 20
@@ -37,6 +41,7 @@ GENESYS_HEADERS = ("audiohook-session-id", "audiohook-organization-id")
 log = logging.getLogger(__name__)
 
 AUDIOHOOK_PATHS = frozenset({"/", "/audiohook"})
+LIVE_PATH = "/ws/transcribe"
 HEALTH_PATH = "/healthz"
 
 
@@ -51,6 +56,14 @@ class AudioHookServer:
         self._handshakes: weakref.WeakKeyDictionary[ServerConnection, Handshake] = weakref.WeakKeyDictionary()
         self._auth_failures = AuthFailureLimiter(settings.auth_failures_per_minute)
         self._draining = False
+        jwt_config = JwtConfig.from_settings(
+            settings.jwt_secret,
+            settings.jwt_public_key,
+            settings.jwt_audience,
+            settings.jwt_issuer,
+            settings.jwt_leeway_s,
+        )  # raises ConfigurationError for an unusable key, before anything is served
+        self.jwt = JwtVerifier(jwt_config) if jwt_config.enabled else None
         self.verifier = SignatureVerifier(
             {k.key: k.secret for k in settings.api_keys},
             max_age=settings.signature_max_age_s,
@@ -120,8 +133,15 @@ class AudioHookServer:
             if self.engine.ready and self.engine.load_error is None:
                 return connection.respond(http.HTTPStatus.OK, "ok\n")
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "loading models\n")
-        if url.path not in AUDIOHOOK_PATHS:
-            return connection.respond(http.HTTPStatus.NOT_FOUND, f"no endpoint at {url.path}; use /audiohook\n")
+        if url.path == LIVE_PATH and self.jwt is None:
+            return connection.respond(
+                http.HTTPStatus.NOT_FOUND,
+                "live transcription is disabled: configure AUDIOHOOK_JWT_SECRET or AUDIOHOOK_JWT_PUBLIC_KEY\n",
+            )
+        if url.path not in AUDIOHOOK_PATHS and url.path != LIVE_PATH:
+            return connection.respond(
+                http.HTTPStatus.NOT_FOUND, f"no endpoint at {url.path}; use /audiohook or {LIVE_PATH}\n"
+            )
         if self._draining:
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "server shutting down\n")
         address = str(connection.remote_address[0]) if connection.remote_address else "unknown"
@@ -134,8 +154,14 @@ class AudioHookServer:
         genesys = self.settings.dialect == "genesys" or (
             self.settings.dialect == "auto" and any(h in headers for h in GENESYS_HEADERS)
         )
-        if genesys:
+        token = token_from_request(request.path, headers) if self.jwt is not None else None
+        if url.path == LIVE_PATH:
+            genesys = False
+            handshake, error = self._authenticate_jwt(token, "live")
+        elif genesys:
             handshake, error = self._authenticate_genesys(request.path, headers)
+        elif token is not None:
+            handshake, error = self._authenticate_jwt(token, "simple" if self.settings.dialect == "simple" else None)
         else:
             handshake, error = self._authenticate_simple(url.query, request)
         if error is not None:
@@ -154,12 +180,12 @@ class AudioHookServer:
         """The session limits: per process (503) and per API key or subject (429)."""
         if len(self._handshakes) >= self.settings.max_sessions:
             return http.HTTPStatus.SERVICE_UNAVAILABLE, f"server at capacity ({self.settings.max_sessions} sessions)"
-        principal = handshake.api_key
+        principal = handshake.principal
         if principal is not None:
-            same = sum(1 for h in self._handshakes.values() if h.api_key == principal)
+            same = sum(1 for h in self._handshakes.values() if h.principal == principal)
             if same >= self.settings.max_sessions_per_key:
                 limit = self.settings.max_sessions_per_key
-                return http.HTTPStatus.TOO_MANY_REQUESTS, f"this key already has {limit} live sessions"
+                return http.HTTPStatus.TOO_MANY_REQUESTS, f"these credentials already have {limit} live sessions"
         return None
 
     def _authenticate_genesys(self, target: str, headers: dict[str, str]) -> tuple[Handshake, str | None]:
@@ -179,6 +205,17 @@ class AudioHookServer:
             reason = f"Genesys authentication failed: {exc}"
             return dataclasses.replace(handshake, unauthorized_reason=reason), reason
         return handshake, None
+
+    def _authenticate_jwt(self, token: str | None, dialect: str | None) -> tuple[Handshake, str | None]:
+        """A JWT in `Authorization: Bearer …` or `?token=`: the live endpoint, or instead of an API key."""
+        if self.settings.insecure_no_auth and token is None:
+            return Handshake(dialect), None
+        assert self.jwt is not None
+        try:
+            identity = self.jwt.verify(token)
+        except JwtError as exc:
+            return Handshake(dialect), f"unauthorized: {exc.reason}"
+        return Handshake(dialect, jwt=identity), None
 
     def _authenticate_simple(self, query: str, request: Request) -> tuple[Handshake, str | None]:
         dialect = "simple" if self.settings.dialect == "simple" else None

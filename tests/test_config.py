@@ -63,7 +63,7 @@ def test_api_keys_with_secrets() -> None:
 @pytest.mark.parametrize(
     ("argv", "env", "fragment"),
     [
-        ([], {}, "no API keys configured"),
+        ([], {}, "no credentials configured"),
         (["--port", "eighty"], {"AUDIOHOOK_API_KEYS": "k"}, "invalid value for --port"),
         (["--vad-aggressiveness", "5"], {"AUDIOHOOK_API_KEYS": "k"}, "aggressiveness must be 0-3"),
         (["--partials", "vosk"], {"AUDIOHOOK_API_KEYS": "k"}, "needs --vosk-model"),
