@@ -1,19 +1,30 @@
 """Call analytics for live transcripts: sentiment, emotion, categories, agent score and summary.
 
-The server feeds each final transcript utterance to a ``CallAnalyzer`` and reports
-``CallAnalyzer.analysis().to_event()`` as the protocol's ``analysis`` block. Everything here is pure,
-offline and deterministic (VADER plus curated phrase lists), cheap enough to run per utterance.
+The server loads one ``AnalysisModels`` backend per process (``load_analysis_backend(AnalysisConfig())``,
+MiniLM sentence embeddings with small heads trained at load, plus VADER and phrase lists), feeds
+each final utterance of a call to that call's ``CallAnalyzer(models=...)``, and reports
+``CallAnalyzer.analysis().to_event()`` as the protocol's ``analysis`` block and ``to_summary()`` as
+the per-session summary file. Without a backend, ``CallAnalyzer()`` uses the rules only (VADER,
+cue lexicon, phrase lists). Nothing is downloaded; see docs/analytics.md.
 """
 
 from analysis.call import CallAnalyzer
+from analysis.config import AnalysisConfig
+from analysis.embeddings import ModelUnavailableError
 from analysis.emotion import EMOTION_LABELS
+from analysis.models import AnalysisModels, lexicon_backend, load_analysis_backend
 from analysis.types import CallAnalysis, CategoryHit, Utterance, UtteranceAnalysis
 
 __all__ = [
     "EMOTION_LABELS",
+    "AnalysisConfig",
+    "AnalysisModels",
     "CallAnalysis",
     "CallAnalyzer",
     "CategoryHit",
+    "ModelUnavailableError",
     "Utterance",
     "UtteranceAnalysis",
+    "lexicon_backend",
+    "load_analysis_backend",
 ]

@@ -26,7 +26,17 @@ customer_trajectory  customer's mean VADER compound, first third vs last third o
                      the end is still negative); stayed positive +0.5; worsened by >= 0.2
                      or ended at <= -0.3: -1.0; otherwise 0
 unresolved_repeats   the call has repeated-problem hits and no resolution statement        -1.0 or 0
+talk_ratio           stereo calls with at least ``TALK_RATIO_MIN_WORDS`` customer words:   -0.5 or 0
+                     the agent speaks more than ``MAX_AGENT_TALK_RATIO`` (75 %) of the
+                     words (talking over the customer, reading scripts at them)
+long_silences        a gap of ``LONG_SILENCE_S`` (20 s) or more between the end of one      -0.5 or 0
+                     utterance and the start of the next, unless a hold was announced
+                     (a ``hold`` category hit) in the ``HOLD_LOOKBACK`` utterances before
+                     it or in the utterance right after it ("thanks for holding")
 ==================== ===================================================================== ==============
+
+``evaluate`` also returns a line of evidence per component (which phrase, which ratio, which gap),
+for the per-session summary file.
 
 Mono calls (every utterance's speaker is "unknown") cannot tell agent from customer: the agent
 components are then evaluated over all of the call's text, and the customer trajectory over all
@@ -52,8 +62,12 @@ __all__ = [
     "BASE_SCORE",
     "COMPONENTS",
     "GREETING_WINDOW",
+    "LONG_SILENCE_S",
+    "MAX_AGENT_TALK_RATIO",
+    "AgentScore",
     "AgentSignals",
     "ScoredUtterance",
+    "evaluate",
     "score",
     "utterance_signals",
 ]
@@ -69,16 +83,22 @@ COMPONENTS: Final = (
     "politeness",
     "customer_trajectory",
     "unresolved_repeats",
+    "talk_ratio",
+    "long_silences",
 )
+MAX_AGENT_TALK_RATIO: Final = 0.75
+TALK_RATIO_MIN_WORDS: Final = 20
+LONG_SILENCE_S: Final = 20.0
+HOLD_LOOKBACK: Final = 2
 
 _DONE_VERBS = (
-    "reset|fixed|updated|applied|credited|refunded|processed|scheduled|booked|sent|added|waived|"
+    "reset|fixed|updated|applied|credited|refunded|processed|scheduled|booked|rebooked|sent|added|waived|"
     "removed|restored|reactivated|reconnected|corrected|escalated|submitted|cancel+ed|replaced|"
     "rebooted|refreshed|resolved|arranged|ordered|issued|reversed|adjusted|changed|unlocked|"
     "activated|upgraded|opened|raised|logged|noted"
 )
 _DO_VERBS = (
-    "reset|fix|update|apply|credit|refund|process|schedule|book|send|add|waive|remove|restore|"
+    "reset|fix|update|apply|credit|refund|process|schedule|book|rebook|send|add|waive|remove|restore|"
     "reactivate|reconnect|correct|escalate|submit|cancel|replace|reboot|refresh|resolve|arrange|"
     "order|issue|reverse|adjust|change|unlock|activate|upgrade|open|raise|log|email|text|call"
 )
@@ -222,6 +242,18 @@ class ScoredUtterance:
     compound: float
     words: int
     signals: AgentSignals
+    start: float = 0.0
+    end: float = 0.0
+    hold: bool = False  # the utterance has a "hold" category hit
+
+
+@dataclass(frozen=True, slots=True)
+class AgentScore:
+    """The score, its components (points) and a line of evidence per component."""
+
+    score: int
+    breakdown: dict[str, float]
+    evidence: dict[str, str]
 
 
 def _count(pattern: re.Pattern[str], text: str) -> int:
@@ -267,8 +299,44 @@ def _trajectory(compounds: Sequence[float]) -> float:
     return 0.0
 
 
+def _talk_ratio(agent: Sequence[ScoredUtterance], customer: Sequence[ScoredUtterance]) -> tuple[float, str]:
+    agent_words = sum(u.words for u in agent)
+    customer_words = sum(u.words for u in customer)
+    if customer_words < TALK_RATIO_MIN_WORDS:
+        return 0.0, f"not scored: {customer_words} customer words (< {TALK_RATIO_MIN_WORDS}) or a mono call"
+    ratio = agent_words / (agent_words + customer_words)
+    verdict = "agent dominated the call" if ratio > MAX_AGENT_TALK_RATIO else "balanced"
+    return (-0.5 if ratio > MAX_AGENT_TALK_RATIO else 0.0), f"agent spoke {ratio:.0%} of the words ({verdict})"
+
+
+def _long_silences(spoken: Sequence[ScoredUtterance]) -> tuple[float, str]:
+    unexplained: list[str] = []
+    explained = 0
+    latest_end = spoken[0].end if spoken else 0.0
+    for index in range(1, len(spoken)):
+        gap = spoken[index].start - latest_end
+        latest_end = max(latest_end, spoken[index].end)
+        if gap < LONG_SILENCE_S:
+            continue
+        window = spoken[max(0, index - HOLD_LOOKBACK) : index + 1]
+        if any(u.hold for u in window):
+            explained += 1
+        else:
+            unexplained.append(f"{gap:.0f} s before {spoken[index].start:.1f}s")
+    note = f"; {explained} during an announced hold" if explained else ""
+    if unexplained:
+        return -0.5, "unexplained silence: " + ", ".join(unexplained) + note
+    return 0.0, f"no unexplained silence of {LONG_SILENCE_S:.0f} s or more{note}"
+
+
 def score(utterances: Sequence[ScoredUtterance], has_repeated_problems: bool) -> tuple[int, dict[str, float]]:
     """The 1..5 score and its breakdown (component -> points) for chronologically ordered utterances."""
+    result = evaluate(utterances, has_repeated_problems)
+    return result.score, result.breakdown
+
+
+def evaluate(utterances: Sequence[ScoredUtterance], has_repeated_problems: bool) -> AgentScore:
+    """The score, breakdown and evidence for chronologically ordered utterances."""
     spoken = [u for u in utterances if u.words > 0]
     mono = all(u.speaker not in ("agent", "customer") for u in spoken)
     agent = spoken if mono else [u for u in spoken if u.speaker == "agent"]
@@ -288,6 +356,9 @@ def score(utterances: Sequence[ScoredUtterance], has_repeated_problems: bool) ->
     trajectory = _trajectory([u.compound for u in customer])
     unresolved = -1.0 if has_repeated_problems and not resolved else 0.0
 
+    talk, talk_note = (0.0, "not scored on mono calls") if mono else _talk_ratio(agent, customer)
+    silences, silence_note = _long_silences(spoken)
+
     breakdown = {
         "greeting": greeting,
         "empathy": empathy,
@@ -295,7 +366,36 @@ def score(utterances: Sequence[ScoredUtterance], has_repeated_problems: bool) ->
         "politeness": politeness,
         "customer_trajectory": trajectory,
         "unresolved_repeats": unresolved,
+        "talk_ratio": talk,
+        "long_silences": silences,
+    }
+    first, last = _ends([u.compound for u in customer])
+    evidence = {
+        "greeting": "greeted in the first utterances" if greeting else "no greeting in the first utterances",
+        "empathy": f"{empathy_count} empathy/apology phrase(s)",
+        "resolution": "fix or next step stated"
+        if resolved
+        else "only a closing offer of help"
+        if closing
+        else "no fix or next step stated",
+        "politeness": (
+            ("polite phrases" if any(u.signals.polite for u in agent) else "no polite phrases")
+            + ("; rude or dismissive phrases" if any(u.signals.rude for u in agent) else "")
+        ),
+        "customer_trajectory": f"customer sentiment {first:+.2f} (first third) -> {last:+.2f} (last third)",
+        "unresolved_repeats": "repeated problem left without a resolution"
+        if unresolved
+        else "no unresolved repeated problem",
+        "talk_ratio": talk_note,
+        "long_silences": silence_note,
     }
     total = BASE_SCORE + sum(breakdown.values())
     rounded = math.floor(total + 0.5)
-    return max(MIN_SCORE, min(MAX_SCORE, rounded)), breakdown
+    return AgentScore(max(MIN_SCORE, min(MAX_SCORE, rounded)), breakdown, evidence)
+
+
+def _ends(compounds: Sequence[float]) -> tuple[float, float]:
+    if not compounds:
+        return 0.0, 0.0
+    third = max(1, len(compounds) // 3)
+    return _mean(compounds[:third]), _mean(compounds[-third:])

@@ -16,7 +16,14 @@ same thresholds as per-utterance sentiment.
 Speakers other than "customer" and "agent" are treated as "unknown". Utterances are ordered by
 start time (then arrival) for everything that depends on order.
 
-The analyzer is pure: no I/O, no threads; it is not safe to share one instance between threads.
+Per speaker, the same recency-weighted view gives a rolling sentiment, an emotion (``emotion.call_emotion``
+over that speaker's labels) and a rolling emotion distribution (the same weights over the utterances'
+distributions). The customer's trajectory compares the mean score of the first third of their
+utterances with the last third.
+
+The models come from an ``AnalysisModels`` backend (``analysis.models``), loaded once per process and
+shared; without one, the rules-only ``lexicon_backend()`` is used. The analyzer itself is pure: no
+I/O, no threads; it is not safe to share one instance between threads (one analyzer per call).
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from analysis import agent_score, emotion, sentiment, summary
-from analysis.categories import CATEGORY_NAMES, CategoryMatcher, default_matcher, describe
+from analysis.categories import CATEGORY_NAMES, CategoryMatcher, describe
+from analysis.models import AnalysisModels, lexicon_backend
 from analysis.text import count_words
 from analysis.types import CallAnalysis, CategoryHit, Utterance, UtteranceAnalysis
 
@@ -43,6 +51,7 @@ class _Record:
     start: float
     speaker: str
     words: int
+    end: float
     result: UtteranceAnalysis
     hits: tuple[CategoryHit, ...]
     signals: agent_score.AgentSignals
@@ -72,17 +81,81 @@ def _weighted_compound(records: list[_Record]) -> float:
     return total / weight_sum if weight_sum > 0 else 0.0
 
 
+def _rolling_emotion(records: list[_Record]) -> dict[str, float]:
+    recent = records[-emotion.RECENT_UTTERANCES :]
+    totals = dict.fromkeys(emotion.EMOTION_LABELS, 0.0)
+    weight_sum = 0.0
+    for age, record in enumerate(reversed(recent)):
+        weight = emotion.RECENCY_DECAY**age
+        distribution = record.result.emotion_scores or {record.result.emotion: 1.0}
+        for label, value in distribution.items():
+            if label in totals:
+                totals[label] += weight * value
+        weight_sum += weight
+    return {label: round(value / weight_sum, 4) for label, value in totals.items()} if weight_sum else {}
+
+
+def _speaker_view(records: list[_Record]) -> dict[str, object]:
+    compound = _weighted_compound(records)
+    return {
+        "utterances": len(records),
+        "words": sum(r.words for r in records),
+        "sentiment": sentiment.label_for(compound),
+        "sentiment_score": round(compound, 4),
+        "emotion": emotion.call_emotion([r.result.emotion for r in records]),
+        "emotion_distribution": _rolling_emotion(records),
+    }
+
+
+def _trajectory(records: list[_Record]) -> dict[str, object]:
+    if not records:
+        return {}
+    third = max(1, len(records) // 3)
+    first = sum(r.result.sentiment_score for r in records[:third]) / third
+    last = sum(r.result.sentiment_score for r in records[-third:]) / third
+    change = last - first
+    direction = "improved" if change >= 0.2 else "worsened" if change <= -0.2 else "steady"
+    return {
+        "speaker": records[0].speaker,
+        "start": {"sentiment": sentiment.label_for(first), "score": round(first, 4), "at": records[0].start},
+        "end": {"sentiment": sentiment.label_for(last), "score": round(last, 4), "at": records[-1].start},
+        "change": round(change, 4),
+        "direction": direction,
+        "per_utterance": [[r.start, r.result.sentiment] for r in records],
+    }
+
+
 class CallAnalyzer:
     """Accumulates the final utterances of one call and produces its ``CallAnalysis``."""
 
-    def __init__(self, min_words: int = 5, *, categories: CategoryMatcher | None = None) -> None:
+    def __init__(
+        self,
+        min_words: int = 5,
+        *,
+        categories: CategoryMatcher | None = None,
+        models: AnalysisModels | None = None,
+    ) -> None:
         self._min_words = max(0, min_words)
-        self._matcher = categories if categories is not None else default_matcher()
+        self._models = models if models is not None else lexicon_backend()
+        if categories is not None:
+            self._models = AnalysisModels(
+                self._models.config,
+                phrases=categories,
+                encoder=self._models.encoder,
+                sentiment_head=self._models.sentiment_head,
+                emotion_head=self._models.emotion_head,
+                transformers_sentiment=self._models.transformers_sentiment,
+                semantic=self._models.semantic,
+            )
         self._records: list[_Record] = []
         self._word_count = 0
         self._content_counts: Counter[str] = Counter()
         self._has_repeated_problems = False
         self._cached: CallAnalysis | None = None
+
+    @property
+    def models(self) -> AnalysisModels:
+        return self._models
 
     @property
     def min_words(self) -> int:
@@ -101,23 +174,27 @@ class CallAnalyzer:
         text = utterance.text if isinstance(utterance.text, str) else ""
         speaker = _normal_speaker(utterance.speaker)
         start = _as_float(utterance.start)
+        end = max(start, _as_float(utterance.end))
         words = count_words(text)
         if words:
-            compound = sentiment.polarity(text)
-            result = UtteranceAnalysis(
-                sentiment=sentiment.label_for(compound),
-                sentiment_score=compound,
-                emotion=emotion.classify(text, compound),
-            )
-            hits = self._matcher.match(text, start, speaker)
-            signals = agent_score.utterance_signals(text)
             features = summary.utterance_features(text)
+            findings = self._models.analyse(text, start, speaker, features.sentences)
+            result = findings.result
+            hits = findings.hits
+            signals = agent_score.utterance_signals(text)
         else:
-            result = UtteranceAnalysis(sentiment="neutral", sentiment_score=0.0, emotion="neutral")
+            result = UtteranceAnalysis(
+                sentiment="neutral",
+                sentiment_score=0.0,
+                emotion="neutral",
+                emotion_scores={label: float(label == "neutral") for label in emotion.EMOTION_LABELS},
+                sentiment_scores={"positive": 0.0, "neutral": 1.0, "negative": 0.0},
+            )
             hits = ()
             signals = agent_score.AgentSignals()
             features = summary.SummaryFeatures()
-        self._records.append(_Record(len(self._records), start, speaker, words, result, hits, signals, features))
+        record = _Record(len(self._records), start, speaker, words, end, result, hits, signals, features)
+        self._records.append(record)
         self._word_count += words
         for content in features.content:
             self._content_counts.update(content)
@@ -143,31 +220,50 @@ class CallAnalyzer:
         compound = _weighted_compound(focus)
         call_emotion = emotion.call_emotion([r.result.emotion for r in focus])
 
-        score, breakdown = agent_score.score(
-            [agent_score.ScoredUtterance(r.speaker, r.result.sentiment_score, r.words, r.signals) for r in ordered],
-            self._has_repeated_problems,
-        )
-        text_summary = summary.summarise(
+        scored = agent_score.evaluate(
             [
-                summary.SummaryUtterance(
-                    r.speaker, r.result.sentiment_score, r.words, r.features, r.signals.resolution_sentence
+                agent_score.ScoredUtterance(
+                    r.speaker,
+                    r.result.sentiment_score,
+                    r.words,
+                    r.signals,
+                    r.start,
+                    r.end,
+                    any(h.label == "hold" for h in r.hits),
                 )
                 for r in ordered
             ],
-            self._content_counts,
+            self._has_repeated_problems,
         )
+        summary_input = [
+            summary.SummaryUtterance(
+                r.speaker, r.result.sentiment_score, r.words, r.features, r.signals.resolution_sentence
+            )
+            for r in ordered
+        ]
+        text_summary = summary.summarise(summary_input, self._content_counts)
         hits = tuple(hit for r in ordered for hit in r.hits)
         process, repeated, marketing = (describe(hits, name) for name in CATEGORY_NAMES)
+        speakers = {
+            name: _speaker_view(records)
+            for name in ("customer", "agent", "unknown")
+            if (records := [r for r in spoken if r.speaker == name])
+        }
         return CallAnalysis(
             summary=text_summary,
             sentiment=sentiment.label_for(compound),
             sentiment_score=round(compound, 4),
             emotion=call_emotion,
-            agent_score=score,
-            agent_score_breakdown=breakdown,
+            agent_score=scored.score,
+            agent_score_breakdown=scored.breakdown,
             process_issues=process,
             repeated_problems=repeated,
             marketing_mentions=marketing,
             hits=hits,
             word_count=self._word_count,
+            speakers=speakers,
+            customer_trajectory=_trajectory(focus),
+            agent_score_evidence=scored.evidence,
+            summary_parts=summary.summary_parts(summary_input),
+            utterance_count=len(self._records),
         )

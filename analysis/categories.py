@@ -8,6 +8,10 @@ syntax of ``analysis.text`` (case-insensitive, word boundaries, tolerant of punc
 ``{num}``/``{ord}``/``{neg}`` for simple flexible matches such as "put * on hold" or
 "called {num} times").
 
+Phrases find the wording analysts expect; ``analysis.semantic_categories`` adds matches by meaning
+against the example sentences of ``category_examples.json``. A user's categories file (JSON or
+TOML, see ``load_category_tables`` and docs/analytics.md) extends or overrides both.
+
 Each match becomes a ``CategoryHit`` holding the matched text, the utterance's start time and its
 speaker. Within one label, overlapping phrases count once (the longer phrase wins); the same stretch
 of text may still count under two labels. ``describe`` turns the hits of one category into the
@@ -19,9 +23,12 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Final
 
 from analysis.text import clean_span, compile_phrases, truncate
@@ -30,15 +37,21 @@ from analysis.types import CategoryHit
 __all__ = [
     "CATEGORY_NAMES",
     "DEFAULT_CATEGORIES_RESOURCE",
+    "DEFAULT_EXAMPLES_RESOURCE",
     "MAX_DESCRIPTION_CHARS",
     "CategoryMatcher",
+    "CategoryTables",
     "default_categories",
+    "default_examples",
     "default_matcher",
     "describe",
+    "load_category_tables",
 ]
 
 CATEGORY_NAMES: Final = ("process_issues", "repeated_problems", "marketing_mentions")
 DEFAULT_CATEGORIES_RESOURCE: Final = "default_categories.json"
+DEFAULT_EXAMPLES_RESOURCE: Final = "category_examples.json"
+_MAX_UTTERANCE_CHARS: Final = 300
 MAX_DESCRIPTION_CHARS: Final = 300
 _MAX_PHRASE_CHARS: Final = 60
 
@@ -71,6 +84,79 @@ def default_categories() -> dict[str, dict[str, tuple[str, ...]]]:
     return _validated(json.loads(raw))
 
 
+@cache
+def default_examples() -> dict[str, dict[str, tuple[str, ...]]]:
+    """The packaged example sentences for matching by meaning (category -> label -> sentences)."""
+    raw = resources.files("analysis").joinpath(DEFAULT_EXAMPLES_RESOURCE).read_text(encoding="utf-8")
+    return _validated(json.loads(raw))
+
+
+Table = dict[str, dict[str, tuple[str, ...]]]
+
+
+@dataclass(frozen=True)
+class CategoryTables:
+    """Phrase lists and example sentences, both category -> label -> strings."""
+
+    phrases: Table
+    examples: Table
+
+
+def _read_file(path: Path) -> object:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".toml":
+        return tomllib.loads(text)
+    return json.loads(text)
+
+
+def _merge(base: Table, category: str, label: str, values: Sequence[str], replace: bool) -> None:
+    labels = base.setdefault(category, {})
+    old = () if replace else labels.get(label, ())
+    labels[label] = tuple(dict.fromkeys([*old, *(v.strip() for v in values)]))
+    if not labels[label]:
+        del labels[label]
+
+
+def load_category_tables(path: Path | None = None) -> CategoryTables:
+    """The default phrases and examples, extended (or overridden) by the user's file at ``path``.
+
+    The file (``.json``, or ``.toml``) maps category -> label -> either a list of phrases, or a table
+    with optional ``phrases`` and ``examples`` lists and ``replace`` (true: drop the default phrases
+    and examples of that label instead of adding to them). New labels and categories are allowed.
+    A malformed file raises ``ValueError`` naming the file and the problem.
+    """
+    phrases = {c: dict(labels) for c, labels in default_categories().items()}
+    examples = {c: dict(labels) for c, labels in default_examples().items()}
+    if path is None:
+        return CategoryTables(phrases, examples)
+    try:
+        raw = _read_file(path)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read categories file {path}: {error}") from error
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: the top level must map category -> label -> phrases")
+    for category, labels in raw.items():
+        if not isinstance(labels, dict):
+            raise ValueError(f"{path}: category {category!r} must map labels to phrase lists or tables")
+        for label, entry in labels.items():
+            if isinstance(entry, list):
+                entry = {"phrases": entry}
+            if not isinstance(entry, dict) or set(entry) - {"phrases", "examples", "replace"}:
+                raise ValueError(f"{path}: {category}/{label} must be a list or a table of phrases/examples/replace")
+            replace = bool(entry.get("replace", False))
+            for key, table in (("phrases", phrases), ("examples", examples)):
+                values = entry.get(key, [])
+                if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+                    raise ValueError(f"{path}: {category}/{label}/{key} must be a list of non-empty strings")
+                if values or replace:
+                    _merge(table, str(category), str(label), values, replace)
+    try:
+        compile_phrases([p for labels in phrases.values() for ps in labels.values() for p in ps])
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
+    return CategoryTables(phrases, examples)
+
+
 class CategoryMatcher:
     """Finds category phrases in utterance text; compiled once, reused for every utterance."""
 
@@ -94,10 +180,11 @@ class CategoryMatcher:
         if not text or not text.strip():
             return ()
         hits: list[CategoryHit] = []
+        utterance_text = truncate(text, _MAX_UTTERANCE_CHARS)
         for category, label, pattern in self._patterns:
             for found in pattern.finditer(text):
                 phrase = truncate(clean_span(found.group(0)), _MAX_PHRASE_CHARS)
-                hits.append(CategoryHit(category, label, phrase, start, speaker))
+                hits.append(CategoryHit(category, label, phrase, start, speaker, text=utterance_text))
         return tuple(hits)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "SENTIMENT_LABELS",
     "label_for",
     "polarity",
+    "vader_scores",
 ]
 
 POSITIVE_THRESHOLD: Final = 0.05
@@ -85,6 +86,16 @@ def polarity(text: str) -> float:
         chunk = tokens[begin : begin + CHUNK_WORDS]
         total += len(chunk) * _compound(" ".join(chunk))
     return max(-1.0, min(1.0, round(total / len(tokens), 4)))
+
+
+def vader_scores(text: str) -> tuple[float, float, float]:
+    """VADER's (compound, positive, negative) for ``text``; the proportions come from its first
+    ``CHUNK_WORDS`` words, the compound from ``polarity``."""
+    if not text or not text.strip():
+        return 0.0, 0.0, 0.0
+    head = " ".join(text.split()[:CHUNK_WORDS])
+    scores: dict[str, float] = _ANALYZER.polarity_scores(head)
+    return polarity(text), float(scores["pos"]), float(scores["neg"])
 
 
 def _compound(text: str) -> float:

@@ -17,6 +17,9 @@ never state something that was not said.
   - outcome: the last customer utterance after the issue with clear sentiment (``|compound| >= 0.3``),
     else the last customer utterance after the issue, else the call's last utterance; left out when
     that would repeat the issue.
+  - follow-up: the agent's first sentence, other than the action, that promises something for later
+    (``FOLLOW_UP_PHRASES``: "you'll receive", "will arrive", "call you back", "by Friday" ...),
+    appended as ``| Follow-up: <sentence>`` when there is one.
 * Mono calls (all "unknown") or calls without customer text: the two sentences scoring highest by
   content-word frequency over the whole call (stop words removed; score = sum of the words'
   normalised frequencies / sqrt(number of content words)), in their original order.
@@ -41,6 +44,7 @@ __all__ = [
     "SummaryFeatures",
     "SummaryUtterance",
     "summarise",
+    "summary_parts",
     "utterance_features",
 ]
 
@@ -90,6 +94,38 @@ NEGATIVE_PROBLEM_PHRASES: Final = (
     "didn't",
     "haven't",
 )
+FOLLOW_UP_PHRASES: Final = (
+    "you'll receive",
+    "you will receive",
+    "you'll get",
+    "you will get",
+    "you should receive",
+    "you should get",
+    "will arrive",
+    "should arrive",
+    "will be refunded",
+    "will reach",
+    "call you back",
+    "give you a call",
+    "will call you",
+    "get back to you",
+    "follow up",
+    "will visit",
+    "will come out",
+    "i'll email",
+    "i can email",
+    "i'll send",
+    "within {num} *days",
+    "within {num} hours",
+    "by monday",
+    "by tuesday",
+    "by wednesday",
+    "by thursday",
+    "by friday",
+    "tomorrow",
+    "next week",
+)
+_FOLLOW_UP_RE: Final = compile_phrases(FOLLOW_UP_PHRASES)
 _PROBLEM_RE: Final = compile_phrases(PROBLEM_PHRASES)
 _NEGATIVE_PROBLEM_RE: Final = compile_phrases(NEGATIVE_PROBLEM_PHRASES)
 
@@ -118,6 +154,7 @@ class SummaryFeatures:
     content: tuple[tuple[str, ...], ...] = ()  # content words per sentence
     problem_cues: int = 0
     problem_sentence: int | None = None  # index of the first sentence with a problem word
+    follow_up_sentences: tuple[int, ...] = ()  # indexes of sentences that promise something later
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +195,7 @@ def utterance_features(text: str) -> SummaryFeatures:
         content=tuple(content_words(s) for s in sentences),
         problem_cues=total,
         problem_sentence=problem_sentence,
+        follow_up_sentences=tuple(i for i, s in enumerate(sentences) if _FOLLOW_UP_RE.search(s)),
     )
 
 
@@ -173,17 +211,28 @@ def _issue_score(utterance: SummaryUtterance) -> float:
     )
 
 
-def _speaker_summary(spoken: Sequence[SummaryUtterance]) -> str:
+def _speaker_parts(spoken: Sequence[SummaryUtterance]) -> dict[str, str]:
     customer_positions = [i for i, u in enumerate(spoken) if u.speaker == "customer"]
     early = customer_positions[: max(_EARLY_MIN, math.ceil(len(customer_positions) / 2))]
     issue_pos = max(early, key=lambda i: (_issue_score(spoken[i]), -i))
     issue = spoken[issue_pos]
-    parts = [f"Customer: {_quote(issue, from_problem=True)}"]
+    parts = {"issue": _quote(issue, from_problem=True)}
 
     agent = [u for u in spoken if u.speaker == "agent"]
     if agent:
         action = next((u.resolution_sentence for u in agent if u.resolution_sentence), None)
-        parts.append(f"Agent: {truncate(action, PART_CHARS)}" if action else "Agent: no resolution stated")
+        parts["action"] = truncate(action, PART_CHARS) if action else "no resolution stated"
+        follow_up = next(
+            (
+                u.features.sentences[i]
+                for u in agent
+                for i in u.features.follow_up_sentences
+                if u.features.sentences[i] != action
+            ),
+            None,
+        )
+        if follow_up:
+            parts["follow_up"] = truncate(follow_up, PART_CHARS)
 
     later_customer = [spoken[i] for i in customer_positions if i > issue_pos]
     clear = [u for u in later_customer if abs(u.compound) >= _CLEAR_SENTIMENT]
@@ -195,8 +244,20 @@ def _speaker_summary(spoken: Sequence[SummaryUtterance]) -> str:
     else:
         outcome = spoken[-1] if spoken[-1] is not issue else None
     if outcome is not None:
-        parts.append(f"Outcome: {_quote(outcome)}")
-    return " | ".join(parts)
+        parts["outcome"] = _quote(outcome)
+    return parts
+
+
+_PART_TITLES: Final = (("issue", "Customer"), ("action", "Agent"), ("outcome", "Outcome"), ("follow_up", "Follow-up"))
+
+
+def summary_parts(utterances: Sequence[SummaryUtterance]) -> dict[str, str]:
+    """The parts of a call with speakers: ``issue``, ``action``, ``outcome``, ``follow_up`` (each only
+    when found); empty for mono calls and calls without customer text."""
+    spoken = [u for u in utterances if u.words > 0 and u.features.sentences]
+    if not any(u.speaker == "customer" for u in spoken):
+        return {}
+    return _speaker_parts(spoken)
 
 
 def _frequency_summary(spoken: Sequence[SummaryUtterance], counts: Mapping[str, int]) -> str:
@@ -217,5 +278,6 @@ def summarise(utterances: Sequence[SummaryUtterance], content_counts: Mapping[st
     if not spoken:
         return ""
     if any(u.speaker == "customer" for u in spoken):
-        return _speaker_summary(spoken)
+        parts = _speaker_parts(spoken)
+        return " | ".join(f"{title}: {parts[key]}" for key, title in _PART_TITLES if key in parts)
     return _frequency_summary(spoken, content_counts)

@@ -41,6 +41,7 @@ __all__ = [
 _WORD_RE = re.compile(r"\w+(?:['\u2019]\w+)*")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?\u2026])\s+")
 _SPACE_RE = re.compile(r"\s+")
+_ABBREVIATION_END_RE = re.compile(r"(?:\b[ap]\.m|\b(?:dr|mr|mrs|ms|st|no|vs|etc|approx))\.$", re.IGNORECASE)
 _CLAUSE_BREAK_RE = re.compile(r"[.!?;,:\u2026]")
 
 _APOS = "['\u2019]"
@@ -114,9 +115,15 @@ def clean_span(text: str) -> str:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split on sentence-final punctuation followed by whitespace; drops parts without any word."""
-    parts = (clean_span(p) for p in _SENTENCE_END_RE.split(text))
-    return [p for p in parts if _WORD_RE.search(p)]
+    """Split on sentence-final punctuation followed by whitespace (not after a common abbreviation
+    such as "a.m." or "Dr."); drops parts without any word."""
+    merged: list[str] = []
+    for part in (clean_span(p) for p in _SENTENCE_END_RE.split(text)):
+        if merged and _ABBREVIATION_END_RE.search(merged[-1]):
+            merged[-1] = f"{merged[-1]} {part}"
+        else:
+            merged.append(part)
+    return [p for p in merged if _WORD_RE.search(p)]
 
 
 def truncate(text: str, limit: int = 120) -> str:

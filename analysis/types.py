@@ -48,8 +48,12 @@ class UtteranceAnalysis:
     """What the analyzer found in one utterance."""
 
     sentiment: str  # "positive" | "neutral" | "negative"
-    sentiment_score: float  # -1.0 .. 1.0 (VADER compound)
+    sentiment_score: float  # -1.0 .. 1.0 (VADER compound, or P(positive) - P(negative) for model backends)
     emotion: str  # one label of EMOTION_LABELS
+    # label -> probability over EMOTION_LABELS (sums to 1); empty only when built by hand
+    emotion_scores: dict[str, float] = field(default_factory=dict, hash=False)
+    # "positive"/"neutral"/"negative" -> probability; empty only when built by hand
+    sentiment_scores: dict[str, float] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,13 @@ class CategoryHit:
 
     category: str  # "process_issues" | "repeated_problems" | "marketing_mentions"
     label: str  # e.g. "hold", "transfer", "called_again", "upgrade"
-    phrase: str  # the text that matched
+    phrase: str  # the text that matched (for a match by meaning: the sentence)
     start: float  # the utterance's start time
     speaker: str
+    match: str = "phrase"  # "phrase" (phrase list) or "meaning" (embedding similarity to an example)
+    similarity: float | None = None  # cosine similarity, for matches by meaning
+    example: str | None = None  # the example phrase it was closest to, for matches by meaning
+    text: str = ""  # the utterance's text (cut to 300 characters)
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,12 @@ class CallAnalysis:
     marketing_mentions: str
     hits: tuple[CategoryHit, ...]
     word_count: int
+    # Details for the per-session summary file (``to_summary``); the event carries none of them.
+    speakers: dict[str, dict[str, object]] = field(default_factory=dict, hash=False)
+    customer_trajectory: dict[str, object] = field(default_factory=dict, hash=False)
+    agent_score_evidence: dict[str, str] = field(default_factory=dict, hash=False)
+    summary_parts: dict[str, str] = field(default_factory=dict, hash=False)
+    utterance_count: int = 0
 
     def to_event(self) -> dict[str, object]:
         """The protocol's `analysis` block: exactly the keys summary, sentiment, emotion,
@@ -90,4 +104,44 @@ class CallAnalysis:
             "process_issues": self.process_issues,
             "repeated_problems": self.repeated_problems,
             "marketing_mentions": self.marketing_mentions,
+        }
+
+    def to_summary(self) -> dict[str, object]:
+        """Everything known about the call, JSON-serialisable, for ``<session>.summary.json``.
+
+        Keys: ``analysis`` (the event block), ``sentiment_score``, ``word_count``, ``utterance_count``,
+        ``speakers`` (per speaker: rolling sentiment, score, emotion and emotion distribution),
+        ``customer_trajectory`` (start -> end), ``agent_score`` (score, base, components, evidence),
+        ``categories`` (category -> every hit with label, matched text, utterance text, time, speaker,
+        how it matched and the similarity) and ``summary_parts`` (issue, action, outcome, follow_up).
+        """
+        categories: dict[str, list[dict[str, object]]] = {}
+        for hit in sorted(self.hits, key=lambda h: h.start):
+            categories.setdefault(hit.category, []).append(
+                {
+                    "label": hit.label,
+                    "matched": hit.phrase,
+                    "utterance": hit.text,
+                    "start": round(hit.start, 3),
+                    "speaker": hit.speaker,
+                    "match": hit.match,
+                    "similarity": None if hit.similarity is None else round(hit.similarity, 3),
+                    "example": hit.example,
+                }
+            )
+        return {
+            "analysis": self.to_event(),
+            "sentiment_score": self.sentiment_score,
+            "word_count": self.word_count,
+            "utterance_count": self.utterance_count,
+            "speakers": self.speakers,
+            "customer_trajectory": self.customer_trajectory,
+            "agent_score": {
+                "score": self.agent_score,
+                "base": 3.0,
+                "components": dict(self.agent_score_breakdown),
+                "evidence": dict(self.agent_score_evidence),
+            },
+            "categories": categories,
+            "summary_parts": dict(self.summary_parts),
         }

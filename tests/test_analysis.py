@@ -33,6 +33,8 @@ BREAKDOWN_KEYS = {
     "politeness",
     "customer_trajectory",
     "unresolved_repeats",
+    "talk_ratio",
+    "long_silences",
 }
 
 # A realistic stereo call: (start, speaker, text). The customer's internet failed twice, they are put
@@ -173,7 +175,7 @@ def test_support_call_categories_fire_on_the_right_utterances() -> None:
     assert result.process_issues == ('hold (2): "put you on hold" @12.5s; transfer (1): "transfer you" @41.0s')
     assert result.repeated_problems == (
         'called_again (1): "called yesterday" @5.0s; still_not_fixed (1): "still not working" @5.0s; '
-        'multiple_times (1): "twice" @5.0s'
+        'multiple_times (1): "twice this week" @5.0s'
     )
     assert result.marketing_mentions == 'upgrade (1): "upgrade" @64.0s'
 
@@ -196,10 +198,12 @@ def test_support_call_call_level_results() -> None:
 def test_support_call_summary_has_issue_action_and_outcome() -> None:
     _, result = run_call(SUPPORT_CALL)
     parts = result.summary.split(" | ")
-    assert [p.split(":")[0] for p in parts] == ["Customer", "Agent", "Outcome"]
+    assert [p.split(":")[0] for p in parts] == ["Customer", "Agent", "Outcome", "Follow-up"]
     assert "still not working" in parts[0]
     assert "I have reset your line" in parts[1]
     assert "Thank you so much" in parts[2]
+    assert parts[3] == "Follow-up: You should receive a confirmation text shortly."
+    assert result.summary_parts["follow_up"] == "You should receive a confirmation text shortly."
     assert all(len(p.split(": ", 1)[1]) <= 120 for p in parts)
 
 

