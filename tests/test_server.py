@@ -136,6 +136,11 @@ def test_csv_matches_the_events(server: RunningServer, librivox_session: Any) ->
     for key in ANALYSIS_KEYS:
         assert str(last[key]) == str(final_analysis[key])
     assert set(frame["utterance_sentiment"]) <= {"positive", "neutral", "negative"}
+    summary = json.loads((server.recordings / "librivox-call.summary.json").read_text())
+    assert summary["analysis"] == final_analysis  # the full breakdown beside the CSV
+    assert 1 <= summary["agent_score"]["score"] <= 5 and summary["agent_score"]["components"]
+    session = json.loads((server.recordings / "librivox-call.session.json").read_text())
+    assert session["dialect"] == "simple" and session["media"]["rate"] == 16000
 
 
 def test_recording_holds_the_received_audio(server: RunningServer, librivox_session: Any) -> None:
