@@ -152,6 +152,15 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Any:
 OPEN = json.dumps({"type": "open", "id": "limit-1", "seq": 1, "parameters": {}})
 
 
+def _wait_until_idle(running: RunningServer) -> None:
+    """Sessions of a previous test may still be finishing (and counting against the limits)."""
+    for _ in range(200):
+        if running.server.live_sessions == 0:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{running.server.live_sessions} sessions still live")
+
+
 async def _expect_status(url: str, **kwargs: Any) -> int:
     with pytest.raises(InvalidStatus) as info:
         async with connect(url, **kwargs):
@@ -160,6 +169,8 @@ async def _expect_status(url: str, **kwargs: Any) -> int:
 
 
 def test_sessions_per_key_and_per_process(limited: RunningServer) -> None:
+    _wait_until_idle(limited)
+
     async def scenario() -> tuple[int, int]:
         url = limited.url
         async with connect(f"{url}?x-api-key={API_KEY}"), connect(f"{url}?x-api-key={API_KEY}"):
@@ -169,12 +180,7 @@ def test_sessions_per_key_and_per_process(limited: RunningServer) -> None:
         return per_key, per_process
 
     assert asyncio.run(scenario()) == (429, 503)
-    # Once those sessions are gone, their slots are free again.
-    for _ in range(50):
-        if limited.server.live_sessions == 0:
-            break
-        time.sleep(0.1)
-    assert limited.server.live_sessions == 0
+    _wait_until_idle(limited)  # once those sessions are gone, their slots are free again
 
 
 async def _exchange(url: str, frames: list[str | bytes], wait: float = 10.0) -> tuple[list[dict[str, Any]], int | None]:
@@ -204,6 +210,7 @@ async def _exchange(url: str, frames: list[str | bytes], wait: float = 10.0) -> 
 def test_oversized_and_idle_sessions_get_a_clear_answer(
     limited: RunningServer, frames: list[str | bytes], fragment: str, close_code: int
 ) -> None:
+    _wait_until_idle(limited)
     received, code = asyncio.run(_exchange(f"{limited.url}?x-api-key={API_KEY}", frames))
     errors = [m for m in received if m["type"] == "error"]
     assert len(errors) == 1 and fragment in errors[0]["parameters"]["message"]
@@ -212,6 +219,8 @@ def test_oversized_and_idle_sessions_get_a_clear_answer(
 
 
 def test_repeated_auth_failures_are_slowed_down(limited: RunningServer) -> None:
+    _wait_until_idle(limited)
+
     async def scenario() -> list[int]:
         statuses = [await _expect_status(f"{limited.url}?x-api-key=guess-{i}") for i in range(3)]
         statuses.append(await _expect_status(f"{limited.url}?x-api-key={API_KEY}"))  # even the right key, for now
