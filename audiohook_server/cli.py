@@ -8,9 +8,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from audiohook_server.config import Settings, load_settings
-from audiohook_server.engine import resolve_models
+from audiohook_server.config import Settings, parse_command_line
+from audiohook_server.engine import ResolvedModels, resolve_models
 from audiohook_server.errors import ConfigurationError
+from audiohook_server.logs import configure_logging
 from audiohook_server.server import AudioHookServer
 
 log = logging.getLogger("audiohook_server")
@@ -46,24 +47,41 @@ async def run_server(settings: Settings, server: AudioHookServer) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        settings = load_settings(argv)
+        settings, args = parse_command_line(argv)
     except ConfigurationError as exc:
         print(f"audiohook-server: error: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if logging.getLogger().level > logging.DEBUG:
-        # One line per connection and per utterance from these libraries is noise at INFO.
-        logging.getLogger("websockets").setLevel(logging.WARNING)
-        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    configure_logging(settings.log_level, settings.log_format)
     try:
-        server = AudioHookServer(settings, resolve_models(settings))
+        models = resolve_models(settings)
+        server = AudioHookServer(settings, models)
     except ConfigurationError as exc:
         print(f"audiohook-server: error: {exc}", file=sys.stderr)
         return 2
+    if args.check_config:
+        print(describe(settings, models))
+        return 0
     return asyncio.run(run_server(settings, server))
+
+
+def describe(settings: Settings, models: ResolvedModels) -> str:
+    """What --check-config prints: the effective configuration, without secrets."""
+    scheme = "wss" if settings.tls_cert else "ws"
+    signed = sum(1 for key in settings.api_keys if key.secret)
+    lines = [
+        "configuration OK",
+        f"  listen:        {scheme}://{settings.host}:{settings.port}/audiohook (dialect {settings.dialect})",
+        f"  api keys:      {len(settings.api_keys)} ({signed} with a Genesys client secret)",
+        f"  jwt:           {'on (/ws/transcribe)' if settings.jwt_enabled else 'off'}",
+        f"  recordings:    {settings.recordings_dir.resolve()} (audio {'on' if settings.record_audio else 'off'})",
+        f"  whisper:       {models.whisper_dir} ({settings.whisper_device}, {settings.whisper_compute_type})",
+        f"  partials:      {settings.partials_mode.value}" + (f" ({models.vosk_dir})" if models.vosk_dir else ""),
+        f"  analysis:      sentiment {settings.analysis.sentiment_backend}, "
+        f"emotion {settings.analysis.emotion_backend}",
+        f"  limits:        {settings.max_sessions} sessions, {settings.max_sessions_per_key} per key, "
+        f"idle {settings.idle_timeout_s:.0f} s, drain {settings.drain_timeout_s:.0f} s",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Server settings: one dataclass, filled from CLI flags with environment-variable defaults.
+"""Server settings: one dataclass, filled from CLI flags, environment variables and a TOML file.
 
-Every flag `--some-option` has the environment variable `AUDIOHOOK_SOME_OPTION`; a flag given on
-the command line wins over the environment, which wins over the built-in default. The defaults
-run the whole pipeline on a laptop.
+Every flag `--some-option` has the environment variable `AUDIOHOOK_SOME_OPTION` and the config-file
+key `some_option`. Precedence: a flag on the command line, then the environment, then the file given
+by `--config` (or `AUDIOHOOK_CONFIG`), then the built-in default. The defaults run the whole pipeline
+on a laptop.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import base64
 import binascii
 import os
 import re
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -59,6 +61,8 @@ def parse_api_keys(value: str) -> tuple[ApiKey, ...]:
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
     recordings_dir: Path = Path("recordings")
     api_keys: tuple[ApiKey, ...] = ()
     jwt_secret: str | None = None
@@ -121,6 +125,7 @@ class Settings:
     auth_failures_per_minute: int = 10
     drain_timeout_s: float = 20.0
     log_level: str = "INFO"
+    log_format: str = "text"
 
     @property
     def segmenter(self) -> SegmenterConfig:
@@ -186,6 +191,16 @@ class Settings:
             raise ConfigurationError("--beam-size must be at least 1")
         if self.partial_interval_ms < 100:
             raise ConfigurationError("--partial-interval-ms must be at least 100")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigurationError("--tls-cert and --tls-key go together: give both, or neither")
+        for name in ("tls_cert", "tls_key"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ConfigurationError(f"--{name.replace('_', '-')} {path} does not exist")
+        if self.log_format not in {"text", "json"}:
+            raise ConfigurationError(f"--log-format must be text or json, got {self.log_format!r}")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ConfigurationError(f"--log-level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
         if self.dialect not in {"auto", "simple", "genesys"}:
             raise ConfigurationError(f"--dialect must be auto, simple or genesys, got {self.dialect!r}")
         if self.auth_failure not in {"http", "disconnect"}:
@@ -223,6 +238,8 @@ def _bool(value: str) -> bool:
 
 _HELP: dict[str, str] = {
     "host": "address to listen on",
+    "tls_cert": "PEM certificate chain: serve wss:// directly (with --tls-key)",
+    "tls_key": "PEM private key for --tls-cert",
     "port": "TCP port (0 picks a free one)",
     "recordings_dir": "directory for per-session CSVs and WAV recordings",
     "api_keys": "comma-separated API keys, each KEY or KEY:BASE64SECRET",
@@ -279,6 +296,7 @@ _HELP: dict[str, str] = {
     "auth_failures_per_minute": "authentication failures from one address before it is refused for a minute",
     "drain_timeout_s": "on SIGTERM, time live sessions get to send their last finals before they are cut",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "log_format": "text, or json (one object per line, with session_id, conversation_id and dialect)",
 }
 
 
@@ -289,6 +307,16 @@ def build_parser() -> argparse.ArgumentParser:
         f"Every option can also be set as an environment variable {ENV_PREFIX}<OPTION> "
         "(e.g. AUDIOHOOK_PORT, AUDIOHOOK_API_KEYS); flags win over the environment.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        help=f"TOML file of settings (keys are the option names with underscores) (env {ENV_PREFIX}CONFIG)",
+    )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the settings, find the models, print a summary and exit (0: fine, 2: not)",
     )
     defaults = Settings()
     for f in fields(Settings):
@@ -313,9 +341,18 @@ def _show(value: Any) -> str:
 
 
 def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
-    """Parse flags, fall back to environment variables, convert and validate types."""
+    """Parse flags, fall back to environment variables, then the config file; convert and validate."""
+    settings, _ = parse_command_line(argv, environ)
+    return settings
+
+
+def parse_command_line(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[Settings, argparse.Namespace]:
     environ = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)
+    config_path = args.config or environ.get(ENV_PREFIX + "CONFIG")
+    from_file = read_config_file(Path(config_path)) if config_path else {}
     defaults = Settings()
     values: dict[str, Any] = {}
     for f in fields(Settings):
@@ -323,11 +360,30 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
         if raw is None:
             raw = _env(environ, f.name)
         if raw is None:
+            raw = from_file.get(f.name)
+        if raw is None:
             continue
         values[f.name] = _convert(f.name, raw, getattr(defaults, f.name))
     settings = Settings(**values)
     settings.validate()
-    return settings
+    return settings, args
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """A TOML file of settings; unknown keys are an error (a typo must not be silently ignored)."""
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from exc
+    known = {f.name for f in fields(Settings)}
+    normalized = {key.replace("-", "_"): value for key, value in data.items()}
+    unknown = sorted(set(normalized) - known)
+    if unknown:
+        raise ConfigurationError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return {key: ",".join(map(str, value)) if isinstance(value, list) else value for key, value in normalized.items()}
 
 
 def _convert(name: str, raw: Any, default: Any) -> Any:
@@ -336,7 +392,15 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
             return parse_api_keys(str(raw))
         if name in {"supported_languages", "genesys_languages", "media_preference"}:
             return tuple(x.strip() for x in str(raw).split(",") if x.strip())
-        if name in {"recordings_dir", "model_cache_dir", "jwt_public_key", "embedding_model", "categories_file"}:
+        if name in {
+            "recordings_dir",
+            "model_cache_dir",
+            "jwt_public_key",
+            "embedding_model",
+            "categories_file",
+            "tls_cert",
+            "tls_key",
+        }:
             return Path(str(raw)).expanduser()
         if name in {"vosk_model", "public_authority", "jwt_secret", "jwt_audience", "jwt_issuer", "sentiment_model"}:
             return str(raw) or None

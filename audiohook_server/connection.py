@@ -25,6 +25,7 @@ from audiohook_server.call import CallProcessor
 from audiohook_server.config import Settings
 from audiohook_server.engine import SpeechEngine
 from audiohook_server.jwt_auth import JwtIdentity
+from audiohook_server.logs import bind_session
 from protocol.actions import (
     AudioGap,
     AudioReceived,
@@ -140,6 +141,7 @@ class Connection:
         return self.session.session_id if self.session else self.handshake.session_id
 
     async def run(self) -> None:
+        bind_session(session_id=self.handshake.session_id, dialect=self.handshake.dialect)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settings.max_session_s
         idle = self.settings.idle_timeout_s
@@ -270,6 +272,7 @@ class Connection:
             self._delayed_close = asyncio.create_task(close_later())
 
     def _start(self, action: SessionStarted) -> None:
+        bind_session(session_id=action.session_id, conversation_id=action.conversation_id, dialect=action.dialect)
         log.info(
             "session %s opened (%s): %s %d Hz %s, language %s%s",
             action.session_id,

@@ -20,6 +20,7 @@ import asyncio
 import dataclasses
 import http
 import logging
+import ssl
 import time
 import weakref
 from urllib.parse import urlsplit
@@ -31,11 +32,13 @@ from audiohook_server.auth import AuthFailureLimiter, check_api_key, presented_a
 from audiohook_server.config import Settings
 from audiohook_server.connection import Connection, Handshake
 from audiohook_server.engine import ResolvedModels, SpeechEngine
+from audiohook_server.errors import ConfigurationError
 from audiohook_server.exports import recover_journals
 from audiohook_server.jwt_auth import JwtConfig, JwtError, JwtVerifier, token_from_request
 from protocol.httpsig import SignatureError, SignatureVerifier, SignedRequest
 
 WEBSOCKET_MAX_SIZE = 16 << 20
+AUTH_BACKOFF_DELAY_S = 1.0
 GENESYS_HEADERS = ("audiohook-session-id", "audiohook-organization-id")
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,7 @@ class AudioHookServer:
         self._handshakes: weakref.WeakKeyDictionary[ServerConnection, Handshake] = weakref.WeakKeyDictionary()
         self._auth_failures = AuthFailureLimiter(settings.auth_failures_per_minute)
         self._draining = False
+        self._ssl = self._tls_context()  # a bad certificate is a configuration error, before serving
         jwt_config = JwtConfig.from_settings(
             settings.jwt_secret,
             settings.jwt_public_key,
@@ -94,14 +98,27 @@ class AudioHookServer:
             max_size=max(WEBSOCKET_MAX_SIZE, 2 * self.settings.max_frame_bytes, 2 * self.settings.max_text_bytes),
             open_timeout=self.settings.handshake_timeout_s,
             server_header="audiohook-server",
+            ssl=self._ssl,
         )
         self._load_task = asyncio.create_task(self.engine.load(), name="load-models")
-        log.info("listening on ws://%s:%d/audiohook", self.settings.host, self.port)
+        scheme = "wss" if self.settings.tls_cert else "ws"
+        log.info("listening on %s://%s:%d/audiohook", scheme, self.settings.host, self.port)
 
     async def wait_ready(self) -> None:
         """Until the models are loaded; raises what loading raised."""
         assert self._load_task is not None
         await asyncio.shield(self._load_task)
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        if self.settings.tls_cert is None or self.settings.tls_key is None:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(self.settings.tls_cert, self.settings.tls_key)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigurationError(f"cannot load the TLS certificate or key: {exc}") from exc
+        return context
 
     @property
     def live_sessions(self) -> int:
@@ -127,7 +144,7 @@ class AudioHookServer:
             self._load_task.cancel()
         self.engine.close()
 
-    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
         if url.path == HEALTH_PATH:
             if self.engine.ready and self.engine.load_error is None:
@@ -146,10 +163,6 @@ class AudioHookServer:
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "server shutting down\n")
         address = str(connection.remote_address[0]) if connection.remote_address else "unknown"
         now = time.monotonic()
-        if self._auth_failures.blocked(address, now):
-            return connection.respond(
-                http.HTTPStatus.TOO_MANY_REQUESTS, "too many authentication failures from this address; retry later\n"
-            )
         headers = {name.lower(): value for name, value in request.headers.raw_items()}
         genesys = self.settings.dialect == "genesys" or (
             self.settings.dialect == "auto" and any(h in headers for h in GENESYS_HEADERS)
@@ -166,6 +179,13 @@ class AudioHookServer:
             handshake, error = self._authenticate_simple(url.query, request)
         if error is not None:
             log.warning("refused %s: %s", connection.remote_address, error)
+            # Valid credentials always get in (behind a proxy every client shares one address);
+            # failures beyond the limit are answered slowly with 429, which slows guessing.
+            if self._auth_failures.blocked(address, now):
+                await asyncio.sleep(AUTH_BACKOFF_DELAY_S)
+                return connection.respond(
+                    http.HTTPStatus.TOO_MANY_REQUESTS, "too many authentication failures from this address\n"
+                )
             self._auth_failures.record_failure(address, now)
             if not (genesys and self.settings.auth_failure == "disconnect"):
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, "unauthorized\n" if genesys else error + "\n")

@@ -176,7 +176,9 @@ class GenesysSession:
             check_known_type(message)
         except ProtocolError as error:
             if message.type == "close" and self.state in (GenesysState.SIGNALED_ERROR, GenesysState.UNAUTHORIZED):
-                pass  # after a disconnect, the client's close ends the session whatever its envelope
+                # After a disconnect, the client's close ends the session whatever its envelope; `closed`
+                # still reports the seq of this, the last client message received.
+                self._client_seq = message.seq if message.seq is not None else self._client_seq
             else:
                 return self.fail(error)
         handler = _HANDLERS.get((self.state, message.type))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -171,3 +172,36 @@ def test_a_model_that_fails_to_load_stops_the_server(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "speech models failed to load" in result.stderr
+
+
+def test_check_config_prints_the_effective_settings_without_secrets(tmp_path: Path) -> None:
+    config = tmp_path / "audiohook.toml"
+    config.write_text('api_keys = "plainkey,signedkey:c2VjcmV0LXNlY3JldA=="\nport = 9443\n')
+    result = _run(_server_command("--config", str(config), "--check-config"), {**os.environ, "AUDIOHOOK_PORT": "9444"})
+    assert result.returncode == 0, result.stderr
+    assert "configuration OK" in result.stdout and ":9444/audiohook" in result.stdout
+    assert "2 (1 with a Genesys client secret)" in result.stdout
+    assert "plainkey" not in result.stdout and "c2VjcmV0" not in result.stdout
+
+
+def test_json_logs_carry_the_session(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "AUDIOHOOK_API_KEYS": KEY}
+    command = _server_command("--port", str(port), "--recordings-dir", str(tmp_path), "--log-format", "json")
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while _health(port) != 200:
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        samples, _ = librivox_call()
+        url = f"ws://127.0.0.1:{port}/audiohook"
+        asyncio.run(stream_audio(url, samples[: 16000 * 4], api_key=KEY, speed=0, session_id="logged-call"))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert lines and all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    session_lines = [line for line in lines if line.get("session_id") == "logged-call"]
+    assert any("opened" in line["message"] for line in session_lines)
+    assert all(line.get("dialect") == "simple" for line in session_lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,37 @@ def test_help_documents_every_option_and_its_variable() -> None:
     for option in ("--host", "--port", "--recordings-dir", "--api-keys", "--whisper-model", "--vosk-model"):
         assert option in text
     assert "AUDIOHOOK_RECORDINGS_DIR" in text and "AUDIOHOOK_API_KEYS" in text
+
+
+def test_config_file_sits_below_environment_and_flags(tmp_path: Path) -> None:
+    config = tmp_path / "audiohook.toml"
+    config.write_text('port = 9000\nhost = "0.0.0.0"\napi_keys = ["k1", "k2"]\nrecord-audio = false\n')
+    settings = load_settings(["--config", str(config)], {})
+    assert (settings.port, settings.host, settings.record_audio) == (9000, "0.0.0.0", False)
+    assert [k.key for k in settings.api_keys] == ["k1", "k2"]
+    assert load_settings(["--config", str(config)], {"AUDIOHOOK_PORT": "9001"}).port == 9001
+    assert load_settings(["--config", str(config), "--port", "9002"], {"AUDIOHOOK_PORT": "9001"}).port == 9002
+    assert load_settings([], {"AUDIOHOOK_CONFIG": str(config)}).port == 9000
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [("prot = 1\n", "unknown setting(s) prot"), ("port = \n", "not valid TOML"), ('port = "x"\n', "--port")],
+)
+def test_config_file_errors(tmp_path: Path, text: str, fragment: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigurationError, match=re.escape(fragment)):
+        load_settings(["--config", str(config)], {"AUDIOHOOK_API_KEYS": "k"})
+    with pytest.raises(ConfigurationError, match="cannot read config file"):
+        load_settings(["--config", str(tmp_path / "missing.toml")], {"AUDIOHOOK_API_KEYS": "k"})
+
+
+def test_tls_and_logging_settings(tmp_path: Path) -> None:
+    env = {"AUDIOHOOK_API_KEYS": "k"}
+    with pytest.raises(ConfigurationError, match="go together"):
+        load_settings(["--tls-cert", str(tmp_path / "c.pem")], env)
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_settings(["--tls-cert", str(tmp_path / "c.pem"), "--tls-key", str(tmp_path / "k.pem")], env)
+    with pytest.raises(ConfigurationError, match="text or json"):
+        load_settings(["--log-format", "xml"], env)
