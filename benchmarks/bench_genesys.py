@@ -41,9 +41,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from audiohook_server.evaluation import normalize_text, word_error_rate  # noqa: E402
-from audiohook_server.wavio import read_wav, resample  # noqa: E402
-from protocol.audio import decode_ulaw  # noqa: E402
-from tests.genesys_client import GenesysClient, media_offer, ulaw_encode  # noqa: E402
+from audiohook_server.wavio import read_wav  # noqa: E402
+from tests.genesys_client import GenesysClient, media_offer  # noqa: E402
+from tests.genesys_fixtures import librivox_stereo_call  # noqa: E402
 
 KEY = "bench-genesys-key"
 SECRET = b"bench-genesys-client-secret-0123456789"
@@ -73,28 +73,9 @@ def espeak_call() -> Call:
     return Call("espeak two-voice call", samples, turns)
 
 
-def librivox_call(gap_s: float = 0.8) -> Call:
-    """The five LibriVox clips as alternating turns: telephone band, 8 kHz, μ-law round trip."""
-    transcripts: dict[str, str] = json.loads((FIXTURES / "librivox" / "transcripts.json").read_text())
-    columns: list[list[npt.NDArray[np.int16]]] = [[], []]
-    turns, position = [], 0.5
-    lead = np.zeros(int(0.5 * 8000), np.int16)
-    columns[0].append(lead)
-    columns[1].append(lead)
-    for index, name in enumerate(sorted(transcripts)):
-        clip, rate = read_wav(FIXTURES / "librivox" / name)
-        phone = decode_ulaw(ulaw_encode(resample(clip[:, 0], rate, 8000)))
-        channel = index % 2
-        silence = np.zeros(len(phone), np.int16)
-        columns[channel].append(phone)
-        columns[1 - channel].append(silence)
-        turns.append(ScriptTurn(channel, position, position + len(phone) / 8000, transcripts[name]))
-        gap = np.zeros(int(gap_s * 8000), np.int16)
-        columns[0].append(gap)
-        columns[1].append(gap)
-        position += (len(phone) + len(gap)) / 8000
-    audio = np.stack([np.concatenate(columns[0]), np.concatenate(columns[1])], axis=1)
-    return Call("LibriVox real-speech call (8 kHz μ-law)", audio, tuple(turns))
+def librivox_call() -> Call:
+    audio, turns = librivox_stereo_call()
+    return Call("LibriVox real-speech call (8 kHz μ-law)", audio, tuple(ScriptTurn(*t) for t in turns))
 
 
 def free_port() -> int:

@@ -128,3 +128,35 @@ def offset_errors(
 
 def median_abs(values: Sequence[float]) -> float:
     return statistics.median(abs(v) for v in values) if values else float("inf")
+
+
+def librivox_stereo_call(gap_s: float = 0.8) -> tuple[npt.NDArray[np.int16], list[tuple[int, float, float, str]]]:
+    """Real speech never used for tuning, as a telephone call: the five LibriVox clips as alternating
+    turns (external, internal, external, …), resampled to 8 kHz and μ-law coded, the other channel silent.
+
+    Returns (frames, 2) int16 audio at 8 kHz and (channel, start, end, text) per turn.
+    """
+    import json
+
+    from audiohook_server.wavio import read_wav, resample
+    from protocol.audio import decode_ulaw
+    from tests.genesys_client import ulaw_encode
+
+    folder = Path(__file__).parent / "fixtures" / "librivox"
+    transcripts: dict[str, str] = json.loads((folder / "transcripts.json").read_text())
+    lead = np.zeros(4000, np.int16)
+    columns: list[list[npt.NDArray[np.int16]]] = [[lead], [lead]]
+    turns: list[tuple[int, float, float, str]] = []
+    position = 0.5
+    for index, name in enumerate(sorted(transcripts)):
+        clip, rate = read_wav(folder / name)
+        phone = decode_ulaw(ulaw_encode(resample(clip[:, 0], rate, 8000)))
+        channel = index % 2
+        columns[channel].append(phone)
+        columns[1 - channel].append(np.zeros(len(phone), np.int16))
+        turns.append((channel, position, position + len(phone) / 8000, transcripts[name]))
+        gap = np.zeros(int(gap_s * 8000), np.int16)
+        columns[0].append(gap)
+        columns[1].append(gap)
+        position += (len(phone) + len(gap)) / 8000
+    return np.stack([np.concatenate(columns[0]), np.concatenate(columns[1])], axis=1), turns

