@@ -164,8 +164,7 @@ class CallProcessor:
 
     def _open_exports(self) -> None:
         csv_path, wav_path = reserve_session_files(self.session_id, self.recordings_dir)
-        self.csv = TranscriptCsv(csv_path)
-        self.csv.write()  # the session's CSV exists (header only) from its first moment
+        self.csv = TranscriptCsv(csv_path)  # the file exists, header only, from the session's first moment
         self.journal = SessionJournal(journal_path(csv_path))
         # Who and what this session was (dialect, conversation, authenticated subject): beside the CSV.
         write_json_atomically(csv_path.with_suffix(".session.json"), self.metadata)

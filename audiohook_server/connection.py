@@ -95,7 +95,7 @@ def looks_like_genesys(frame: str) -> bool:
     """A first message with the v2 envelope and Genesys open parameters (no Audiohook-* headers seen)."""
     try:
         message = json.loads(frame)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     if not isinstance(message, dict) or message.get("version") != "2" or message.get("type") != "open":
         return False

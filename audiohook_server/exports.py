@@ -71,7 +71,8 @@ def reserve_session_files(session_id: str, directory: Path) -> tuple[Path, Path]
         csv_path, wav_path = directory / f"{candidate}.csv", directory / f"{candidate}.wav"
         if not wav_path.exists():
             try:
-                with csv_path.open("x"):
+                with csv_path.open("x", encoding="utf-8") as f:
+                    f.write(",".join(CSV_COLUMNS) + "\n")  # never an empty file, even for a moment
                     return csv_path, wav_path
             except FileExistsError:
                 pass

@@ -6,23 +6,32 @@ The speech pipeline produces `TranscriptUpdate`s; each dialect's session turns o
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
 from protocol.errors import ProtocolError
 
-_DURATION = re.compile(r"^PT(\d*\.)?\d+S$")
+_DURATION = re.compile(r"PT(\d*\.)?\d+S")
+
+
+MAX_DURATION_S = 1e9  # about 31 years: anything longer is not a call
 
 
 def parse_duration(value: object, name: str = "duration") -> float:
-    """`PT12.4S` → 12.4 seconds; ProtocolError 400 for anything else."""
-    if not isinstance(value, str) or not _DURATION.match(value):
-        raise ProtocolError(400, f"'{name}' must be an ISO 8601 duration like PT12.4S, got {str(value)[:40]!r}")
-    return float(value[2:-1])
+    """`PT12.4S` → 12.4 seconds; ProtocolError 400 for anything else (or anything absurdly long)."""
+    if not isinstance(value, str) or not _DURATION.fullmatch(value):
+        raise ProtocolError(400, f"'{name}' must be an ISO 8601 duration like PT12.4S, got {ascii(value)[:40]}")
+    seconds = float(value[2:-1])
+    if seconds > MAX_DURATION_S:
+        raise ProtocolError(400, f"'{name}' of {value[:40]} is longer than any call")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
-    """12.4 → `PT12.4S`; millisecond precision, no trailing zeros, never negative."""
+    """12.4 → `PT12.4S`; millisecond precision, no trailing zeros, never negative (nor infinite)."""
+    if not math.isfinite(seconds):
+        seconds = 0.0
     text = f"{max(0.0, seconds):.3f}".rstrip("0").rstrip(".")
     return f"PT{text}S"
 

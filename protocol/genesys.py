@@ -42,7 +42,7 @@ from protocol.actions import (
     SessionStarted,
 )
 from protocol.audio import AudioDecoder, MediaFormat, media_from_offer
-from protocol.errors import CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, ProtocolError
+from protocol.errors import CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, ProtocolError
 from protocol.events import TranscriptUpdate, format_duration, parse_duration
 from protocol.messages import ClientMessage, check_known_type, parse_envelope
 
@@ -73,7 +73,11 @@ _LIVE = (GenesysState.OPENING, GenesysState.ACTIVE, GenesysState.PAUSED)
 
 
 def is_uuid(value: object) -> bool:
-    return isinstance(value, str) and bool(_UUID.match(value))
+    return isinstance(value, str) and bool(_UUID.fullmatch(value))
+
+
+def is_language_code(value: object) -> bool:
+    return isinstance(value, str) and bool(LANGUAGE_CODE.fullmatch(value))
 
 
 def _require(condition: bool, message: str) -> None:
@@ -93,10 +97,7 @@ def _check_open_parameters(params: dict[str, Any]) -> None:
     media = params.get("media")
     _require(isinstance(media, list), "open: 'media' must be a list of offers")
     if "language" in params:
-        _require(
-            isinstance(params["language"], str) and bool(LANGUAGE_CODE.match(params["language"])),
-            "open: 'language' must be a language code like en-US",
-        )
+        _require(is_language_code(params["language"]), "open: 'language' must be a language code like en-US")
     if "supportedLanguages" in params:
         _require(isinstance(params["supportedLanguages"], bool), "open: 'supportedLanguages' must be a boolean")
     if "customConfig" in params:
@@ -161,12 +162,15 @@ class GenesysSession:
     _decoder: AudioDecoder | None = field(default=None, repr=False)
     _client_seq: int = 0
     _server_seq: int = 0
+    _text_frames: int = 0
 
     # ---- input -------------------------------------------------------------------------------
 
     def receive_text(self, data: str | bytes) -> list[SessionAction]:
-        if len(data) > MAX_TEXT_MESSAGE:
-            return self.fail(ProtocolError(413, f"text message too large ({len(data)} > 64 KiB)"))
+        self._text_frames += 1
+        size = len(data.encode("utf-8", errors="surrogatepass")) if isinstance(data, str) else len(data)
+        if size > MAX_TEXT_MESSAGE:
+            return self.fail(ProtocolError(413, f"text message too large ({size} bytes > 64 KiB)", CLOSE_TOO_BIG))
         try:
             message = parse_envelope(data)
         except ProtocolError as error:
@@ -177,14 +181,16 @@ class GenesysSession:
         except ProtocolError as error:
             if message.type == "close" and self.state in (GenesysState.SIGNALED_ERROR, GenesysState.UNAUTHORIZED):
                 # After a disconnect, the client's close ends the session whatever its envelope; `closed`
-                # still reports the seq of this, the last client message received.
-                self._client_seq = message.seq if message.seq is not None else self._client_seq
+                # still reports its seq (messages the envelope check refused were counted by the client),
+                # within what is possible: never backwards, never more than the text frames received.
+                if message.seq is not None and self._client_seq < message.seq <= self._text_frames:
+                    self._client_seq = message.seq
             else:
                 return self.fail(error)
         handler = _HANDLERS.get((self.state, message.type))
         if handler is None:
             if self.state in _LIVE:
-                return self.fail(ProtocolError(405, f"'{message.type}' is not allowed while {self.state.value}"))
+                return self.fail(ProtocolError(405, f"{message.type[:40]!a} is not allowed while {self.state.value}"))
             return []  # after an error, a disconnect or a close: only `close` matters
         try:
             return handler(self, message)
@@ -206,11 +212,14 @@ class GenesysSession:
         return []  # closing, closed or after an error: dropped
 
     def fail(self, error: ProtocolError) -> list[SessionAction]:
-        """Signal a protocol error: `disconnect` (reason error), then wait for the client's `close`."""
-        if self.state not in (*_LIVE, GenesysState.CLOSING):
+        """Signal a protocol error: `disconnect` (reason error), then wait for the client's `close`.
+
+        Not while closing: the client has already asked to end, and `closed` is on its way."""
+        if self.state not in _LIVE:
             return []
         self.state = GenesysState.SIGNALED_ERROR
-        info = f"Client Error: {error.code}: {error.message}"
+        text = error.message if len(error.message) <= 300 else error.message[:299] + "…"
+        info = f"Client Error: {error.code}: {text}"
         return [
             SendMessage(self._message("disconnect", {"reason": "error", "info": info})),
             CloseConnection(error.close_code, _close_reason(error.message), delay=DISCONNECT_GRACE_S),
@@ -347,10 +356,7 @@ class GenesysSession:
 
     def _on_update(self, message: ClientMessage) -> list[SessionAction]:
         language = message.parameters.get("language")
-        _require(
-            isinstance(language, str) and bool(LANGUAGE_CODE.match(language)),
-            "update: 'language' must be a language code like en-US",
-        )
+        _require(is_language_code(language), "update: 'language' must be a language code like en-US")
         assert isinstance(language, str)
         self.language = language
         return [LanguageChanged(language), SendMessage(self._message("updated", {}))]
@@ -422,7 +428,7 @@ def transcript_entity(update: TranscriptUpdate, session_id: str) -> dict[str, An
 
 
 def _close_reason(message: str) -> str:
-    return message.encode("utf-8")[:120].decode("utf-8", errors="ignore")
+    return message.encode("utf-8", errors="replace")[:120].decode("utf-8", errors="ignore")
 
 
 _Handler = Callable[[GenesysSession, ClientMessage], list[SessionAction]]

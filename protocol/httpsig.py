@@ -97,6 +97,12 @@ class SignatureVerifier:
 
     def verify(self, request: SignedRequest, now: float) -> str:
         """Return the authenticated API key, or raise SignatureError saying why not."""
+        try:
+            return self._verify(request, now)
+        except UnicodeError as exc:  # header values that are not text (lone surrogates)
+            raise SignatureError("request headers are not valid text") from exc
+
+    def _verify(self, request: SignedRequest, now: float) -> str:
         headers = request.headers
         api_key = headers.get("x-api-key", "")
         secret = self._lookup(api_key)

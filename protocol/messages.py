@@ -50,6 +50,10 @@ def _optional_str(obj: dict[str, Any], key: str) -> str | None:
     return value
 
 
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def parse_client_message(data: str | bytes) -> ClientMessage:
     """Parse one text frame; raise `ProtocolError` with a readable message when it is not valid."""
     message = parse_envelope(data)
@@ -60,7 +64,7 @@ def parse_client_message(data: str | bytes) -> ClientMessage:
 def check_known_type(message: ClientMessage) -> None:
     if message.type not in CLIENT_MESSAGE_TYPES:
         known = ", ".join(sorted(CLIENT_MESSAGE_TYPES))
-        raise ProtocolError(400, f"unknown message type '{message.type[:40]}' (expected one of: {known})")
+        raise ProtocolError(400, f"unknown message type {message.type[:40]!a} (expected one of: {known})")
 
 
 def parse_envelope(data: str | bytes) -> ClientMessage:
@@ -71,9 +75,12 @@ def parse_envelope(data: str | bytes) -> ClientMessage:
         except UnicodeDecodeError as exc:
             raise ProtocolError(400, f"message is not valid UTF-8: {exc}", CLOSE_INVALID_PAYLOAD) from exc
     try:
-        obj = json.loads(data)
+        obj = json.loads(data, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise ProtocolError(400, f"message is not valid JSON: {exc}", CLOSE_INVALID_PAYLOAD) from exc
+    except (ValueError, RecursionError) as exc:
+        # Integers beyond Python's digit limit, NaN/Infinity, nesting deeper than the parser's stack.
+        raise ProtocolError(400, f"message is not acceptable JSON: {str(exc)[:80]}", CLOSE_INVALID_PAYLOAD) from exc
     if not isinstance(obj, dict):
         raise ProtocolError(400, f"message must be a JSON object, got {type(obj).__name__}")
 
@@ -84,7 +91,7 @@ def parse_envelope(data: str | bytes) -> ClientMessage:
         raise ProtocolError(400, f"field 'type' must be a string, got {type(msg_type).__name__}")
     session_id = _optional_str(obj, "id")
     if not session_id:
-        raise ProtocolError(400, f"'{msg_type}' message has no session 'id'")
+        raise ProtocolError(400, f"{msg_type[:40]!a} message has no session 'id'")
 
     parameters = obj.get("parameters", {})
     if parameters is None:

@@ -70,7 +70,7 @@ class SimpleSession:
             handler = _HANDLERS.get((self.state, message.type))
             if handler is None:
                 # No transition for (state, type): the message is valid but not allowed now.
-                raise ProtocolError(405, f"'{message.type}' is not allowed while {self.state.value}")
+                raise ProtocolError(405, f"{message.type[:40]!a} is not allowed while {self.state.value}")
             return handler(self, message)
         except ProtocolError as error:
             return self.fail(error)
@@ -101,7 +101,7 @@ class SimpleSession:
             return []
         self.state = State.CLOSED
         message = self._server_message(
-            "error", {"code": error.code, "message": error.message}, session_id=self.session_id or ""
+            "error", {"code": error.code, "message": _bounded(error.message)}, session_id=self.session_id or ""
         )
         return [SendMessage(message), CloseConnection(error.close_code, _close_reason(error.message))]
 
@@ -115,7 +115,9 @@ class SimpleSession:
         return self._server_message("event", parameters)
 
     def transcript_event(self, update: TranscriptUpdate, analysis: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The event for one transcript update (the simple dialect sends partials and finals alike)."""
+        """The event for one transcript update (partials and finals alike); None once the session is over."""
+        if self.state not in (State.ACTIVE, State.CLOSING):
+            return None
         return self.event_message(transcript_entity(update), analysis)
 
     def closed_message(self) -> list[SessionAction]:
@@ -221,9 +223,14 @@ def _select_media(offers: Any) -> MediaFormat:
     raise first_error
 
 
+def _bounded(message: str, limit: int = 300) -> str:
+    """Error texts quote what the client sent: keep them short."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"
+
+
 def _close_reason(message: str) -> str:
     """WebSocket close reasons are limited to 123 bytes of UTF-8."""
-    encoded = message.encode("utf-8")[:120]
+    encoded = message.encode("utf-8", errors="replace")[:120]
     return encoded.decode("utf-8", errors="ignore")
 
 

@@ -62,3 +62,8 @@ def test_file_names_are_safe_and_unique(tmp_path: Path) -> None:
         names = list(pool.map(lambda _: reserve_session_files("same-id", tmp_path)[0].name, range(8)))
     assert len(set(names)) == 8
     assert "same-id.csv" in names and "same-id-8.csv" in names
+
+
+def test_a_reserved_csv_is_never_empty(tmp_path: Path) -> None:
+    csv, _ = reserve_session_files("s", tmp_path)
+    assert list(pd.read_csv(csv).columns) == list(CSV_COLUMNS)  # readable at once, header only

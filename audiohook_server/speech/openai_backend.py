@@ -1,0 +1,197 @@
+"""openai-whisper (PyTorch) as a second Whisper backend, behind the same `Transcriber` protocol.
+
+No registry ships openai-whisper checkpoints, so the backend runs on the CTranslate2 models we
+install: `resolve_openai_checkpoint` converts one once into the model cache (see `convert_ct2`) and
+reuses it. The decoding mirrors `FasterWhisperTranscriber`: finals are beam search (5) with the same
+temperature fallback and word timestamps; partials a greedy pass without timestamps. On the
+fixtures both backends give the same transcripts and word timings (tests/test_openai_backend.py);
+openai-whisper is about two to three times slower on a CPU.
+
+openai-whisper installs hooks on the shared model for every decode (its key/value cache and, for
+word timestamps, the cross-attention capture), so two transcriptions must never run at once on one
+model: a lock serialises them. torch's intra-op threads do the parallel work.
+
+Threads: torch's thread count is a process-wide default that each thread adopts at its first
+parallel operation, and the analysis backend sets it to `analysis_threads` (1) at start. So each
+transcription sets the Whisper thread's own count (`threads`, by default one fewer than the CPUs:
+see `default_threads`) and puts the previous value back afterwards, leaving the analysis threads as
+they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import pickle
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from audiohook_server.errors import ModelNotFoundError
+from audiohook_server.speech.convert_ct2 import CONVERTER_VERSION, alignment_heads_dump, convert
+from audiohook_server.speech.models import default_cache_dir
+from audiohook_server.speech.transcriber import Transcription, Word, whisper_language
+
+log = logging.getLogger(__name__)
+
+FINAL_TEMPERATURES = (0.0, 0.2, 0.4, 0.6)  # as FasterWhisperTranscriber
+_INSTALL_HINT = "openai-whisper is not installed: pip install openai-whisper==20250625"
+
+
+def default_threads() -> int:
+    """One thread fewer than the usable CPUs (at least one).
+
+    torch's OpenMP threads spin at every barrier: when all cores are Whisper's, any other work (the
+    event loop, VAD, the analysis) stalls a barrier and a transcription gets many times slower (on 2
+    cores, with one other busy process: 1 s became 15-25 s per clip with 2 threads, 2 s with 1).
+    CTranslate2 does not degrade like that, which is why faster-whisper can use every core.
+    """
+    return max(1, len(os.sched_getaffinity(0)) - 1)
+
+
+def _require_whisper() -> None:
+    try:
+        import whisper  # noqa: F401
+    except ImportError as exc:
+        raise ModelNotFoundError(_INSTALL_HINT) from exc
+
+
+def _fingerprint(ct2_dir: Path) -> str:
+    """SHA-256 of what the conversion reads, and of the converter's version."""
+    digest = hashlib.sha256(f"convert_ct2 v{CONVERTER_VERSION}\n".encode())
+    for name in ("model.bin", "config.json", "vocabulary.txt", "vocabulary.json"):
+        path = ct2_dir / name
+        if not path.is_file():
+            continue
+        digest.update(f"{name}\n".encode())
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def resolve_openai_checkpoint(ct2_dir: Path, cache_dir: Path | None = None) -> Path:
+    """The openai-whisper checkpoint for a CTranslate2 Whisper model directory, converted once.
+
+    The checkpoint is `<cache_dir>/openai-whisper/<model dir name>-<hash>.pt`, where the hash covers
+    the source files and the converter's version: a changed model or converter gives a new file, an
+    unchanged one is reused. It is written to a temporary file and renamed, so an interrupted or
+    concurrent conversion never leaves half a checkpoint. `cache_dir` defaults to the model cache
+    (`models.default_cache_dir()`). Raises `ModelNotFoundError` (a `ConversionError`) with what is wrong.
+    """
+    _require_whisper()
+    if not (ct2_dir / "model.bin").is_file():
+        raise ModelNotFoundError(f"{ct2_dir} has no model.bin: it must be a CTranslate2 (faster-whisper) model")
+    target_dir = (cache_dir or default_cache_dir()) / "openai-whisper"
+    target = target_dir / f"{ct2_dir.name}-{_fingerprint(ct2_dir)[:16]}.pt"
+    if target.is_file():
+        return target
+    log.info("converting %s into the openai-whisper checkpoint %s", ct2_dir, target)
+    return convert(ct2_dir, target)
+
+
+class OpenAIWhisperTranscriber:
+    """openai-whisper on CPU or CUDA; one model instance shared by all sessions (calls are serialised)."""
+
+    def __init__(
+        self,
+        checkpoint: Path,
+        *,
+        device: str = "cpu",
+        threads: int = 0,
+        beam_size: int = 5,
+        warmup: bool = True,
+    ) -> None:
+        """Load a checkpoint written by `convert_ct2` (or any openai-whisper checkpoint).
+
+        `threads`: torch intra-op threads for each transcription (0: `default_threads()`).
+        `warmup` compiles the numba code of the word-timestamp alignment now (about 1.5 s) instead
+        of in the first final.
+        """
+        _require_whisper()
+        import torch
+        from whisper.model import ModelDimensions, Whisper
+
+        self.name = f"openai-whisper:{checkpoint.stem}"
+        self.beam_size = beam_size
+        self.threads = threads if threads > 0 else default_threads()
+        self._device = device
+        self._fp16 = device.startswith("cuda")
+        self._lock = threading.Lock()
+        try:
+            saved: dict[str, Any] = torch.load(checkpoint, map_location=device, weights_only=True)
+            dims = ModelDimensions(**saved["dims"])
+            model = Whisper(dims)
+            model.load_state_dict(saved["model_state_dict"])
+        except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ModelNotFoundError(f"{checkpoint} is not a loadable openai-whisper checkpoint: {exc}") from exc
+        heads = saved.get("alignment_heads")
+        if heads:
+            model.set_alignment_heads(alignment_heads_dump(heads, dims.n_text_layer, dims.n_text_head))
+        self._model = model.to(device).eval()
+        self.english_only = not model.is_multilingual
+        if warmup:
+            self._warm_up()
+
+    @classmethod
+    def from_ct2(cls, ct2_dir: Path, *, cache_dir: Path | None = None, **kwargs: Any) -> OpenAIWhisperTranscriber:
+        """Convert (once, cached) the CTranslate2 model in `ct2_dir` and load it."""
+        return cls(resolve_openai_checkpoint(ct2_dir, cache_dir), **kwargs)
+
+    def _warm_up(self) -> None:
+        import torch
+        from whisper.timing import dtw
+
+        dtw(torch.rand(8, 8))  # numba compiles its DTW on the first call
+
+    def transcribe(self, audio: npt.NDArray[np.float32], *, language: str | None, final: bool) -> Transcription:
+        import torch
+
+        lang = whisper_language(language, self.english_only)
+        options: dict[str, Any] = {
+            "language": lang,
+            "task": "transcribe",
+            "verbose": None,  # no printing, no progress bar
+            "fp16": self._fp16,
+            "condition_on_previous_text": False,
+        }
+        if final:
+            options |= {
+                "temperature": FINAL_TEMPERATURES,
+                "beam_size": self.beam_size,
+                "best_of": 5,  # faster-whisper's default for the sampled fallbacks
+                "word_timestamps": True,
+            }
+        else:
+            options |= {"temperature": 0.0, "without_timestamps": True, "word_timestamps": False}
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        with self._lock:
+            previous = torch.get_num_threads()
+            torch.set_num_threads(self.threads)
+            try:
+                result: dict[str, Any] = self._model.transcribe(audio, **options)
+            finally:
+                torch.set_num_threads(previous)
+
+        segments: list[dict[str, Any]] = result.get("segments", [])
+        words = tuple(
+            Word(str(w["word"]).strip(), float(w["start"]), float(w["end"]), float(w["probability"]))
+            for segment in segments
+            for w in segment.get("words", [])
+            if str(w["word"]).strip()
+        )
+        text = " ".join(str(s["text"]).strip() for s in segments if str(s["text"]).strip())
+        if words:
+            confidence = float(np.mean([w.probability for w in words]))
+        elif segments:
+            confidence = math.exp(float(np.mean([s["avg_logprob"] for s in segments])))
+        else:
+            confidence = 0.0
+        return Transcription(
+            text=text, words=words, confidence=min(1.0, confidence), language=str(result.get("language") or lang)
+        )
