@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -110,6 +111,7 @@ class CallProcessor:
         self._closed_utterances: set[tuple[int, int]] = set()
         self._pipelines: list[ChannelPipeline] = []
         self._partial_tasks: set[asyncio.Task[None]] = set()
+        self._ended_at: dict[tuple[int, int], float] = {}  # when each utterance's end was detected
         self._finished = False
         self._worker = asyncio.create_task(self._run_audio(), name=f"audio-{session_id}")
         self._finalizer = asyncio.create_task(self._run_finals(), name=f"finals-{session_id}")
@@ -129,6 +131,7 @@ class CallProcessor:
             )
         self._buffered += samples.shape[0]
         self._audio.put_nowait(samples)
+        self.engine.metrics.audio_seconds.inc(samples.shape[0] / self.media.rate)
 
     def submit_gap(self, samples: int) -> None:
         """A pause (0) or discarded audio (`samples` per channel): ends the open utterances in order."""
@@ -232,6 +235,7 @@ class CallProcessor:
                 future = asyncio.ensure_future(
                     self.engine.transcribe_final(out.samples, self.media.rate, self.language)
                 )
+                self._ended_at[(out.channel, out.utterance)] = time.monotonic()
                 self._finals.put_nowait((out, future))
             elif isinstance(out, UtteranceDropped):
                 self._closed_utterances.add((out.channel, out.utterance))
@@ -279,6 +283,7 @@ class CallProcessor:
                 log.exception("session %s: final transcription failed", self.session_id)
                 continue
             if not transcription.text.strip():
+                self._ended_at.pop((out.channel, out.utterance), None)
                 continue
             try:
                 await self._publish_final(out, transcription)
@@ -310,6 +315,11 @@ class CallProcessor:
             words=tuple(Word(w.word, start + w.start, start + w.end, w.probability) for w in transcription.words),
         )
         await self.emit(update, self._analysis_event())
+        metrics = self.engine.metrics
+        metrics.utterances.inc()
+        ended = self._ended_at.pop((out.channel, out.utterance), None)
+        if ended is not None:
+            metrics.final_latency.observe(time.monotonic() - ended)
 
     def _analyse(self, utterance: Utterance) -> tuple[UtteranceAnalysis, CallAnalysis | None]:
         assert self.analyzer is not None  # finals only exist once the engine is ready

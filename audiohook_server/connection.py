@@ -118,6 +118,7 @@ class Connection:
         self._closing: asyncio.Task[None] | None = None
         self._delayed_close: asyncio.Task[None] | None = None
         self._timed_out = False
+        self._dialect_started: str | None = None
 
     def _new_session(self, dialect: str) -> Session:
         s = self.settings
@@ -214,6 +215,8 @@ class Connection:
             await self.websocket.close(CLOSE_GOING_AWAY, "server shutting down")
 
     async def _finish(self) -> None:
+        if self._dialect_started is not None:
+            self.engine.metrics.live_sessions.labels(self._dialect_started).dec()
         if self._delayed_close is not None:
             self._delayed_close.cancel()
         if self._closing is not None:
@@ -259,6 +262,8 @@ class Connection:
                 await self._close(action)
 
     async def _close(self, action: CloseConnection) -> None:
+        if action.code not in (1000, 1001):
+            self.engine.metrics.errors.labels(str(action.code)).inc()
         if action.code != 1000:
             log.warning("session %s: closing with %d: %s", self.session_id, action.code, action.reason)
         if action.delay <= 0:
@@ -273,6 +278,9 @@ class Connection:
 
     def _start(self, action: SessionStarted) -> None:
         bind_session(session_id=action.session_id, conversation_id=action.conversation_id, dialect=action.dialect)
+        self.engine.metrics.sessions.labels(action.dialect).inc()
+        self.engine.metrics.live_sessions.labels(action.dialect).inc()
+        self._dialect_started = action.dialect
         log.info(
             "session %s opened (%s): %s %d Hz %s, language %s%s",
             action.session_id,

@@ -27,6 +27,7 @@ import soxr
 
 from analysis import AnalysisModels, load_analysis_backend
 from audiohook_server.config import Settings
+from audiohook_server.metrics import ServerMetrics
 from audiohook_server.speech.models import resolve_vosk_model, resolve_whisper_model
 from audiohook_server.speech.pipeline import PartialsMode
 from audiohook_server.speech.streaming import load_vosk_model
@@ -63,8 +64,9 @@ def resolve_models(settings: Settings) -> ResolvedModels:
 
 
 class SpeechEngine:
-    def __init__(self, settings: Settings, models: ResolvedModels) -> None:
+    def __init__(self, settings: Settings, models: ResolvedModels, metrics: ServerMetrics | None = None) -> None:
         self.settings = settings
+        self.metrics = metrics or ServerMetrics()
         self.models = models
         self.partials_mode = settings.partials_mode
         self.transcriber: Transcriber | None = None
@@ -129,12 +131,15 @@ class SpeechEngine:
         """Whisper final for one utterance (never skipped)."""
         await self.wait_ready()
         self._finals_pending += 1
+        depth = self.metrics.queue_depth.labels("final")
+        depth.inc()
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                self._whisper_pool, self._transcribe_blocking, samples, rate, language, True
+                self._whisper_pool, self._transcribe_blocking, samples, rate, language, True, time.monotonic()
             )
         finally:
             self._finals_pending -= 1
+            depth.dec()
 
     def try_transcribe_partial(
         self, samples: npt.NDArray[np.int16], rate: int, language: str | None
@@ -142,23 +147,31 @@ class SpeechEngine:
         """A Whisper partial, or None when Whisper is busy (the partial is skipped, not queued)."""
         if not self.ready or self._finals_pending or self._partials_in_flight >= self.settings.whisper_workers:
             self.partials_skipped += 1
+            self.metrics.partials_skipped.inc()
             return None
         self._partials_in_flight += 1
+        self.metrics.queue_depth.labels("partial").inc()
         future = asyncio.get_running_loop().run_in_executor(
-            self._whisper_pool, self._transcribe_blocking, samples, rate, language, False
+            self._whisper_pool, self._transcribe_blocking, samples, rate, language, False, time.monotonic()
         )
 
         def _done(_: asyncio.Future[Transcription]) -> None:
             self._partials_in_flight -= 1
+            self.metrics.queue_depth.labels("partial").dec()
 
         future.add_done_callback(_done)
         return future
 
     def _transcribe_blocking(
-        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, final: bool
+        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, final: bool, queued_at: float
     ) -> Transcription:
         assert self.transcriber is not None
-        return self.transcriber.transcribe(to_whisper_audio(samples, rate), language=language, final=final)
+        kind = "final" if final else "partial"
+        started = time.monotonic()
+        self.metrics.queue_wait.labels(kind).observe(started - queued_at)
+        result = self.transcriber.transcribe(to_whisper_audio(samples, rate), language=language, final=final)
+        self.metrics.inference.labels(kind).observe(time.monotonic() - started)
+        return result
 
     def close(self) -> None:
         self._whisper_pool.shutdown(wait=False, cancel_futures=True)

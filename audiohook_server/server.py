@@ -10,6 +10,7 @@ Routes:
   `X-API-KEY`, for keys without a secret (a key with a secret must sign, so it cannot be used
   unsigned through the other door).
 - `/healthz`: 200 once the speech models are loaded and sessions can be served, 503 before.
+- `/metrics`: Prometheus metrics (see metrics.py).
 Failures get HTTP 401 before any session work (or, for Genesys with `--auth-failure disconnect`, an
 accepted socket whose `open` is answered with `disconnect` reason `unauthorized`); unknown paths 404.
 """
@@ -35,6 +36,7 @@ from audiohook_server.engine import ResolvedModels, SpeechEngine
 from audiohook_server.errors import ConfigurationError
 from audiohook_server.exports import recover_journals
 from audiohook_server.jwt_auth import JwtConfig, JwtError, JwtVerifier, token_from_request
+from audiohook_server.metrics import ServerMetrics
 from protocol.httpsig import SignatureError, SignatureVerifier, SignedRequest
 
 WEBSOCKET_MAX_SIZE = 16 << 20
@@ -46,12 +48,14 @@ log = logging.getLogger(__name__)
 AUDIOHOOK_PATHS = frozenset({"/", "/audiohook"})
 LIVE_PATH = "/ws/transcribe"
 HEALTH_PATH = "/healthz"
+METRICS_PATH = "/metrics"
 
 
 class AudioHookServer:
     def __init__(self, settings: Settings, models: ResolvedModels) -> None:
         self.settings = settings
-        self.engine = SpeechEngine(settings, models)
+        self.metrics = ServerMetrics()
+        self.engine = SpeechEngine(settings, models, self.metrics)
         self._server: Server | None = None
         self._load_task: asyncio.Task[None] | None = None
         self._connections: set[Connection] = set()
@@ -150,6 +154,8 @@ class AudioHookServer:
             if self.engine.ready and self.engine.load_error is None:
                 return connection.respond(http.HTTPStatus.OK, "ok\n")
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "loading models\n")
+        if url.path == METRICS_PATH:
+            return connection.respond(http.HTTPStatus.OK, self.metrics.render().decode("utf-8"))
         if url.path == LIVE_PATH and self.jwt is None:
             return connection.respond(
                 http.HTTPStatus.NOT_FOUND,
@@ -160,6 +166,7 @@ class AudioHookServer:
                 http.HTTPStatus.NOT_FOUND, f"no endpoint at {url.path}; use /audiohook or {LIVE_PATH}\n"
             )
         if self._draining:
+            self.metrics.refused.labels("draining").inc()
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "server shutting down\n")
         address = str(connection.remote_address[0]) if connection.remote_address else "unknown"
         now = time.monotonic()
@@ -179,9 +186,11 @@ class AudioHookServer:
             handshake, error = self._authenticate_simple(url.query, request)
         if error is not None:
             log.warning("refused %s: %s", connection.remote_address, error)
+            self.metrics.auth_failures.labels("genesys" if genesys else "jwt" if token is not None else "api-key").inc()
             # Valid credentials always get in (behind a proxy every client shares one address);
             # failures beyond the limit are answered slowly with 429, which slows guessing.
             if self._auth_failures.blocked(address, now):
+                self.metrics.refused.labels("auth-backoff").inc()
                 await asyncio.sleep(AUTH_BACKOFF_DELAY_S)
                 return connection.respond(
                     http.HTTPStatus.TOO_MANY_REQUESTS, "too many authentication failures from this address\n"
@@ -191,6 +200,7 @@ class AudioHookServer:
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, "unauthorized\n" if genesys else error + "\n")
         refusal = self._admit(handshake)
         if refusal is not None:
+            self.metrics.refused.labels("capacity" if refusal[0] == 503 else "per-key-limit").inc()
             log.warning("refused %s: %s", connection.remote_address, refusal[1])
             return connection.respond(refusal[0], refusal[1] + "\n")
         self._handshakes[connection] = handshake

@@ -324,3 +324,19 @@ def test_vosk_partials_server(tmp_path: Path) -> None:
     for index, entity in enumerate(result.entities):
         first_partial.setdefault(entity["utterance_id"], (index, entity["is_final"]))
     assert all(not is_final for _, is_final in first_partial.values())
+
+
+def test_metrics_count_what_happened(server: RunningServer, librivox_session: Any) -> None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    assert values['audiohook_sessions_total{dialect="simple"}'] >= 1
+    assert values["audiohook_utterances_total"] >= 5  # the LibriVox call's finals, at least
+    assert values["audiohook_final_latency_seconds_count"] >= 5
+    assert values["audiohook_audio_seconds_total"] >= 30
+    assert values['audiohook_whisper_inference_seconds_count{kind="final"}'] >= 5
+    assert 'audiohook_whisper_queue_wait_seconds_bucket{kind="final",le="0.5"}' in values

@@ -1,0 +1,47 @@
+"""Prometheus metrics, served on `GET /metrics` (prometheus-client's text format).
+
+One registry per server (not the library's global one), so that several servers in one process (the
+test suite) keep separate counts. What an operator sizes and alerts on: live sessions, audio in, the
+Whisper queue and how long work waits in it, partial and final latency, inference time, partials
+skipped under load, protocol errors by kind, refused connections and authentication failures.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+
+
+class ServerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.live_sessions = Gauge("audiohook_live_sessions", "Sessions currently connected", ["dialect"], registry=r)
+        self.sessions = Counter("audiohook_sessions", "Sessions opened", ["dialect"], registry=r)
+        self.audio_seconds = Counter("audiohook_audio_seconds", "Seconds of audio received, per channel", registry=r)
+        self.utterances = Counter("audiohook_utterances", "Final utterances transcribed", registry=r)
+        self.queue_depth = Gauge(
+            "audiohook_whisper_queue_depth", "Whisper jobs waiting or running", ["kind"], registry=r
+        )
+        self.queue_wait = Histogram(
+            "audiohook_whisper_queue_wait_seconds", "Time a Whisper job waited for a worker", ["kind"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.inference = Histogram(
+            "audiohook_whisper_inference_seconds", "Whisper inference time per utterance", ["kind"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.final_latency = Histogram(
+            "audiohook_final_latency_seconds", "End of an utterance on the stream to its final being sent",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.partials_skipped = Counter(
+            "audiohook_partials_skipped", "Whisper partials skipped because Whisper was busy", registry=r
+        )
+        self.errors = Counter("audiohook_protocol_errors", "Sessions ended by a protocol error", ["code"], registry=r)
+        self.refused = Counter("audiohook_refused_connections", "Handshakes refused", ["reason"], registry=r)
+        self.auth_failures = Counter("audiohook_auth_failures", "Authentication failures", ["kind"], registry=r)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
