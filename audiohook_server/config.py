@@ -76,7 +76,7 @@ class Settings:
     whisper_model: str = "tiny.en"
     whisper_device: str = "cpu"
     whisper_compute_type: str = "int8"
-    whisper_threads: int = 0  # 0: CTranslate2 picks (all cores)
+    whisper_threads: int = 0  # 0: the CPUs this process may use (container limit), shared by the workers
     whisper_workers: int = 1
     beam_size: int = 5
     model_cache_dir: Path | None = None
@@ -253,7 +253,7 @@ _HELP: dict[str, str] = {
     "whisper_model": "tiny.en, base, or a CTranslate2 Whisper model directory",
     "whisper_device": "cpu or cuda",
     "whisper_compute_type": "CTranslate2 compute type (int8, int8_float16, float16, float32)",
-    "whisper_threads": "CPU threads per Whisper worker (0: all cores)",
+    "whisper_threads": "CPU threads per Whisper worker (0: the CPUs available to the process / workers)",
     "whisper_workers": "parallel Whisper transcriptions",
     "beam_size": "beam size for final transcripts",
     "model_cache_dir": "where assembled models are cached (default ~/.cache/audiohook-server/models)",

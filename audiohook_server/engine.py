@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -40,6 +41,19 @@ from audiohook_server.speech.transcriber import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def available_cpus() -> int:
+    """CPUs this process may really use: its affinity, capped by a cgroup v2 CPU quota (a container's
+    CPU limit), not the host's core count."""
+    count = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()
+        if quota != "max":
+            count = min(count, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return count
 
 
 def to_whisper_audio(samples: npt.NDArray[np.int16], rate: int) -> npt.NDArray[np.float32]:
@@ -75,7 +89,7 @@ class SpeechEngine:
         self.load_error: BaseException | None = None
         self._ready = asyncio.Event()
         self._whisper_pool = ThreadPoolExecutor(settings.whisper_workers, thread_name_prefix="whisper")
-        self.stream_pool = ThreadPoolExecutor(max(2, min(8, os.cpu_count() or 2)), thread_name_prefix="stream")
+        self.stream_pool = ThreadPoolExecutor(max(2, min(8, available_cpus())), thread_name_prefix="stream")
         self._finals_pending = 0
         self._partials_in_flight = 0
         self.partials_skipped = 0
@@ -113,7 +127,7 @@ class SpeechEngine:
             self.models.whisper_dir,
             device=s.whisper_device,
             compute_type=s.whisper_compute_type,
-            cpu_threads=s.whisper_threads,
+            cpu_threads=s.whisper_threads or max(1, available_cpus() // s.whisper_workers),
             num_workers=s.whisper_workers,
             beam_size=s.beam_size,
         )

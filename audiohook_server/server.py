@@ -9,7 +9,9 @@ Routes:
   secret, its RFC 9421 signature are verified. Otherwise it is the simple dialect: `?x-api-key=` or
   `X-API-KEY`, for keys without a secret (a key with a secret must sign, so it cannot be used
   unsigned through the other door).
-- `/healthz`: 200 once the speech models are loaded and sessions can be served, 503 before.
+- `/healthz`: 200 once the speech models are loaded and sessions can be served, 503 before (liveness).
+- `/readyz`: 200 when a new session would be accepted: models loaded, not draining, below
+  `--max-sessions` (readiness: a full or draining pod stops receiving calls).
 - `/metrics`: Prometheus metrics (see metrics.py).
 Failures get HTTP 401 before any session work (or, for Genesys with `--auth-failure disconnect`, an
 accepted socket whose `open` is answered with `disconnect` reason `unauthorized`); unknown paths 404.
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 AUDIOHOOK_PATHS = frozenset({"/", "/audiohook"})
 LIVE_PATH = "/ws/transcribe"
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"
 
 
@@ -154,6 +157,15 @@ class AudioHookServer:
             if self.engine.ready and self.engine.load_error is None:
                 return connection.respond(http.HTTPStatus.OK, "ok\n")
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "loading models\n")
+        if url.path == READY_PATH:
+            # Readiness for load balancers: models loaded, not draining, and room for another session.
+            if not (self.engine.ready and self.engine.load_error is None):
+                return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "loading models\n")
+            if self._draining:
+                return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")
+            if len(self._handshakes) >= self.settings.max_sessions:
+                return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "at capacity\n")
+            return connection.respond(http.HTTPStatus.OK, "ready\n")
         if url.path == METRICS_PATH:
             return connection.respond(http.HTTPStatus.OK, self.metrics.render().decode("utf-8"))
         if url.path == LIVE_PATH and self.jwt is None:

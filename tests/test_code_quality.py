@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["audiohook_server", "protocol", "analysis", "tests", "benchmarks", "scripts"]
+SOURCES = ["audiohook_server", "protocol", "analysis", "tests", "benchmarks", "scripts", "deploy"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

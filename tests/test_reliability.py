@@ -290,3 +290,27 @@ def test_session_churn_leaves_the_server_healthy(server: RunningServer) -> None:
         time.sleep(0.1)
     assert server.server.live_sessions == 0
     assert not np.any([p.name.endswith(".tmp") for p in server.recordings.iterdir()])
+
+
+def test_readiness_follows_capacity(limited: RunningServer) -> None:
+    _wait_until_idle(limited)
+    assert _health(limited.port) == 200 and _status(limited.port, "/readyz") == 200
+
+    async def full() -> int:
+        url = limited.url
+        first, second, third = f"{url}?x-api-key={API_KEY}", f"{url}?x-api-key={API_KEY}", f"{url}?x-api-key=second-key"
+        async with connect(first), connect(second), connect(third):
+            return _status(limited.port, "/readyz")  # at --max-sessions: not ready, still healthy
+
+    assert asyncio.run(full()) == 503
+    assert _health(limited.port) == 200
+    _wait_until_idle(limited)
+    assert _status(limited.port, "/readyz") == 200
+
+
+def _status(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code

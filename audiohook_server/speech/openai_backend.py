@@ -120,7 +120,6 @@ class OpenAIWhisperTranscriber:
         self.name = f"openai-whisper:{checkpoint.stem}"
         self.beam_size = beam_size
         self.threads = threads if threads > 0 else default_threads()
-        self._device = device
         self._fp16 = device.startswith("cuda")
         self._lock = threading.Lock()
         try:
@@ -128,11 +127,21 @@ class OpenAIWhisperTranscriber:
             dims = ModelDimensions(**saved["dims"])
             model = Whisper(dims)
             model.load_state_dict(saved["model_state_dict"])
-        except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+            heads = saved.get("alignment_heads")  # absent from official checkpoints: openai-whisper's default
+            if heads:
+                model.set_alignment_heads(alignment_heads_dump(heads, dims.n_text_layer, dims.n_text_head))
+        except (
+            OSError,
+            EOFError,
+            pickle.UnpicklingError,
+            AttributeError,
+            IndexError,
+            KeyError,
+            TypeError,
+            ValueError,
+            RuntimeError,
+        ) as exc:
             raise ModelNotFoundError(f"{checkpoint} is not a loadable openai-whisper checkpoint: {exc}") from exc
-        heads = saved.get("alignment_heads")
-        if heads:
-            model.set_alignment_heads(alignment_heads_dump(heads, dims.n_text_layer, dims.n_text_head))
         self._model = model.to(device).eval()
         self.english_only = not model.is_multilingual
         if warmup:
