@@ -29,3 +29,14 @@ class ProtocolError(Exception):
 
     def __repr__(self) -> str:
         return f"ProtocolError({self.code}, {self.message!r}, close_code={self.close_code})"
+
+
+def close_reason(message: str) -> str:
+    """A WebSocket close reason: at most 123 bytes of UTF-8 (cut at 120, never mid-character; text that
+    is not valid Unicode, such as a lone surrogate a client sent, is replaced rather than raising)."""
+    return message.encode("utf-8", errors="replace")[:120].decode("utf-8", errors="ignore")
+
+
+def bounded(message: str, limit: int = 300) -> str:
+    """Error texts quote what the client sent: keep them short."""
+    return message if len(message) <= limit else message[: limit - 1] + "…"

@@ -42,7 +42,7 @@ from protocol.actions import (
     SessionStarted,
 )
 from protocol.audio import AudioDecoder, MediaFormat, media_from_offer
-from protocol.errors import CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, ProtocolError
+from protocol.errors import CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, ProtocolError, bounded, close_reason
 from protocol.events import TranscriptUpdate, format_duration, parse_duration
 from protocol.messages import ClientMessage, check_known_type, parse_envelope
 
@@ -218,11 +218,10 @@ class GenesysSession:
         if self.state not in _LIVE:
             return []
         self.state = GenesysState.SIGNALED_ERROR
-        text = error.message if len(error.message) <= 300 else error.message[:299] + "…"
-        info = f"Client Error: {error.code}: {text}"
+        info = f"Client Error: {error.code}: {bounded(error.message)}"
         return [
             SendMessage(self._message("disconnect", {"reason": "error", "info": info})),
-            CloseConnection(error.close_code, _close_reason(error.message), delay=DISCONNECT_GRACE_S),
+            CloseConnection(error.close_code, close_reason(error.message), delay=DISCONNECT_GRACE_S),
         ]
 
     # ---- server-initiated messages -----------------------------------------------------------
@@ -425,10 +424,6 @@ def transcript_entity(update: TranscriptUpdate, session_id: str) -> dict[str, An
             ],
         },
     }
-
-
-def _close_reason(message: str) -> str:
-    return message.encode("utf-8", errors="replace")[:120].decode("utf-8", errors="ignore")
 
 
 _Handler = Callable[[GenesysSession, ClientMessage], list[SessionAction]]

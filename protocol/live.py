@@ -65,6 +65,7 @@ from protocol.errors import (
     CLOSE_TOO_BIG,
     CLOSE_UNSUPPORTED_DATA,
     ProtocolError,
+    close_reason,
 )
 from protocol.events import TranscriptUpdate
 
@@ -319,7 +320,7 @@ class LiveSession:
             return []
         self.state = LiveState.CLOSED
         message = {"type": "error", "session_id": self.session_id, "code": error.code, "message": error.message}
-        return [SendMessage(message), CloseConnection(error.close_code, _close_reason(error.message))]
+        return [SendMessage(message), CloseConnection(error.close_code, close_reason(error.message))]
 
     # ---- audio -------------------------------------------------------------------------------
 
@@ -405,11 +406,6 @@ def _parse_message(data: str | bytes) -> tuple[str, dict[str, Any]]:
     if not isinstance(msg_type, str):
         raise ProtocolError(400, f"field 'type' must be a string, got {type(msg_type).__name__}")
     return msg_type, message
-
-
-def _close_reason(message: str) -> str:
-    """WebSocket close reasons are limited to 123 bytes of UTF-8."""
-    return message.encode("utf-8")[:120].decode("utf-8", errors="ignore")
 
 
 def live_transcript_message(

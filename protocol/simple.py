@@ -28,7 +28,7 @@ from protocol.actions import (
     SessionStarted,
 )
 from protocol.audio import SIMPLE_DEFAULT_MEDIA, AudioDecoder, MediaFormat, media_from_offer
-from protocol.errors import CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_UNSUPPORTED_DATA, ProtocolError
+from protocol.errors import CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_UNSUPPORTED_DATA, ProtocolError, bounded, close_reason
 from protocol.events import TranscriptUpdate
 from protocol.messages import ClientMessage, parse_client_message
 
@@ -101,9 +101,9 @@ class SimpleSession:
             return []
         self.state = State.CLOSED
         message = self._server_message(
-            "error", {"code": error.code, "message": _bounded(error.message)}, session_id=self.session_id or ""
+            "error", {"code": error.code, "message": bounded(error.message)}, session_id=self.session_id or ""
         )
-        return [SendMessage(message), CloseConnection(error.close_code, _close_reason(error.message))]
+        return [SendMessage(message), CloseConnection(error.close_code, close_reason(error.message))]
 
     # ---- output ------------------------------------------------------------------------------
 
@@ -221,17 +221,6 @@ def _select_media(offers: Any) -> MediaFormat:
             first_error = first_error or error
     assert first_error is not None
     raise first_error
-
-
-def _bounded(message: str, limit: int = 300) -> str:
-    """Error texts quote what the client sent: keep them short."""
-    return message if len(message) <= limit else message[: limit - 1] + "…"
-
-
-def _close_reason(message: str) -> str:
-    """WebSocket close reasons are limited to 123 bytes of UTF-8."""
-    encoded = message.encode("utf-8", errors="replace")[:120]
-    return encoded.decode("utf-8", errors="ignore")
 
 
 _Handler = Callable[[SimpleSession, ClientMessage], list[SessionAction]]

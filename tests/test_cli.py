@@ -6,39 +6,20 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from audiohook_server.client import stream_audio
-from tests.conftest import RunningServer, make_settings
+from tests.conftest import RunningServer, free_port, health_status, make_settings
 from tests.speech_fixtures import DIALOGUE, librivox_call
 
 KEY = "cli-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _health(port: int) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0
 
 
 def _server_command(*args: str) -> list[str]:
@@ -83,10 +64,10 @@ def test_healthz_is_503_until_the_models_are_loaded(tmp_path: Path, monkeypatch:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and _health_or_none(running) is None:
             time.sleep(0.05)
-        assert _health(running.port) == 503
+        assert health_status(running.port) == 503
         gate.set()
         thread.join(60)
-        assert _health(running.port) == 200
+        assert health_status(running.port) == 200
     finally:
         gate.set()
         thread.join(60)
@@ -95,13 +76,13 @@ def test_healthz_is_503_until_the_models_are_loaded(tmp_path: Path, monkeypatch:
 
 def _health_or_none(running: RunningServer) -> int | None:
     try:
-        return _health(running.port) or None
+        return health_status(running.port) or None
     except (AssertionError, AttributeError, StopIteration, TypeError):
         return None  # not listening yet
 
 
 def test_client_script_and_sigterm_mid_call(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     recordings = tmp_path / "recordings"
     env = {**os.environ, "AUDIOHOOK_API_KEYS": KEY}
     server = subprocess.Popen(
@@ -113,7 +94,7 @@ def test_client_script_and_sigterm_mid_call(tmp_path: Path) -> None:
     )
     try:
         deadline = time.monotonic() + 60
-        while _health(port) != 200:
+        while health_status(port) != 200:
             assert server.poll() is None, server.stdout.read() if server.stdout else ""
             assert time.monotonic() < deadline, "server not ready in 60 s"
             time.sleep(0.1)
@@ -185,13 +166,13 @@ def test_check_config_prints_the_effective_settings_without_secrets(tmp_path: Pa
 
 
 def test_json_logs_carry_the_session(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "AUDIOHOOK_API_KEYS": KEY}
     command = _server_command("--port", str(port), "--recordings-dir", str(tmp_path), "--log-format", "json")
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 60
-        while _health(port) != 200:
+        while health_status(port) != 200:
             assert server.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
         samples, _ = librivox_call()

@@ -8,12 +8,9 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -25,26 +22,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from audiohook_server.client import ReceivedEvent, stream_audio
 from audiohook_server.evaluation import word_error_rate
-from tests.conftest import API_KEY, RunningServer, make_settings
+from tests.conftest import API_KEY, RunningServer, free_port, health_status, make_settings
 from tests.speech_fixtures import librivox_call
 
 KEY = "reliability-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _health(port: int) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0
 
 
 def _start(port: int, recordings: Path) -> subprocess.Popen[str]:
@@ -56,7 +37,7 @@ def _start(port: int, recordings: Path) -> subprocess.Popen[str]:
         text=True,
     )
     deadline = time.monotonic() + 60
-    while _health(port) != 200:
+    while health_status(port) != 200:
         assert process.poll() is None, process.stdout.read() if process.stdout else ""
         assert time.monotonic() < deadline, "server not ready in 60 s"
         time.sleep(0.1)
@@ -64,7 +45,7 @@ def _start(port: int, recordings: Path) -> subprocess.Popen[str]:
 
 
 def test_sigkill_mid_call_then_restart_recovers_every_final(tmp_path: Path) -> None:
-    port, recordings = _free_port(), tmp_path / "recordings"
+    port, recordings = free_port(), tmp_path / "recordings"
     server = _start(port, recordings)
     finals: list[str] = []
     try:
@@ -98,7 +79,7 @@ def test_sigkill_mid_call_then_restart_recovers_every_final(tmp_path: Path) -> N
 
 
 def test_sigterm_drains_live_calls(tmp_path: Path) -> None:
-    port, recordings = _free_port(), tmp_path / "recordings"
+    port, recordings = free_port(), tmp_path / "recordings"
     server = _start(port, recordings)
     samples, spans = librivox_call()
     cut_at = spans[1][0] + 2.0  # mid-way through the second clip
@@ -215,7 +196,7 @@ def test_oversized_and_idle_sessions_get_a_clear_answer(
     errors = [m for m in received if m["type"] == "error"]
     assert len(errors) == 1 and fragment in errors[0]["parameters"]["message"]
     assert code == close_code
-    assert _health(limited.port) == 200  # and the server goes on serving
+    assert health_status(limited.port) == 200  # and the server goes on serving
 
 
 def test_repeated_auth_failures_are_slowed_down(limited: RunningServer) -> None:
@@ -283,7 +264,7 @@ def test_session_churn_leaves_the_server_healthy(server: RunningServer) -> None:
     assert result.ok
     reference = " ".join(text for _, _, text in spans)
     assert word_error_rate([reference], [result.final_text]) <= 0.10
-    assert _health(server.port) == 200
+    assert health_status(server.port) == 200
     for _ in range(100):
         if server.server.live_sessions == 0:
             break
@@ -294,23 +275,15 @@ def test_session_churn_leaves_the_server_healthy(server: RunningServer) -> None:
 
 def test_readiness_follows_capacity(limited: RunningServer) -> None:
     _wait_until_idle(limited)
-    assert _health(limited.port) == 200 and _status(limited.port, "/readyz") == 200
+    assert health_status(limited.port) == 200 and health_status(limited.port, "/readyz") == 200
 
     async def full() -> int:
         url = limited.url
         first, second, third = f"{url}?x-api-key={API_KEY}", f"{url}?x-api-key={API_KEY}", f"{url}?x-api-key=second-key"
         async with connect(first), connect(second), connect(third):
-            return _status(limited.port, "/readyz")  # at --max-sessions: not ready, still healthy
+            return health_status(limited.port, "/readyz")  # at --max-sessions: not ready, still healthy
 
     assert asyncio.run(full()) == 503
-    assert _health(limited.port) == 200
+    assert health_status(limited.port) == 200
     _wait_until_idle(limited)
-    assert _status(limited.port, "/readyz") == 200
-
-
-def _status(port: int, path: str) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return error.code
+    assert health_status(limited.port, "/readyz") == 200
