@@ -293,7 +293,7 @@ _HELP: dict[str, str] = {
     "handshake_timeout_s": "time a client has to complete the WebSocket handshake",
     "idle_timeout_s": "a session that sends nothing (no audio, no ping) for this long is closed",
     "max_session_s": "a session is ended after this long",
-    "auth_failures_per_minute": "authentication failures from one address before it is refused for a minute",
+    "auth_failures_per_minute": "authentication failures from one address before further failures are slowed down",
     "drain_timeout_s": "on SIGTERM, time live sessions get to send their last finals before they are cut",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "log_format": "text, or json (one object per line, with session_id, conversation_id and dialect)",

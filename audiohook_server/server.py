@@ -199,14 +199,12 @@ class AudioHookServer:
         if error is not None:
             log.warning("refused %s: %s", connection.remote_address, error)
             self.metrics.auth_failures.labels("genesys" if genesys else "jwt" if token is not None else "api-key").inc()
-            # Valid credentials always get in (behind a proxy every client shares one address);
-            # failures beyond the limit are answered slowly with 429, which slows guessing.
+            # Valid credentials always get in (behind a proxy every client shares one address).
+            # Failures beyond the limit get the same answer as any failure (401, or disconnect), only
+            # slower: that slows guessing without telling the guesser anything new.
             if self._auth_failures.blocked(address, now):
                 self.metrics.refused.labels("auth-backoff").inc()
                 await asyncio.sleep(AUTH_BACKOFF_DELAY_S)
-                return connection.respond(
-                    http.HTTPStatus.TOO_MANY_REQUESTS, "too many authentication failures from this address\n"
-                )
             self._auth_failures.record_failure(address, now)
             if not (genesys and self.settings.auth_failure == "disconnect"):
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED, "unauthorized\n" if genesys else error + "\n")

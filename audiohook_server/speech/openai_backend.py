@@ -4,8 +4,9 @@ No registry ships openai-whisper checkpoints, so the backend runs on the CTransl
 install: `resolve_openai_checkpoint` converts one once into the model cache (see `convert_ct2`) and
 reuses it. The decoding mirrors `FasterWhisperTranscriber`: finals are beam search (5) with the same
 temperature fallback and word timestamps; partials a greedy pass without timestamps. On the
-fixtures both backends give the same transcripts and word timings (tests/test_openai_backend.py);
-openai-whisper is about two to three times slower on a CPU.
+fixtures both backends give the same transcripts and word timings (tests/test_openai_backend.py).
+On a 2-core CPU, openai-whisper's finals take about twice as long as faster-whisper int8's (fp32
+PyTorch against int8 CTranslate2), and loading costs about 2.5 s more (torch, numba compilation).
 
 openai-whisper installs hooks on the shared model for every decode (its key/value cache and, for
 word timestamps, the cross-attention capture), so two transcriptions must never run at once on one
@@ -13,9 +14,9 @@ model: a lock serialises them. torch's intra-op threads do the parallel work.
 
 Threads: torch's thread count is a process-wide default that each thread adopts at its first
 parallel operation, and the analysis backend sets it to `analysis_threads` (1) at start. So each
-transcription sets the Whisper thread's own count (`threads`, by default one fewer than the CPUs:
-see `default_threads`) and puts the previous value back afterwards, leaving the analysis threads as
-they were.
+transcription sets the Whisper thread's own count (`threads`; by default one fewer than the CPUs,
+see `default_threads` for why) and puts the previous value back afterwards, leaving the analysis
+threads as they were.
 """
 
 from __future__ import annotations
@@ -44,14 +45,19 @@ _INSTALL_HINT = "openai-whisper is not installed: pip install openai-whisper==20
 
 
 def default_threads() -> int:
-    """One thread fewer than the usable CPUs (at least one).
+    """torch threads for Whisper: every usable CPU when OpenMP waits passively, else one fewer (at least 1).
 
-    torch's OpenMP threads spin at every barrier: when all cores are Whisper's, any other work (the
-    event loop, VAD, the analysis) stalls a barrier and a transcription gets many times slower (on 2
-    cores, with one other busy process: 1 s became 15-25 s per clip with 2 threads, 2 s with 1).
-    CTranslate2 does not degrade like that, which is why faster-whisper can use every core.
+    By default torch's OpenMP threads spin at every barrier, so when all cores are Whisper's, any
+    other work (the event loop, VAD, the analysis) stalls the barriers and a transcription gets many
+    times slower. Measured on 2 cores with tiny.en, finals per clip: 0.8-1.2 s with 2 threads on an
+    idle machine but 8-32 s beside one busy process; with 1 thread 1.6-2.5 s idle, 1.6-3.9 s beside
+    it; with 2 threads and `OMP_WAIT_POLICY=PASSIVE` (set before torch is imported) 0.9-1.6 s idle,
+    1.6-2.6 s beside it. CTranslate2 does not degrade like that (faster-whisper int8: 0.9-1.1 s beside it).
     """
-    return max(1, len(os.sched_getaffinity(0)) - 1)
+    cpus = len(os.sched_getaffinity(0))
+    if os.environ.get("OMP_WAIT_POLICY", "").upper() == "PASSIVE":
+        return cpus
+    return max(1, cpus - 1)
 
 
 def _require_whisper() -> None:
