@@ -74,7 +74,7 @@ def describe(settings: Settings, models: ResolvedModels) -> str:
         f"  api keys:      {len(settings.api_keys)} ({signed} with a Genesys client secret)",
         f"  jwt:           {'on (/ws/transcribe)' if settings.jwt_enabled else 'off'}",
         f"  recordings:    {settings.recordings_dir.resolve()} (audio {'on' if settings.record_audio else 'off'})",
-        f"  whisper:       {models.whisper_dir} ({settings.whisper_device}, {settings.whisper_compute_type})",
+        f"  whisper:       {settings.whisper_backend}: {models.whisper_dir} ({settings.whisper_device})",
         f"  partials:      {settings.partials_mode.value}" + (f" ({models.vosk_dir})" if models.vosk_dir else ""),
         f"  analysis:      sentiment {settings.analysis.sentiment_backend}, "
         f"emotion {settings.analysis.emotion_backend}",

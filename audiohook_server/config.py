@@ -74,10 +74,11 @@ class Settings:
     record_audio: bool = True
 
     whisper_model: str = "tiny.en"
+    whisper_backend: str = "faster"
     whisper_device: str = "cpu"
     whisper_compute_type: str = "int8"
     whisper_threads: int = 0  # 0: the CPUs this process may use (container limit), shared by the workers
-    whisper_workers: int = 1
+    whisper_workers: int = 0  # 0: one per available CPU (measured: benchmarks/bench_genesys.py)
     beam_size: int = 5
     model_cache_dir: Path | None = None
 
@@ -185,8 +186,8 @@ class Settings:
             )
         if not 0 <= self.port <= 65535:
             raise ConfigurationError(f"--port must be 0-65535, got {self.port}")
-        if self.whisper_workers < 1:
-            raise ConfigurationError("--whisper-workers must be at least 1")
+        if self.whisper_workers < 0:
+            raise ConfigurationError("--whisper-workers must be 0 (one per CPU) or more")
         if self.beam_size < 1:
             raise ConfigurationError("--beam-size must be at least 1")
         if self.partial_interval_ms < 100:
@@ -201,6 +202,8 @@ class Settings:
             raise ConfigurationError(f"--log-format must be text or json, got {self.log_format!r}")
         if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ConfigurationError(f"--log-level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
+        if self.whisper_backend not in {"faster", "openai"}:
+            raise ConfigurationError(f"--whisper-backend must be faster or openai, got {self.whisper_backend!r}")
         if self.dialect not in {"auto", "simple", "genesys"}:
             raise ConfigurationError(f"--dialect must be auto, simple or genesys, got {self.dialect!r}")
         if self.auth_failure not in {"http", "disconnect"}:
@@ -251,10 +254,12 @@ _HELP: dict[str, str] = {
     "insecure_no_auth": "accept clients without credentials (development only)",
     "record_audio": "save each session's audio as a WAV beside its CSV",
     "whisper_model": "tiny.en, base, or a CTranslate2 Whisper model directory",
+    "whisper_backend": "faster (CTranslate2, default) or openai (openai-whisper on PyTorch, from the same model, "
+    "converted once into --model-cache-dir; needs the 'openai' extra)",
     "whisper_device": "cpu or cuda",
     "whisper_compute_type": "CTranslate2 compute type (int8, int8_float16, float16, float32)",
     "whisper_threads": "CPU threads per Whisper worker (0: the CPUs available to the process / workers)",
-    "whisper_workers": "parallel Whisper transcriptions",
+    "whisper_workers": "parallel Whisper transcriptions (0: one per CPU available to the process)",
     "beam_size": "beam size for final transcripts",
     "model_cache_dir": "where assembled models are cached (default ~/.cache/audiohook-server/models)",
     "vosk_model": "Vosk model directory (or model package name) for streaming partials",

@@ -68,13 +68,19 @@ def to_whisper_audio(samples: npt.NDArray[np.int16], rate: int) -> npt.NDArray[n
 class ResolvedModels:
     whisper_dir: Path
     vosk_dir: Path | None
+    openai_checkpoint: Path | None = None  # --whisper-backend openai: the converted checkpoint
 
 
 def resolve_models(settings: Settings) -> ResolvedModels:
     """Find every model the settings need, or raise ModelNotFoundError: done before serving."""
     whisper_dir = resolve_whisper_model(settings.whisper_model, settings.model_cache_dir)
     vosk_dir = resolve_vosk_model(settings.vosk_model) if settings.vosk_model else None
-    return ResolvedModels(whisper_dir, vosk_dir)
+    checkpoint = None
+    if settings.whisper_backend == "openai":
+        from audiohook_server.speech.openai_backend import resolve_openai_checkpoint
+
+        checkpoint = resolve_openai_checkpoint(whisper_dir, settings.model_cache_dir)
+    return ResolvedModels(whisper_dir, vosk_dir, checkpoint)
 
 
 class SpeechEngine:
@@ -88,7 +94,13 @@ class SpeechEngine:
         self.analysis_models: AnalysisModels | None = None
         self.load_error: BaseException | None = None
         self._ready = asyncio.Event()
-        self._whisper_pool = ThreadPoolExecutor(settings.whisper_workers, thread_name_prefix="whisper")
+        # Several single-threaded Whisper workers beat one multi-threaded worker under concurrent calls:
+        # utterances are short, so intra-op threading scales poorly (8 stereo calls on 2 cores: final
+        # p95 3.6 s with 1 worker x 2 threads, 1.7 s with 2 workers x 1 thread).
+        self.whisper_workers = settings.whisper_workers or available_cpus()
+        if settings.whisper_backend == "openai":
+            self.whisper_workers = 1
+        self._whisper_pool = ThreadPoolExecutor(self.whisper_workers, thread_name_prefix="whisper")
         self.stream_pool = ThreadPoolExecutor(max(2, min(8, available_cpus())), thread_name_prefix="stream")
         self._finals_pending = 0
         self._partials_in_flight = 0
@@ -123,14 +135,22 @@ class SpeechEngine:
 
     def _load_blocking(self) -> None:
         s = self.settings
-        self.transcriber = FasterWhisperTranscriber(
-            self.models.whisper_dir,
-            device=s.whisper_device,
-            compute_type=s.whisper_compute_type,
-            cpu_threads=s.whisper_threads or max(1, available_cpus() // s.whisper_workers),
-            num_workers=s.whisper_workers,
-            beam_size=s.beam_size,
-        )
+        if self.models.openai_checkpoint is not None:
+            from audiohook_server.speech.openai_backend import OpenAIWhisperTranscriber
+
+            # One model, calls serialised inside: more workers would only queue behind its lock.
+            self.transcriber = OpenAIWhisperTranscriber(
+                self.models.openai_checkpoint, device=s.whisper_device, threads=s.whisper_threads, beam_size=s.beam_size
+            )
+        else:
+            self.transcriber = FasterWhisperTranscriber(
+                self.models.whisper_dir,
+                device=s.whisper_device,
+                compute_type=s.whisper_compute_type,
+                cpu_threads=s.whisper_threads or max(1, available_cpus() // self.whisper_workers),
+                num_workers=self.whisper_workers,
+                beam_size=s.beam_size,
+            )
         if self.partials_mode is PartialsMode.VOSK and self.models.vosk_dir is not None:
             self.vosk_model = load_vosk_model(self.models.vosk_dir)
         self.analysis_models = load_analysis_backend(s.analysis)
@@ -159,7 +179,7 @@ class SpeechEngine:
         self, samples: npt.NDArray[np.int16], rate: int, language: str | None
     ) -> asyncio.Future[Transcription] | None:
         """A Whisper partial, or None when Whisper is busy (the partial is skipped, not queued)."""
-        if not self.ready or self._finals_pending or self._partials_in_flight >= self.settings.whisper_workers:
+        if not self.ready or self._finals_pending or self._partials_in_flight >= self.whisper_workers:
             self.partials_skipped += 1
             self.metrics.partials_skipped.inc()
             return None

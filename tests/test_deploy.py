@@ -380,7 +380,7 @@ def test_kubernetes_manifests_fit_together() -> None:
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "audiohook-server"}
     assert container["resources"]["requests"]["cpu"], "CPU utilization needs a CPU request"
     assert _pod_matches(_one(docs, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"], labels)
-    assert settings["whisper_threads"] == int(container["resources"]["requests"]["cpu"])
+    assert settings["whisper_threads"] * settings["whisper_workers"] == int(container["resources"]["requests"]["cpu"])
 
     # The shipping CronJob runs deploy/ship-recordings.sh verbatim, as the server's user, on the same volume.
     job = _one(docs, "CronJob")["spec"]["jobTemplate"]["spec"]["template"]["spec"]
