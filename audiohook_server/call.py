@@ -295,13 +295,8 @@ class CallProcessor:
         start, end = out.start_sample / rate, out.end_sample / rate
         speaker = self.speakers[out.channel]
         utterance = Utterance(transcription.text, start, end, out.channel, speaker, transcription.confidence)
-        result, analysis = await self.engine.run_in_stream_pool(self._analyse, utterance)
-        self.latest_analysis = analysis
+        self.latest_analysis = await self.engine.run_in_stream_pool(self._record_final, utterance)
         self.final_count += 1
-        assert self.csv is not None and self.journal is not None  # opened before any audio was processed
-        row = self._csv_row(utterance, result, analysis)
-        self.csv.add(row)
-        await self.engine.run_in_stream_pool(self.journal.append, row)
         update = TranscriptUpdate(
             utterance_id=f"{out.channel}-{out.utterance}",
             channel=out.channel,
@@ -321,10 +316,17 @@ class CallProcessor:
         if ended is not None:
             metrics.final_latency.observe(time.monotonic() - ended)
 
-    def _analyse(self, utterance: Utterance) -> tuple[UtteranceAnalysis, CallAnalysis | None]:
+    def _record_final(self, utterance: Utterance) -> CallAnalysis | None:
+        """Worker thread: analyse the utterance, add its CSV row and fsync it to the journal, all before
+        the client is sent the final."""
         assert self.analyzer is not None  # finals only exist once the engine is ready
+        assert self.csv is not None and self.journal is not None  # opened before any audio was processed
         result = self.analyzer.add(utterance)
-        return result, self.analyzer.analysis()
+        analysis = self.analyzer.analysis()
+        row = self._csv_row(utterance, result, analysis)
+        self.csv.add(row)
+        self.journal.append(row)
+        return analysis
 
     def _analysis_event(self) -> dict[str, Any] | None:
         return self.latest_analysis.to_event() if self.latest_analysis else None

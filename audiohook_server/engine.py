@@ -104,11 +104,15 @@ class SpeechEngine:
         self.stream_pool = ThreadPoolExecutor(max(2, min(8, available_cpus())), thread_name_prefix="stream")
         self._finals_pending = 0
         self._partials_in_flight = 0
-        self.partials_skipped = 0
 
     @property
     def ready(self) -> bool:
         return self._ready.is_set()
+
+    @property
+    def serving(self) -> bool:
+        """Loaded, and loaded without error: sessions can be transcribed."""
+        return self.ready and self.load_error is None
 
     async def wait_ready(self) -> None:
         await self._ready.wait()
@@ -180,7 +184,6 @@ class SpeechEngine:
     ) -> asyncio.Future[Transcription] | None:
         """A Whisper partial, or None when Whisper is busy (the partial is skipped, not queued)."""
         if not self.ready or self._finals_pending or self._partials_in_flight >= self.whisper_workers:
-            self.partials_skipped += 1
             self.metrics.partials_skipped.inc()
             return None
         self._partials_in_flight += 1

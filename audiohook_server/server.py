@@ -154,12 +154,12 @@ class AudioHookServer:
     async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
         if url.path == HEALTH_PATH:
-            if self.engine.ready and self.engine.load_error is None:
+            if self.engine.serving:
                 return connection.respond(http.HTTPStatus.OK, "ok\n")
             return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "loading models\n")
         if url.path == READY_PATH:
             # Readiness for load balancers: models loaded, not draining, and room for another session.
-            if not (self.engine.ready and self.engine.load_error is None):
+            if not self.engine.serving:
                 return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "loading models\n")
             if self._draining:
                 return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "draining\n")

@@ -23,8 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from audiohook_server.evaluation import normalize_text, word_error_rate  # noqa: E402
 from audiohook_server.wavio import read_wav  # noqa: E402
+from benchmarks.common import free_port, machine  # noqa: E402
 from tests.genesys_client import GenesysClient, media_offer  # noqa: E402
 from tests.genesys_fixtures import librivox_stereo_call  # noqa: E402
 
@@ -76,21 +75,6 @@ def espeak_call() -> Call:
 def librivox_call() -> Call:
     audio, turns = librivox_stereo_call()
     return Call("LibriVox real-speech call (8 kHz μ-law)", audio, tuple(ScriptTurn(*t) for t in turns))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def machine() -> str:
-    cpu = platform.machine()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def proc_stats(pid: int) -> tuple[float, int]:

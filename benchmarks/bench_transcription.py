@@ -19,8 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,11 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
-from audiohook_server.client import StreamResult, stream_audio
-from audiohook_server.evaluation import word_error_rate
-from audiohook_server.wavio import read_wav, to_mono_16k
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from audiohook_server.client import StreamResult, stream_audio  # noqa: E402
+from audiohook_server.evaluation import word_error_rate  # noqa: E402
+from audiohook_server.wavio import read_wav, to_mono_16k  # noqa: E402
+from benchmarks.common import free_port, machine  # noqa: E402
+
 FIXTURES = ROOT / "tests" / "fixtures"
 API_KEY = "bench-key"
 
@@ -60,26 +61,6 @@ def load_fixtures() -> list[Fixture]:
     script = json.loads((FIXTURES / "dialogue" / "call.json").read_text())
     dialogue = Fixture("espeak-dialogue", to_mono_16k(samples, rate), " ".join(t["text"] for t in script["turns"]))
     return [librivox, dialogue]
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(port: int, recordings: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], float]:

@@ -40,12 +40,6 @@ NGINX_TEMPLATE = DEPLOY / "nginx" / "audiohook.conf.template"
 START_TIMEOUT_S = 90.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # --------------------------------------------------------------------------------------------------
 # A throw-away PKI
 

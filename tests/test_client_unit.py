@@ -13,7 +13,6 @@ import asyncio
 import json
 import math
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -51,6 +50,7 @@ from protocol import (
     SessionEnding,
     SimpleSession,
 )
+from tests.conftest import free_port
 
 API_KEY = "s3cret key/+&="  # needs URL-encoding
 RATE = 16000
@@ -457,13 +457,6 @@ def test_http_401_raises_client_error(make_server: Any) -> None:
     with pytest.raises(ClientError, match="HTTP 401"):
         run(stream_audio(server.url, audio(0.5), api_key=None, speed=0))
     assert server.rejected == 2 and not server.logs
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_connection_refused_raises_client_error() -> None:

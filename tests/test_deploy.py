@@ -47,6 +47,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from audiohook_server.cli import STOP_GRACE_S
+from tests.conftest import free_port
 from tests.deploy_helpers import (
     DEPLOY,
     NGINX_TEMPLATE,
@@ -54,7 +55,6 @@ from tests.deploy_helpers import (
     NginxProcess,
     Pki,
     ServerProcess,
-    free_port,
     http_status,
     make_pki,
     nginx_binary,

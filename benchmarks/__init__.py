@@ -1,0 +1,1 @@
+"""Benchmarks, run by hand (CI runs the tests): they print their numbers and the machine."""
