@@ -161,8 +161,9 @@ class AnalysisModels:
             emotion=emotion_label,
             emotion_scores=distribution,
             sentiment_scores=sentiment_probs,
+            hits=tuple(hits),
         )
-        return UtteranceFindings(result, hits)
+        return UtteranceFindings(result, tuple(hits))
 
 
 def _train_heads(encoder: SentenceEncoder) -> tuple[SoftmaxHead, SoftmaxHead]:

@@ -54,6 +54,14 @@ class UtteranceAnalysis:
     emotion_scores: dict[str, float] = field(default_factory=dict, hash=False)
     # "positive"/"neutral"/"negative" -> probability; empty only when built by hand
     sentiment_scores: dict[str, float] = field(default_factory=dict, hash=False)
+    # the category hits found in this utterance (the call-level columns aggregate them)
+    hits: tuple[CategoryHit, ...] = ()
+
+    @property
+    def categories(self) -> str:
+        """The hits as ``category/label`` pairs, ``; ``-separated, each once (the CSV's
+        ``utterance_categories``), e.g. ``process_issues/hold; marketing_mentions/upgrade``."""
+        return "; ".join(dict.fromkeys(f"{hit.category}/{hit.label}" for hit in self.hits))
 
 
 @dataclass(frozen=True)

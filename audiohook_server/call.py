@@ -344,6 +344,7 @@ class CallProcessor:
             "confidence": round(utterance.confidence, 4),
             "utterance_sentiment": result.sentiment,
             "utterance_emotion": result.emotion,
+            "utterance_categories": result.categories,
             "sentiment": analysis.sentiment if analysis else "",
             "emotion": analysis.emotion if analysis else "",
             "agent_score": analysis.agent_score if analysis else "",

@@ -43,6 +43,7 @@ CSV_COLUMNS = (
     "confidence",
     "utterance_sentiment",
     "utterance_emotion",
+    "utterance_categories",
     "sentiment",
     "emotion",
     "agent_score",
