@@ -24,11 +24,9 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from audiohook_server.evaluation import normalize_text, word_error_rate  # noqa: E402
 from audiohook_server.wavio import read_wav  # noqa: E402
-from benchmarks.common import free_port, machine  # noqa: E402
+from benchmarks.common import machine, serve  # noqa: E402
 from tests.genesys_client import GenesysClient, media_offer  # noqa: E402
 from tests.genesys_fixtures import librivox_stereo_call  # noqa: E402
 
@@ -153,56 +151,37 @@ def main() -> int:
     parser.add_argument("server_args", nargs="*", help="extra audiohook-server flags (after --)")
     args = parser.parse_args()
     call = librivox_call() if args.call == "librivox" else espeak_call()
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = dict(os.environ, AUDIOHOOK_API_KEYS=f"{KEY}:" + __import__("base64").b64encode(SECRET).decode())
-        command = [sys.executable, "-m", "audiohook_server.cli", "--port", str(port), "--recordings-dir", tmp]
-        began = time.monotonic()
-        server = subprocess.Popen([*command, *args.server_args], env=env, stderr=subprocess.DEVNULL)
-        try:
-            while True:
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if server.poll() is not None or time.monotonic() - began > 120:
-                    raise SystemExit("server did not start")
-                time.sleep(0.1)
-            ready_s = time.monotonic() - began
-            _, idle_rss = proc_stats(server.pid)
-            print(f"machine: {machine()}")
-            flags = " ".join(args.server_args) or "defaults"
-            print(f"server: {flags}; ready in {ready_s:.1f} s; idle RSS {idle_rss >> 20} MiB")
-            print(f"call: {call.name}, {len(call.audio) / 8000:.1f} s, speed {args.speed}x\n")
+    with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp), KEY, SECRET, args.server_args) as served:
+        server, port, ready_s = served.process, served.port, served.ready_s
+        _, idle_rss = proc_stats(server.pid)
+        print(f"machine: {machine()}")
+        flags = " ".join(args.server_args) or "defaults"
+        print(f"server: {flags}; ready in {ready_s:.1f} s; idle RSS {idle_rss >> 20} MiB")
+        print(f"call: {call.name}, {len(call.audio) / 8000:.1f} s, speed {args.speed}x\n")
+        print(
+            f"{'calls':>5} {'WER':>6} {'channel':>7} {'offset':>6} {'final p50':>9} {'p95':>5} {'max':>5} "
+            f"{'partial p50':>11} {'p95':>5} {'opened p99':>10} {'pong p99':>8} {'CPU':>5} {'RSS/call':>8}"
+        )
+        for n in [int(x) for x in args.calls.split(",")]:
+            cpu0, _ = proc_stats(server.pid)
+            wall0 = time.monotonic()
+            url = f"ws://127.0.0.1:{port}/audiohook"
+            results = asyncio.run(_gather(url, call, args.speed, n))
+            cpu1, rss = proc_stats(server.pid)
+            cpu = (cpu1 - cpu0) / (time.monotonic() - wall0)
+            wer, channel_share, offset = score(call, results)
+            finals = [f[4] for r in results for f in r.finals]
+            partials = [p for r in results for p in r.partial_latencies]
+            opened = [r.opened_ms for r in results]
+            rtts = [x for r in results for x in r.rtts_ms]
+            violations = sum(len(r.violations) for r in results)
             print(
-                f"{'calls':>5} {'WER':>6} {'channel':>7} {'offset':>6} {'final p50':>9} {'p95':>5} {'max':>5} "
-                f"{'partial p50':>11} {'p95':>5} {'opened p99':>10} {'pong p99':>8} {'CPU':>5} {'RSS/call':>8}"
+                f"{n:>5} {wer:>6.1%} {channel_share:>7.1%} {offset:>5.2f}s {pct(finals, 50):>8.2f}s "
+                f"{pct(finals, 95):>5.2f} {max(finals, default=float('nan')):>5.2f} {pct(partials, 50):>10.2f}s "
+                f"{pct(partials, 95):>5.2f} {pct(opened, 99):>8.1f}ms {pct(rtts, 99):>6.1f}ms {cpu:>5.0%} "
+                f"{(rss - idle_rss) / max(n, 1) / 2**20:>6.1f}MiB"
+                + (f"  ({violations} violations)" if violations else "")
             )
-            for n in [int(x) for x in args.calls.split(",")]:
-                cpu0, _ = proc_stats(server.pid)
-                wall0 = time.monotonic()
-                url = f"ws://127.0.0.1:{port}/audiohook"
-                results = asyncio.run(_gather(url, call, args.speed, n))
-                cpu1, rss = proc_stats(server.pid)
-                cpu = (cpu1 - cpu0) / (time.monotonic() - wall0)
-                wer, channel_share, offset = score(call, results)
-                finals = [f[4] for r in results for f in r.finals]
-                partials = [p for r in results for p in r.partial_latencies]
-                opened = [r.opened_ms for r in results]
-                rtts = [x for r in results for x in r.rtts_ms]
-                violations = sum(len(r.violations) for r in results)
-                print(
-                    f"{n:>5} {wer:>6.1%} {channel_share:>7.1%} {offset:>5.2f}s {pct(finals, 50):>8.2f}s "
-                    f"{pct(finals, 95):>5.2f} {max(finals, default=float('nan')):>5.2f} {pct(partials, 50):>10.2f}s "
-                    f"{pct(partials, 95):>5.2f} {pct(opened, 99):>8.1f}ms {pct(rtts, 99):>6.1f}ms {cpu:>5.0%} "
-                    f"{(rss - idle_rss) / max(n, 1) / 2**20:>6.1f}MiB"
-                    + (f"  ({violations} violations)" if violations else "")
-                )
-        finally:
-            server.terminate()
-            server.wait(60)
     return 0
 
 

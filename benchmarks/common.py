@@ -1,10 +1,18 @@
-"""What every benchmark prints and needs: the machine it ran on, and a free loopback port."""
+"""What every benchmark prints and needs: the machine it ran on, a free loopback port, a real server."""
 
 from __future__ import annotations
 
+import base64
 import os
 import platform
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -27,3 +35,40 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class ServedProcess:
+    """An `audiohook-server` subprocess that answers /healthz."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    ready_s: float
+
+
+@contextmanager
+def serve(
+    recordings: Path, api_key: str, secret: bytes, extra_args: Sequence[str] = (), timeout_s: float = 120.0
+) -> Iterator[ServedProcess]:
+    """Start `python -m audiohook_server.cli` on a free loopback port (one Genesys key), wait until
+    /healthz answers 200, and terminate it (drain) on exit."""
+    port = free_port()
+    env = dict(os.environ, AUDIOHOOK_API_KEYS=f"{api_key}:" + base64.b64encode(secret).decode())
+    command = [sys.executable, "-m", "audiohook_server.cli", "--port", str(port), "--recordings-dir", str(recordings)]
+    began = time.monotonic()
+    server = subprocess.Popen([*command, *extra_args], env=env, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() - began > timeout_s:
+                raise SystemExit("server did not start")
+            time.sleep(0.1)
+        yield ServedProcess(server, port, time.monotonic() - began)
+    finally:
+        server.terminate()
+        server.wait(60)

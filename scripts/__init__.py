@@ -1,0 +1,1 @@
+"""Maintenance scripts (fixture generation, set-up); importable so benchmarks can reuse them."""
