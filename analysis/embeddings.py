@@ -73,17 +73,31 @@ def _require_transformers() -> tuple[Any, Any]:
     return torch, transformers
 
 
+# transformers builds a model under a context that swaps torch's parameter registration process-wide
+# (weights are first made on the "meta" device); two threads loading at once can leave it swapped, and
+# a module built meanwhile in another thread gets meta parameters. Every load in this package holds it.
+MODEL_LOAD_LOCK: Final = threading.RLock()
+
+
+def load_pretrained(path: Path) -> tuple[Any, Any]:
+    """(tokenizer, model) of a local transformers model directory, loaded under ``MODEL_LOAD_LOCK``."""
+    _, transformers = _require_transformers()
+    with MODEL_LOAD_LOCK:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        model = transformers.AutoModel.from_pretrained(str(path), local_files_only=True)
+    return tokenizer, model
+
+
 class SentenceEncoder:
     """A sentence encoder loaded once; ``encode`` returns L2-normalised float32 rows."""
 
     def __init__(self, path: Path | None = None) -> None:
-        torch, transformers = _require_transformers()
+        torch, _ = _require_transformers()
         self.path = path if path is not None else default_embedding_path()
         if not self.path.is_dir():
             raise ModelUnavailableError(f"embedding model directory {self.path} does not exist")
         self._torch = torch
-        self._tokenizer = transformers.AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
-        self._model = transformers.AutoModel.from_pretrained(str(self.path), local_files_only=True)
+        self._tokenizer, self._model = load_pretrained(self.path)
         self._model.eval()
         self._lock = threading.Lock()
         self.dimension = int(self._model.config.hidden_size)

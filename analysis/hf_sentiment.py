@@ -26,7 +26,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Final
 
-from analysis.embeddings import ModelUnavailableError, _require_transformers
+from analysis.embeddings import MODEL_LOAD_LOCK, ModelUnavailableError, _require_transformers
 
 __all__ = ["TransformersSentiment", "map_label"]
 
@@ -67,7 +67,10 @@ class TransformersSentiment:
     def __init__(self, model: str) -> None:
         _, transformers = _require_transformers()
         try:
-            self._pipeline: Any = transformers.pipeline("text-classification", model=model, top_k=None, device="cpu")
+            with MODEL_LOAD_LOCK:
+                self._pipeline: Any = transformers.pipeline(
+                    "text-classification", model=model, top_k=None, device="cpu"
+                )
         except (OSError, ValueError) as error:
             raise ModelUnavailableError(f"cannot load sentiment model {model!r}: {error}") from error
         id2label: dict[int, str] = dict(self._pipeline.model.config.id2label)
