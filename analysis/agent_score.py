@@ -5,27 +5,34 @@ see why it gave a score. So the score is a base plus named components, each comp
 or sentiment that anyone can check in the transcript, and each reported in
 ``CallAnalysis.agent_score_breakdown``.
 
-Rubric (points added to ``BASE_SCORE`` = 3, then rounded half up and clamped to 1..5):
+Rubric (points added to ``BASE_SCORE`` = 3, then rounded half up and clamped to 1..5). "Customer was
+upset" means at least one customer utterance labelled negative; sentiment is the per-utterance model's.
 
 ==================== ===================================================================== ==============
 component            signal                                                                points
 ==================== ===================================================================== ==============
-greeting             the agent greets or introduces themself in their first                +0.5
+greeting             the agent greets or introduces themself in their first                +0.25 / -0.25
                      ``GREETING_WINDOW`` utterances ("thank you for calling", "my name is",
-                     "how can I help")
+                     "Dan speaking", "how can I help"), or not
 empathy              apology / empathy phrases by the agent ("sorry", "I understand",      +0.5, +0.75 for
-                     "thank you for your patience")                                        two or more
-resolution           the agent states a fix or next steps ("I have reset", "I'll send",    +1.0; +0.5 for a
-                     "you should receive"); a closing offer of further help ("is there     closing offer
-                     anything else") alone counts half                                     alone
-politeness           please / thank you / you're welcome by the agent: +0.5;               -1.0 .. +0.5
+                     "thank you for your patience"). When the customer was upset and the   two or more;
+                     agent showed none: -0.5. Customer never upset: +0.25 for any, else 0  -0.5 for none
+resolution           the agent states a fix or next steps ("I have reset", "I'll send",    +0.75 / 0 / -0.5
+                     "you should receive"), or delivers good news: an agent utterance
+                     after the first, of at least ``GOOD_NEWS_MIN_WORDS`` words, labelled
+                     positive and without rude phrases ("A contractor can come this
+                     afternoon"); only a closing
+                     offer of further help ("is there anything else"): 0; neither: -0.5
+politeness           please / thank you / you're welcome by the agent: +0.25;              -1.0 .. +0.25
                      rude or dismissive phrases ("calm down", "not my problem",
                      "nothing I can do"): -1.0
-customer_trajectory  customer's mean VADER compound, first third vs last third of their    -1.0 .. +1.0
-                     utterances: improved by >= 0.2 to a non-negative end +1.0 (+0.5 if
-                     the end is still negative); stayed positive +0.5; worsened by >= 0.2
-                     or ended at <= -0.3: -1.0; otherwise 0
-unresolved_repeats   the call has repeated-problem hits and no resolution statement        -1.0 or 0
+agent_negativity     share of the agent's utterances labelled negative (refusals, blame,   -1.0 / -0.5 / 0
+                     sarcasm): >= ``NEGATIVE_SHARE_HIGH`` (30 %) -1.0, >=
+                     ``NEGATIVE_SHARE_SOME`` (15 %) -0.5
+customer_trajectory  the customer's mean sentiment score over the last third of their      -0.5 .. +0.75
+                     utterances: >= +0.2 (ends pleased) +0.5, <= -0.2 (ends upset) -0.5;
+                     plus +0.25 when it rose by >= 0.4 from the first third
+unresolved_repeats   the call has repeated-problem hits and no resolution                  -0.5 or 0
 talk_ratio           stereo calls with at least ``TALK_RATIO_MIN_WORDS`` customer words:   -0.5 or 0
                      the agent speaks more than ``MAX_AGENT_TALK_RATIO`` (75 %) of the
                      words (talking over the customer, reading scripts at them)
@@ -34,6 +41,12 @@ long_silences        a gap of ``LONG_SILENCE_S`` (20 s) or more between the end 
                      (a ``hold`` category hit) in the ``HOLD_LOOKBACK`` utterances before
                      it or in the utterance right after it ("thanks for holding")
 ==================== ===================================================================== ==============
+
+The weights were set on 13 scripted development calls rated 1-5 by a person
+(benchmarks/analysis_data/calls, ``split: dev``) and are checked on held-out calls rated by another
+(``benchmarks/bench_call_analytics.py``): an agent who does everything right scores 5, one who
+forgets empathy for an upset customer 4, a mechanical agent 3, a dismissive one who leaves the
+problem unresolved 2 or less, a rude one 1.
 
 ``evaluate`` also returns a line of evidence per component (which phrase, which ratio, which gap),
 for the per-session summary file.
@@ -61,9 +74,12 @@ from analysis.text import compile_phrases, split_sentences
 __all__ = [
     "BASE_SCORE",
     "COMPONENTS",
+    "GOOD_NEWS_MIN_WORDS",
     "GREETING_WINDOW",
     "LONG_SILENCE_S",
     "MAX_AGENT_TALK_RATIO",
+    "NEGATIVE_SHARE_HIGH",
+    "NEGATIVE_SHARE_SOME",
     "AgentScore",
     "AgentSignals",
     "ScoredUtterance",
@@ -81,6 +97,7 @@ COMPONENTS: Final = (
     "empathy",
     "resolution",
     "politeness",
+    "agent_negativity",
     "customer_trajectory",
     "unresolved_repeats",
     "talk_ratio",
@@ -90,6 +107,9 @@ MAX_AGENT_TALK_RATIO: Final = 0.75
 TALK_RATIO_MIN_WORDS: Final = 20
 LONG_SILENCE_S: Final = 20.0
 HOLD_LOOKBACK: Final = 2
+NEGATIVE_SHARE_HIGH: Final = 0.3
+NEGATIVE_SHARE_SOME: Final = 0.15
+GOOD_NEWS_MIN_WORDS: Final = 8
 
 _DONE_VERBS = (
     "reset|fixed|updated|applied|credited|refunded|processed|scheduled|booked|rebooked|sent|added|waived|"
@@ -111,6 +131,7 @@ GREETING_PHRASES: Final = (
     "my name is",
     "my name's",
     "this is * speaking",
+    "speaking",
     "how can i help",
     "how may i help",
     "how can i assist",
@@ -215,10 +236,9 @@ _CLOSING_RE: Final = compile_phrases(CLOSING_PHRASES)
 _POLITE_RE: Final = compile_phrases(POLITE_PHRASES)
 _RUDE_RE: Final = compile_phrases(RUDE_PHRASES)
 
-_TRAJECTORY_IMPROVED: Final = 0.2
-_POSITIVE: Final = 0.05
-_NEGATIVE: Final = -0.05
-_ENDED_NEGATIVE: Final = -0.3
+_ENDS_PLEASED: Final = 0.2
+_ENDS_UPSET: Final = -0.2
+_ROSE: Final = 0.4
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,12 +259,13 @@ class ScoredUtterance:
     """What ``score`` needs to know about one utterance (already analysed)."""
 
     speaker: str
-    compound: float
+    sentiment_score: float  # -1..1, the per-utterance sentiment model's
     words: int
     signals: AgentSignals
     start: float = 0.0
     end: float = 0.0
     hold: bool = False  # the utterance has a "hold" category hit
+    sentiment: str = "neutral"  # the per-utterance label
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,20 +304,35 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def _trajectory(compounds: Sequence[float]) -> float:
-    if not compounds:
+def _thirds(scores: Sequence[float]) -> tuple[float, float]:
+    """Mean of the first and of the last third (at least one utterance each)."""
+    if not scores:
+        return 0.0, 0.0
+    third = max(1, len(scores) // 3)
+    return _mean(scores[:third]), _mean(scores[-third:])
+
+
+def _trajectory(scores: Sequence[float]) -> float:
+    if not scores:
         return 0.0
-    third = max(1, len(compounds) // 3)
-    first = _mean(compounds[:third])
-    last = _mean(compounds[-third:])
-    delta = last - first
-    if delta >= _TRAJECTORY_IMPROVED:
-        return 1.0 if last > _NEGATIVE else 0.5
-    if first >= _POSITIVE and last >= _POSITIVE:
-        return 0.5
-    if delta <= -_TRAJECTORY_IMPROVED or last <= _ENDED_NEGATIVE:
-        return -1.0
-    return 0.0
+    first, last = _thirds(scores)
+    points = 0.5 if last >= _ENDS_PLEASED else -0.5 if last <= _ENDS_UPSET else 0.0
+    return points + (0.25 if last - first >= _ROSE else 0.0)
+
+
+def _empathy(count: int, customer_upset: bool) -> float:
+    if customer_upset:
+        return 0.75 if count >= 2 else 0.5 if count == 1 else -0.5
+    return 0.25 if count else 0.0
+
+
+def _agent_negativity(agent: Sequence[ScoredUtterance]) -> tuple[float, str]:
+    if not agent:
+        return 0.0, "no agent utterances"
+    negative = sum(u.sentiment == "negative" for u in agent)
+    share = negative / len(agent)
+    points = -1.0 if share >= NEGATIVE_SHARE_HIGH else -0.5 if share >= NEGATIVE_SHARE_SOME else 0.0
+    return points, f"{negative} of {len(agent)} agent utterances negative ({share:.0%})"
 
 
 def _talk_ratio(agent: Sequence[ScoredUtterance], customer: Sequence[ScoredUtterance]) -> tuple[float, str]:
@@ -344,44 +380,50 @@ def evaluate(utterances: Sequence[ScoredUtterance], has_repeated_problems: bool)
     if mono or not customer:
         customer = spoken
 
-    greeting = 0.5 if any(u.signals.greeting for u in agent[:GREETING_WINDOW]) else 0.0
+    greeted = any(u.signals.greeting for u in agent[:GREETING_WINDOW])
+    customer_upset = any(u.sentiment == "negative" for u in customer)
     empathy_count = sum(u.signals.empathy for u in agent)
-    empathy = 0.75 if empathy_count >= 2 else 0.5 if empathy_count == 1 else 0.0
-    resolved = any(u.signals.resolution for u in agent)
-    closing = any(u.signals.closing for u in agent)
-    resolution = 1.0 if resolved else 0.5 if closing else 0.0
-    politeness = (0.5 if any(u.signals.polite for u in agent) else 0.0) - (
-        1.0 if any(u.signals.rude for u in agent) else 0.0
+    stated = any(u.signals.resolution for u in agent)
+    good_news = any(
+        u.sentiment == "positive" and u.words >= GOOD_NEWS_MIN_WORDS and not (u.signals.closing or u.signals.rude)
+        for u in agent[1:]
     )
-    trajectory = _trajectory([u.compound for u in customer])
-    unresolved = -1.0 if has_repeated_problems and not resolved else 0.0
-
+    resolved = stated or good_news
+    closing = any(u.signals.closing for u in agent)
+    polite = any(u.signals.polite for u in agent)
+    rude = any(u.signals.rude for u in agent)
+    negativity, negativity_note = (0.0, "not scored on mono calls") if mono else _agent_negativity(agent)
+    scores = [u.sentiment_score for u in customer]
+    unresolved = -0.5 if has_repeated_problems and not resolved else 0.0
     talk, talk_note = (0.0, "not scored on mono calls") if mono else _talk_ratio(agent, customer)
     silences, silence_note = _long_silences(spoken)
 
     breakdown = {
-        "greeting": greeting,
-        "empathy": empathy,
-        "resolution": resolution,
-        "politeness": politeness,
-        "customer_trajectory": trajectory,
+        "greeting": 0.25 if greeted else -0.25,
+        "empathy": _empathy(empathy_count, customer_upset),
+        "resolution": 0.75 if resolved else 0.0 if closing else -0.5,
+        "politeness": (0.25 if polite else 0.0) - (1.0 if rude else 0.0),
+        "agent_negativity": negativity,
+        "customer_trajectory": _trajectory(scores),
         "unresolved_repeats": unresolved,
         "talk_ratio": talk,
         "long_silences": silences,
     }
-    first, last = _ends([u.compound for u in customer])
+    first, last = _thirds(scores)
     evidence = {
-        "greeting": "greeted in the first utterances" if greeting else "no greeting in the first utterances",
-        "empathy": f"{empathy_count} empathy/apology phrase(s)",
+        "greeting": "greeted in the first utterances" if greeted else "no greeting in the first utterances",
+        "empathy": f"{empathy_count} empathy/apology phrase(s); customer "
+        + ("was upset" if customer_upset else "was never upset"),
         "resolution": "fix or next step stated"
-        if resolved
+        if stated
+        else "good news delivered (an agent utterance labelled positive)"
+        if good_news
         else "only a closing offer of help"
         if closing
         else "no fix or next step stated",
-        "politeness": (
-            ("polite phrases" if any(u.signals.polite for u in agent) else "no polite phrases")
-            + ("; rude or dismissive phrases" if any(u.signals.rude for u in agent) else "")
-        ),
+        "politeness": ("polite phrases" if polite else "no polite phrases")
+        + ("; rude or dismissive phrases" if rude else ""),
+        "agent_negativity": negativity_note,
         "customer_trajectory": f"customer sentiment {first:+.2f} (first third) -> {last:+.2f} (last third)",
         "unresolved_repeats": "repeated problem left without a resolution"
         if unresolved
@@ -392,10 +434,3 @@ def evaluate(utterances: Sequence[ScoredUtterance], has_repeated_problems: bool)
     total = BASE_SCORE + sum(breakdown.values())
     rounded = math.floor(total + 0.5)
     return AgentScore(max(MIN_SCORE, min(MAX_SCORE, rounded)), breakdown, evidence)
-
-
-def _ends(compounds: Sequence[float]) -> tuple[float, float]:
-    if not compounds:
-        return 0.0, 0.0
-    third = max(1, len(compounds) // 3)
-    return _mean(compounds[:third]), _mean(compounds[-third:])

@@ -230,6 +230,7 @@ class CallAnalyzer:
                     r.start,
                     r.end,
                     any(h.label == "hold" for h in r.hits),
+                    r.result.sentiment,
                 )
                 for r in ordered
             ],

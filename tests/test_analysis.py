@@ -31,6 +31,7 @@ BREAKDOWN_KEYS = {
     "empathy",
     "resolution",
     "politeness",
+    "agent_negativity",
     "customer_trajectory",
     "unresolved_repeats",
     "talk_ratio",
@@ -189,7 +190,7 @@ def test_support_call_call_level_results() -> None:
     assert set(result.agent_score_breakdown) == BREAKDOWN_KEYS
     assert result.agent_score_breakdown["greeting"] > 0
     assert result.agent_score_breakdown["empathy"] > 0
-    assert result.agent_score_breakdown["resolution"] == 1.0
+    assert result.agent_score_breakdown["resolution"] == 0.75
     assert result.agent_score_breakdown["customer_trajectory"] > 0
     assert result.agent_score_breakdown["unresolved_repeats"] == 0.0
     assert result.word_count == sum(len(t.split()) for _, _, t in SUPPORT_CALL)
@@ -482,7 +483,7 @@ def test_agent_score_polite_resolving_agent_beats_rude_unhelpful_one() -> None:
     assert polite.agent_score >= 4
     assert rude.agent_score <= 2
     assert rude.agent_score_breakdown["politeness"] < 0
-    assert rude.agent_score_breakdown["resolution"] == 0.0
+    assert rude.agent_score_breakdown["resolution"] == -0.5  # no fix, no next step, not even a closing
     assert rude.agent_score_breakdown["customer_trajectory"] < 0
     assert rude.agent_score_breakdown["unresolved_repeats"] < 0  # repeated problem, never resolved
     assert "Agent: no resolution stated" in rude.summary
@@ -499,17 +500,17 @@ def test_agent_score_ignores_rude_words_from_the_customer() -> None:
         (12.0, "customer", "Yes, it works now, thanks."),
     ]
     _, result = run_call(turns)
-    assert result.agent_score_breakdown["politeness"] == 0.5
+    assert result.agent_score_breakdown["politeness"] == 0.25
     # The same words on a mono call cannot be attributed, so they count against the call.
     _, mono = run_call(turns, mono=True)
-    assert mono.agent_score_breakdown["politeness"] == -0.5
+    assert mono.agent_score_breakdown["politeness"] == -0.75
 
 
 def test_agent_score_on_mono_call_uses_all_text() -> None:
     _, mono = run_call(SUPPORT_CALL, mono=True)
     assert set(mono.agent_score_breakdown) == BREAKDOWN_KEYS
     assert mono.agent_score_breakdown["greeting"] > 0
-    assert mono.agent_score_breakdown["resolution"] == 1.0
+    assert mono.agent_score_breakdown["resolution"] == 0.75
     assert mono.agent_score_breakdown["customer_trajectory"] > 0
     assert 1 <= mono.agent_score <= 5
 
