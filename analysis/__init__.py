@@ -1,7 +1,8 @@
 """Call analytics for live transcripts: sentiment, emotion, categories, agent score and summary.
 
-The server loads one ``AnalysisModels`` backend per process (``load_analysis_backend(AnalysisConfig())``,
-MiniLM sentence embeddings with small heads trained at load, plus VADER and phrase lists), feeds
+The server loads one ``AnalysisModels`` backend per process (``load_analysis_backend(AnalysisConfig())``:
+MiniLM fine-tuned on the packaged examples for sentiment and emotion, trained once and cached, see
+``python -m analysis``; the plain MiniLM, VADER and phrase lists for categories), feeds
 each final utterance of a call to that call's ``CallAnalyzer(models=...)``, and reports
 ``CallAnalyzer.analysis().to_event()`` as the protocol's ``analysis`` block and ``to_summary()`` as
 the per-session summary file. Without a backend, ``CallAnalyzer()`` uses the rules only (VADER,

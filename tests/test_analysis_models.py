@@ -30,6 +30,12 @@ def models() -> AnalysisModels:
     return load_analysis_backend(AnalysisConfig())
 
 
+@pytest.fixture(scope="module")
+def embedding_models() -> AnalysisModels:
+    """The frozen-encoder alternative: MiniLM embeddings with logistic heads trained at load."""
+    return load_analysis_backend(AnalysisConfig(sentiment_backend="embedding", emotion_backend="embedding"))
+
+
 def _stereo(turn: dict[str, object]) -> Utterance:
     speaker = str(turn["speaker"])
     return Utterance(str(turn["text"]), float(turn["start"]), float(turn["end"]), int(speaker == "agent"), speaker)  # type: ignore[arg-type]
@@ -59,7 +65,7 @@ def test_held_out_stereo_call_end_to_end(models: AnalysisModels) -> None:
         assert fired == set(turn["categories"]), turn["text"]  # the right turns, and nothing on clean ones
     assert 1 <= final.agent_score <= 5
     assert set(final.agent_score_breakdown) == set(final.agent_score_evidence)
-    assert len(final.agent_score_breakdown) == 8
+    assert len(final.agent_score_breakdown) == 9
     assert "cancelled" in final.summary_parts["issue"]
     assert "thank you" in final.summary_parts["outcome"].lower()
     assert final.summary.startswith("Customer: ") and "Outcome: " in final.summary
@@ -89,14 +95,22 @@ def test_encoder_embeddings_are_normalised_and_meaningful(models: AnalysisModels
     assert float(rows[0] @ rows[1]) > float(rows[0] @ rows[2]) + 0.3
 
 
-def test_heads_fit_their_training_examples(models: AnalysisModels) -> None:
+@pytest.mark.parametrize("backend", ["models", "embedding_models"], ids=["finetuned", "embedding"])
+def test_default_and_embedding_backends_fit_their_training_examples(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    chosen: AnalysisModels = request.getfixturevalue(backend)
+    assert (chosen.turn_classifier is not None) == (backend == "models")
+    assert (chosen.sentiment_head is not None) == (backend == "embedding_models")
     examples = training_examples()
     assert len(examples) >= 150
-    correct = 0
+    sentiment_right = emotion_right = 0
     for example in examples:
-        found = models.analyse(example.text, 0.0, example.speaker, [example.text])
-        correct += found.result.sentiment == example.sentiment
-    assert correct / len(examples) >= 0.9
+        found = chosen.analyse(example.text, 0.0, example.speaker, [example.text])
+        sentiment_right += found.result.sentiment == example.sentiment
+        emotion_right += found.result.emotion == example.emotion
+    assert sentiment_right / len(examples) >= 0.9
+    assert emotion_right / len(examples) >= 0.8
 
 
 @pytest.mark.parametrize(

@@ -163,6 +163,14 @@ def test_check_config_prints_the_effective_settings_without_secrets(tmp_path: Pa
     assert "configuration OK" in result.stdout and ":9444/audiohook" in result.stdout
     assert "2 (1 with a Genesys client secret)" in result.stdout
     assert "plainkey" not in result.stdout and "c2VjcmV0" not in result.stdout
+    assert "trained:       turn classifier " in result.stdout  # prepared by the set-up script, found here
+
+
+def test_check_config_names_a_missing_analysis_model(tmp_path: Path) -> None:
+    command = _server_command("--check-config", "--embedding-model", str(tmp_path / "no-encoder"))
+    result = _run(command, {**os.environ, "AUDIOHOOK_API_KEYS": KEY})
+    assert result.returncode == 2
+    assert f"analysis models: embedding model directory {tmp_path / 'no-encoder'} does not exist" in result.stderr
 
 
 def test_json_logs_carry_the_session(tmp_path: Path) -> None:
