@@ -1,41 +1,45 @@
 """Accuracy and cost of the analysis backends on the labelled evaluation set (run by hand, not in CI).
 
-    .venv/bin/python benchmarks/bench_analysis.py [--sentiment-model PATH_OR_ID] [--split test]
+    .venv/bin/python benchmarks/bench_analysis.py [--sentiment-model PATH_OR_ID]
 
 Data (benchmarks/analysis_data, labelling guide in docs/analytics.md): ``utterances.jsonl`` (189
-utterances, ``dev`` split for choosing backends and thresholds, ``test`` split held out) and
-``calls/*.json`` (scripted stereo calls with per-turn sentiment and category labels; ``dev`` and
-``test`` calls). The trained heads learn only from ``analysis/training_examples.json``.
+utterances, ``dev`` and ``test`` splits) and ``calls/*.json`` (scripted stereo calls with per-turn
+sentiment and category labels, a human agent score, the turns that state the issue and the outcome;
+``dev`` calls were used while developing, ``test`` calls were written and labelled by someone else
+and first scored after the models were frozen). The trained models learn only from
+``analysis/training_examples.json``.
 
-Prints, per split: sentiment and emotion accuracy / macro-F1 for every backend; per-turn category
-precision/recall by phrase, by meaning and both; per-call sentiment agreement, agent score and
-summary; the per-utterance cost; and the machine.
+Prints, side by side for every backend (rules only; frozen MiniLM + logistic heads; fine-tuned
+MiniLM, the default; a transformers model if given): sentiment and emotion accuracy / macro-F1 per
+utterance split; per-turn category precision/recall by phrase, by meaning and both; per call, the
+per-turn sentiment agreement and the agent score against the human one; the per-utterance cost; and
+the machine. The same calls through the real server and the CSV: benchmarks/bench_call_analytics.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from analysis import CallAnalyzer, Utterance
-from analysis import emotion as emotion_rules
-from analysis import sentiment as vader
-from analysis.categories import CATEGORY_NAMES
-from analysis.config import AnalysisConfig
-from analysis.emotion import EMOTION_LABELS
-from analysis.heads import PrototypeClassifier, SoftmaxHead, lexical_features, speaker_features, training_examples
-from analysis.hf_sentiment import TransformersSentiment
-from analysis.models import SENTIMENT_ORDER, AnalysisModels, lexicon_backend, load_analysis_backend
-from analysis.text import split_sentences
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from analysis import CallAnalyzer, Utterance  # noqa: E402
+from analysis import sentiment as vader  # noqa: E402
+from analysis.categories import CATEGORY_NAMES  # noqa: E402
+from analysis.config import AnalysisConfig  # noqa: E402
+from analysis.emotion import EMOTION_LABELS  # noqa: E402
+from analysis.evaluation import labelled_turns  # noqa: E402
+from analysis.models import SENTIMENT_ORDER, AnalysisModels, lexicon_backend, load_analysis_backend  # noqa: E402
+from analysis.text import split_sentences  # noqa: E402
+from benchmarks.common import machine  # noqa: E402
 
 DATA = Path(__file__).parent / "analysis_data"
 Predictor = Callable[[Sequence[dict[str, str]]], list[str]]
@@ -65,103 +69,56 @@ def load_calls() -> list[dict[str, object]]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((DATA / "calls").glob("*.json"))]
 
 
-def head_predictors(models: AnalysisModels) -> tuple[dict[str, Predictor], dict[str, Predictor]]:
-    """Sentiment and emotion predictors for every embedding-based variant."""
-    encoder = models.encoder
-    assert encoder is not None
-    examples = training_examples()
-    train_embeddings = encoder.encode_many([e.text for e in examples])
+def predictor(models: AnalysisModels, task: str) -> Predictor:
+    def predict(rows: Sequence[dict[str, str]]) -> list[str]:
+        out = []
+        for row in rows:
+            result = models.analyse(row["text"], 0.0, row["speaker"], split_sentences(row["text"])).result
+            out.append(result.sentiment if task == "sentiment" else result.emotion)
+        return out
 
-    def extra(text: str, speaker: str, with_speaker: bool) -> list[float]:
-        lexical = lexical_features(*vader.vader_scores(text))
-        return [*lexical, *speaker_features(speaker)] if with_speaker else lexical
-
-    def features(texts: Sequence[str], speakers: Sequence[str], embeddings: np.ndarray, kind: str) -> np.ndarray:
-        if kind == "embedding":
-            return embeddings
-        rows = [extra(t, s, kind == "hybrid+speaker") for t, s in zip(texts, speakers, strict=True)]
-        return np.concatenate([embeddings, np.asarray(rows, dtype=np.float32)], axis=1)
-
-    def head(labels: Sequence[str], target: str, kind: str) -> Predictor:
-        train = features([e.text for e in examples], [e.speaker for e in examples], train_embeddings, kind)
-        fitted = SoftmaxHead(labels, train, [getattr(e, target) for e in examples])
-
-        def predict(rows: Sequence[dict[str, str]]) -> list[str]:
-            texts = [r["text"] for r in rows]
-            embedded = encoder.encode_many(texts)
-            probs = fitted.predict(features(texts, [r["speaker"] for r in rows], embedded, kind))
-            return [labels[i] for i in probs.argmax(axis=1)]
-
-        return predict
-
-    def prototype(labels: Sequence[str], target: str) -> Predictor:
-        fitted = PrototypeClassifier(labels, train_embeddings, [getattr(e, target) for e in examples])
-        return lambda rows: [
-            labels[i] for i in fitted.predict(encoder.encode_many([r["text"] for r in rows])).argmax(1)
-        ]
-
-    sentiment = {
-        "embedding prototypes": prototype(SENTIMENT_ORDER, "sentiment"),
-        "embedding head": head(SENTIMENT_ORDER, "sentiment", "embedding"),
-        "embedding+VADER head": head(SENTIMENT_ORDER, "sentiment", "hybrid"),
-        "embedding+VADER+speaker head (default)": head(SENTIMENT_ORDER, "sentiment", "hybrid+speaker"),
-    }
-    emotion = {
-        "embedding prototypes": prototype(EMOTION_LABELS, "emotion"),
-        "embedding head": head(EMOTION_LABELS, "emotion", "embedding"),
-        "embedding+VADER head": head(EMOTION_LABELS, "emotion", "hybrid"),
-        "embedding+VADER+speaker head (default)": head(EMOTION_LABELS, "emotion", "hybrid+speaker"),
-    }
-    return sentiment, emotion
+    return predict
 
 
-def utterance_tables(rows: list[dict[str, str]], models: AnalysisModels, hf: TransformersSentiment | None) -> None:
+def utterance_tables(rows: list[dict[str, str]], backends: dict[str, AnalysisModels]) -> None:
     stock = SentimentIntensityAnalyzer()
-    sentiment: dict[str, Predictor] = {
-        "VADER (stock)": lambda rs: [vader.label_for(stock.polarity_scores(r["text"])["compound"]) for r in rs],
-        "VADER (tuned lexicon)": lambda rs: [vader.label_for(vader.polarity(r["text"])) for r in rs],
-    }
-    emotion: dict[str, Predictor] = {
-        "cue lexicon + VADER": lambda rs: [emotion_rules.classify(r["text"], vader.polarity(r["text"])) for r in rs],
-    }
-    heads_sentiment, heads_emotion = head_predictors(models)
-    sentiment.update(heads_sentiment)
-    emotion.update(heads_emotion)
-    if hf is not None:
-        sentiment[f"transformers ({hf.model})"] = lambda rs: [
-            max(SENTIMENT_ORDER, key=lambda label: p[label]) for p in hf.predict([r["text"] for r in rs])
-        ]
-    for task, predictors, labels in (
-        ("sentiment", sentiment, SENTIMENT_ORDER),
-        ("emotion", emotion, EMOTION_LABELS),
-    ):
+    for task, labels in (("sentiment", SENTIMENT_ORDER), ("emotion", EMOTION_LABELS)):
+        predictors: dict[str, Predictor] = {}
+        if task == "sentiment":
+            predictors["VADER (stock)"] = lambda rs: [
+                vader.label_for(stock.polarity_scores(r["text"])["compound"]) for r in rs
+            ]
+        for name, models in backends.items():
+            if task == "emotion" and models.config.sentiment_backend == "transformers":
+                continue  # the transformers backend is sentiment only
+            predictors[name] = predictor(models, task)
         splits = ("dev", "test")
         counts = ", ".join(f"{s} n={sum(r['split'] == s for r in rows)}" for s in splits)
-        print(f"\n{task} ({counts})")
+        print(f"\n{task} per utterance ({counts})")
         print("| backend | dev acc | dev macro-F1 | test acc | test macro-F1 |\n|---|---|---|---|---|")
+        predicted_by: dict[str, list[str]] = {}
         for name, predict in predictors.items():
             cells = []
+            predicted_by[name] = predict(rows)
             for split in splits:
-                subset = [r for r in rows if r["split"] == split]
-                gold = [r[task] for r in subset]
-                predicted = predict(subset)
+                pairs = [(r[task], p) for r, p in zip(rows, predicted_by[name], strict=True) if r["split"] == split]
+                gold, predicted = [g for g, _ in pairs], [p for _, p in pairs]
                 cells += [f"{accuracy(gold, predicted):.3f}", f"{macro_f1(gold, predicted, labels):.3f}"]
             print(f"| {name} | " + " | ".join(cells) + " |")
-        test = [r for r in rows if r["split"] == "test"]
-        for tag in ("sarcasm", "polite_complaint", "mixed"):
-            tagged = [r for r in test if tag in r.get("tags", [])]
-            if tagged and task == "sentiment":
-                default = predictors["embedding+VADER+speaker head (default)"](tagged)
-                tuned = predictors["VADER (tuned lexicon)"](tagged)
-                gold = [r[task] for r in tagged]
-                print(
-                    f"  test '{tag}' (n={len(tagged)}): default {accuracy(gold, default):.2f}, "
-                    f"tuned VADER {accuracy(gold, tuned):.2f}"
+        if task == "sentiment":
+            for tag in ("sarcasm", "polite_complaint", "mixed"):
+                tagged = [i for i, r in enumerate(rows) if tag in r.get("tags", [])]
+                line = ", ".join(
+                    f"{name} {accuracy([rows[i][task] for i in tagged], [predicted_by[name][i] for i in tagged]):.2f}"
+                    for name in predictors
                 )
+                print(f"  '{tag}' (n={len(tagged)}, both splits): {line}")
 
 
 def category_table(calls: list[dict[str, object]], models: AnalysisModels, split: str) -> None:
     chosen = [c for c in calls if c["split"] == split]
+    if not chosen:
+        return
     turns = [t for c in chosen for t in c["turns"]]  # type: ignore[attr-defined]
     print(f"\ncategories per turn, {split} calls (n={len(chosen)} calls, {len(turns)} turns)")
     print("| category | phrase P / R | meaning P / R | both P / R |\n|---|---|---|---|")
@@ -194,36 +151,40 @@ def category_table(calls: list[dict[str, object]], models: AnalysisModels, split
 
 
 def call_table(calls: list[dict[str, object]], backends: dict[str, AnalysisModels]) -> None:
-    print("\ncalls: per-turn sentiment agreement with the human labels, agent score, summary")
-    print(
-        "| call | split | "
-        + " | ".join(backends)
-        + " | agent score (default) |\n|---|---|"
-        + "---|" * (len(backends) + 1)
-    )
-    summaries = []
+    print("\ncalls (script text): per-turn sentiment agreement with the human labels; agent score (human)")
+    print("| call | split | " + " | ".join(backends) + " |\n|---|---|" + "---|" * len(backends))
+    totals: dict[tuple[str, str], list[int]] = {}
     for call in calls:
         cells = []
-        final = None
-        for models in backends.values():
+        turns = labelled_turns(call)
+        for name, models in backends.items():
             analyzer = CallAnalyzer(models=models)
             agree = 0
-            turns = call["turns"]
-            for turn in turns:  # type: ignore[attr-defined]
-                channel = 0 if turn["speaker"] == "customer" else 1
-                result = analyzer.add(Utterance(turn["text"], turn["start"], turn["end"], channel, turn["speaker"]))
-                agree += result.sentiment == turn["sentiment"]
-            cells.append(f"{agree / len(turns):.0%}")  # type: ignore[arg-type]
+            for turn in turns:
+                channel = 0 if turn.speaker == "customer" else 1
+                result = analyzer.add(Utterance(turn.text, turn.start, turn.end, channel, turn.speaker))
+                agree += result.sentiment == turn.sentiment
             final = analyzer.analysis()
-        assert final is not None
-        breakdown = ", ".join(f"{k} {v:+g}" for k, v in final.agent_score_breakdown.items() if v)
-        print(f"| {call['id']} | {call['split']} | " + " | ".join(cells) + f" | {final.agent_score} ({breakdown}) |")
-        summaries.append(f"  {call['id']}: {final.summary}")
-    print("\n".join(summaries))
+            assert final is not None
+            cells.append(f"{agree / len(turns):.0%}, {final.agent_score} ({call.get('agent_score', '?')})")
+            total = totals.setdefault((str(call["split"]), name), [0, 0, 0, 0])
+            total[0] += agree
+            total[1] += len(turns)
+            human = call.get("agent_score")
+            if isinstance(human, int):
+                total[2] += abs(final.agent_score - human)
+                total[3] += 1
+        print(f"| {call['id']} | {call['split']} | " + " | ".join(cells) + " |")
+    for split in sorted({str(c["split"]) for c in calls}):
+        cells = []
+        for name in backends:
+            agree, n, error, rated = totals[(split, name)]
+            cells.append(f"{agree / n:.1%}, MAE {error / max(rated, 1):.2f}")
+        print(f"| **all {split} calls** | {split} | " + " | ".join(cells) + " |")
 
 
 def cost(rows: list[dict[str, str]], backends: dict[str, AnalysisModels]) -> None:
-    print("\nper-utterance cost (analyse(), test utterances, one thread)")
+    print("\nper-utterance cost (analyse(), all utterances, torch 1 thread)")
     for name, models in backends.items():
         timings = []
         for row in rows:
@@ -241,25 +202,28 @@ def main() -> None:
     args = parser.parse_args()
     rows = load_rows()
     calls = load_calls()
-    begin = time.perf_counter()
-    default = load_analysis_backend(AnalysisConfig())
-    load_s = time.perf_counter() - begin
-    hf = TransformersSentiment(args.sentiment_model) if args.sentiment_model else None
+    loads: dict[str, float] = {}
+    backends: dict[str, AnalysisModels] = {"rules (tuned VADER, cue lexicon)": lexicon_backend()}
+    configs = {
+        "frozen MiniLM + heads": AnalysisConfig(sentiment_backend="embedding", emotion_backend="embedding"),
+        "fine-tuned MiniLM (default)": AnalysisConfig(),
+    }
+    if args.sentiment_model:
+        configs["transformers"] = AnalysisConfig(emotion_backend="lexicon").with_sentiment_model(args.sentiment_model)
+    for name, config in configs.items():
+        begin = time.perf_counter()
+        backends[name] = load_analysis_backend(config)
+        loads[name] = time.perf_counter() - begin
     import torch
 
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python "
-        f"{platform.python_version()}, torch {torch.__version__} ({torch.get_num_threads()} thread), "
-        f"default backend loaded in {load_s:.1f} s"
-    )
-    utterance_tables(rows, default, hf)
+    print(f"machine: {machine()}, torch {torch.__version__} ({torch.get_num_threads()} thread)")
+    print("backend load (trained models from the cache): " + ", ".join(f"{k} {v:.1f} s" for k, v in loads.items()))
+    utterance_tables(rows, backends)
+    default = backends["fine-tuned MiniLM (default)"]
     for split in ("dev", "test"):
         category_table(calls, default, split)
-    backends = {"lexicon (VADER)": lexicon_backend(), "default": default}
-    if args.sentiment_model:
-        backends["transformers"] = load_analysis_backend(AnalysisConfig().with_sentiment_model(args.sentiment_model))
     call_table(calls, backends)
-    cost([r for r in rows if r["split"] == "test"], {"lexicon": lexicon_backend(), "default": default})
+    cost(rows, backends)
 
 
 if __name__ == "__main__":
