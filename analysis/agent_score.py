@@ -42,11 +42,17 @@ long_silences        a gap of ``LONG_SILENCE_S`` (20 s) or more between the end 
                      it or in the utterance right after it ("thanks for holding")
 ==================== ===================================================================== ==============
 
+Two limits follow the human rating scale (docs/analytics.md): a 5 needs a greeting, empathy where it
+was due, a resolution and no rude phrase (otherwise at most 4: "good, one of those missing"), and a 1
+needs a rude or dismissive phrase (otherwise at least 2: "unhelpful, no resolution"). The summary
+file says when a limit applied (``agent_score.limit``).
+
 The weights were set on 13 scripted development calls rated 1-5 by a person
-(benchmarks/analysis_data/calls, ``split: dev``) and are checked on held-out calls rated by another
+(benchmarks/analysis_data/calls, ``split: dev``) and, with the limits, on 6 more calls
+written and rated by another author; they are checked on held-out calls rated by a third
 (``benchmarks/bench_call_analytics.py``): an agent who does everything right scores 5, one who
 forgets empathy for an upset customer 4, a mechanical agent 3, a dismissive one who leaves the
-problem unresolved 2 or less, a rude one 1.
+problem unresolved 2, a rude one 1.
 
 ``evaluate`` also returns a line of evidence per component (which phrase, which ratio, which gap),
 for the per-session summary file.
@@ -197,6 +203,9 @@ CLOSING_PHRASES: Final = (
     "is there anything else",
     "anything else i can help",
     "anything else i can do",
+    "help with anything else",
+    "help you with anything else",
+    "anything else today",
 )
 POLITE_PHRASES: Final = (
     "please",
@@ -275,6 +284,7 @@ class AgentScore:
     score: int
     breakdown: dict[str, float]
     evidence: dict[str, str]
+    limit: str = ""  # why the rounded points were capped at 4 or raised to 2, if they were
 
 
 def _count(pattern: re.Pattern[str], text: str) -> int:
@@ -432,5 +442,20 @@ def evaluate(utterances: Sequence[ScoredUtterance], has_repeated_problems: bool)
         "long_silences": silence_note,
     }
     total = BASE_SCORE + sum(breakdown.values())
-    rounded = math.floor(total + 0.5)
-    return AgentScore(max(MIN_SCORE, min(MAX_SCORE, rounded)), breakdown, evidence)
+    points = max(MIN_SCORE, min(MAX_SCORE, math.floor(total + 0.5)))
+    missing = [
+        name
+        for name, present in (
+            ("greeting", greeted),
+            ("empathy", breakdown["empathy"] >= 0),
+            ("resolution", resolved),
+            ("politeness", not rude),
+        )
+        if not present
+    ]
+    limit = ""
+    if points == MAX_SCORE and missing:
+        points, limit = MAX_SCORE - 1, f"{total:.2f} points, capped at 4: no {', no '.join(missing)}"
+    elif points == MIN_SCORE and not rude:
+        points, limit = MIN_SCORE + 1, f"{total:.2f} points, raised to 2: 1 is for rude or hostile agents"
+    return AgentScore(points, breakdown, evidence, limit)

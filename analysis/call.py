@@ -239,7 +239,14 @@ class CallAnalyzer:
         )
         summary_input = [
             summary.SummaryUtterance(
-                r.speaker, r.result.sentiment_score, r.words, r.features, r.signals.resolution_sentence
+                r.speaker,
+                r.result.sentiment_score,
+                r.words,
+                r.features,
+                r.signals.resolution_sentence,
+                r.result.sentiment,
+                r.signals.closing > 0,
+                any(hit.category == "marketing_mentions" or hit.label == "transfer" for hit in r.hits),
             )
             for r in ordered
         ]
@@ -266,6 +273,7 @@ class CallAnalyzer:
             speakers=speakers,
             customer_trajectory=_trajectory(focus),
             agent_score_evidence=scored.evidence,
+            agent_score_limit=scored.limit,
             summary_parts=summary.summary_parts(summary_input),
             utterance_count=len(self._records),
         )

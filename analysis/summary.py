@@ -40,6 +40,7 @@ from analysis.text import compile_phrases, is_negated, split_sentences, truncate
 __all__ = [
     "PART_CHARS",
     "PROBLEM_PHRASES",
+    "RESULT_MIN_WORDS",
     "STOP_WORDS",
     "SummaryFeatures",
     "SummaryUtterance",
@@ -50,6 +51,7 @@ __all__ = [
 
 PART_CHARS: Final = 120
 _CLEAR_SENTIMENT: Final = 0.3
+RESULT_MIN_WORDS: Final = 8
 _EARLY_MIN: Final = 3
 _MONO_SENTENCES: Final = 2
 
@@ -125,7 +127,21 @@ FOLLOW_UP_PHRASES: Final = (
     "tomorrow",
     "next week",
 )
+# A farewell is not a statement of how the call ended ("Lovely. Take care, and have a good evening.").
+FAREWELL_PHRASES: Final = (
+    "take care",
+    "have a good",
+    "have a great",
+    "have a lovely",
+    "have a nice",
+    "enjoy the rest",
+    "thanks for calling",
+    "thank you for calling",
+    "bye",
+    "goodbye",
+)
 _FOLLOW_UP_RE: Final = compile_phrases(FOLLOW_UP_PHRASES)
+_FAREWELL_RE: Final = compile_phrases(FAREWELL_PHRASES)
 _PROBLEM_RE: Final = compile_phrases(PROBLEM_PHRASES)
 _NEGATIVE_PROBLEM_RE: Final = compile_phrases(NEGATIVE_PROBLEM_PHRASES)
 
@@ -155,6 +171,7 @@ class SummaryFeatures:
     problem_cues: int = 0
     problem_sentence: int | None = None  # index of the first sentence with a problem word
     follow_up_sentences: tuple[int, ...] = ()  # indexes of sentences that promise something later
+    farewell: bool = False  # the utterance says goodbye
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +183,9 @@ class SummaryUtterance:
     words: int
     features: SummaryFeatures
     resolution_sentence: str | None
+    sentiment: str = "neutral"  # the per-utterance label
+    closing: bool = False  # "is there anything else?": not a statement of the result
+    aside: bool = False  # an offer or a transfer: neither says how the problem ends
 
 
 def _problem_count(text: str) -> int:
@@ -196,6 +216,7 @@ def utterance_features(text: str) -> SummaryFeatures:
         problem_cues=total,
         problem_sentence=problem_sentence,
         follow_up_sentences=tuple(i for i, s in enumerate(sentences) if _FOLLOW_UP_RE.search(s)),
+        farewell=_FAREWELL_RE.search(text) is not None,
     )
 
 
@@ -220,7 +241,7 @@ def _speaker_parts(spoken: Sequence[SummaryUtterance]) -> dict[str, str]:
 
     agent = [u for u in spoken if u.speaker == "agent"]
     if agent:
-        action = next((u.resolution_sentence for u in agent if u.resolution_sentence), None)
+        action = next((u.resolution_sentence for u in agent if u.resolution_sentence and not u.aside), None)
         parts["action"] = truncate(action, PART_CHARS) if action else "no resolution stated"
         follow_up = next(
             (
@@ -234,10 +255,19 @@ def _speaker_parts(spoken: Sequence[SummaryUtterance]) -> dict[str, str]:
         if follow_up:
             parts["follow_up"] = truncate(follow_up, PART_CHARS)
 
+    results = [u for u in spoken[customer_positions[0] + 1 :] if u.speaker == "agent" and _states_result(u)]
     later_customer = [spoken[i] for i in customer_positions if i > issue_pos]
     clear = [u for u in later_customer if abs(u.compound) >= _CLEAR_SENTIMENT]
+    action_utterance = next((u for u in agent if u.resolution_sentence and not u.aside), None)
     outcome: SummaryUtterance | None
-    if clear:
+    if results and results[-1] is not action_utterance:
+        outcome = results[-1]  # the agent's last statement of how it ends (a fix, a refusal, news)
+    elif action_utterance is not None:
+        # nothing said after the fix, which is already the "Agent:" part: how the customer took it
+        after = [u for u in later_customer if spoken.index(u) > spoken.index(action_utterance)]
+        reaction = [u for u in after if abs(u.compound) >= _CLEAR_SENTIMENT]
+        outcome = reaction[0] if reaction else after[-1] if after else action_utterance
+    elif clear:
         outcome = clear[-1]
     elif later_customer:
         outcome = later_customer[-1]
@@ -246,6 +276,17 @@ def _speaker_parts(spoken: Sequence[SummaryUtterance]) -> dict[str, str]:
     if outcome is not None:
         parts["outcome"] = _quote(outcome)
     return parts
+
+
+def _states_result(utterance: SummaryUtterance) -> bool:
+    """An agent utterance that says how the problem ends: a fix or next step, or news good or bad."""
+    if utterance.closing or utterance.aside or utterance.features.farewell or utterance.words < RESULT_MIN_WORDS:
+        return False
+    features = utterance.features
+    promises = {features.sentences[i] for i in features.follow_up_sentences}  # the "Follow-up:" part
+    if utterance.resolution_sentence is not None and utterance.resolution_sentence not in promises:
+        return True
+    return not promises and utterance.sentiment in ("positive", "negative")
 
 
 _PART_TITLES: Final = (("issue", "Customer"), ("action", "Agent"), ("outcome", "Outcome"), ("follow_up", "Follow-up"))

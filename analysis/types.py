@@ -98,6 +98,7 @@ class CallAnalysis:
     speakers: dict[str, dict[str, object]] = field(default_factory=dict, hash=False)
     customer_trajectory: dict[str, object] = field(default_factory=dict, hash=False)
     agent_score_evidence: dict[str, str] = field(default_factory=dict, hash=False)
+    agent_score_limit: str = ""  # why the score was capped at 4 or raised to 2 ("" when it was not)
     summary_parts: dict[str, str] = field(default_factory=dict, hash=False)
     utterance_count: int = 0
 
@@ -149,6 +150,7 @@ class CallAnalysis:
                 "base": 3.0,
                 "components": dict(self.agent_score_breakdown),
                 "evidence": dict(self.agent_score_evidence),
+                "limit": self.agent_score_limit,
             },
             "categories": categories,
             "summary_parts": dict(self.summary_parts),

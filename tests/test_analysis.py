@@ -160,7 +160,7 @@ def test_support_call_categories_fire_on_the_right_utterances() -> None:
     }
     assert hits_at(result, 12.5) == {("process_issues", "hold")}
     assert hits_at(result, 41.0) == {("process_issues", "hold"), ("process_issues", "transfer")}
-    assert hits_at(result, 64.0) == {("marketing_mentions", "upgrade")}
+    assert hits_at(result, 64.0) == {("marketing_mentions", "upgrade"), ("marketing_mentions", "new_plan")}
     # The clean utterances produce no hits at all.
     for start in (0.0, 20.0, 52.0, 60.0, 72.0):
         assert hits_at(result, start) == set(), start
@@ -178,7 +178,7 @@ def test_support_call_categories_fire_on_the_right_utterances() -> None:
         'called_again (1): "called yesterday" @5.0s; still_not_fixed (1): "still not working" @5.0s; '
         'multiple_times (1): "twice this week" @5.0s'
     )
-    assert result.marketing_mentions == 'upgrade (1): "upgrade" @64.0s'
+    assert result.marketing_mentions == 'upgrade (1): "upgrade" @64.0s; new_plan (1): "our fibre plan" @64.0s'
 
 
 def test_support_call_call_level_results() -> None:
@@ -742,3 +742,49 @@ def test_long_text_sentiment_is_chunked() -> None:
     long_text = "still not working, this is terrible. " * 2_000 + "thank you, great. " * 500
     score = sentiment_module.polarity(long_text)
     assert -1.0 <= score < 0.0
+
+
+def _scored(speaker: str, sentiment: str, **signals: int) -> agent_score_module.ScoredUtterance:
+    score = {"positive": 0.8, "neutral": 0.0, "negative": -0.8}[sentiment]
+    return agent_score_module.ScoredUtterance(
+        speaker, score, 12, agent_score_module.AgentSignals(**signals), sentiment=sentiment
+    )
+
+
+def test_agent_score_limits_follow_the_human_scale() -> None:
+    evaluate = agent_score_module.evaluate
+    upset, pleased = _scored("customer", "negative"), _scored("customer", "positive")
+    greeted, fixed = _scored("agent", "positive", greeting=1, polite=1), _scored("agent", "positive", resolution=1)
+    caring = _scored("agent", "neutral", empathy=2)
+    full = evaluate([greeted, upset, caring, fixed, pleased, pleased], has_repeated_problems=False)
+    assert full.score == 5 and full.limit == ""
+    # the same call without a greeting still has the points of a 5; a 5 needs every part
+    ungreeted = _scored("agent", "positive", polite=1)
+    capped = evaluate([ungreeted, upset, caring, fixed, pleased, pleased], has_repeated_problems=False)
+    assert 3 + sum(capped.breakdown.values()) >= 4.5
+    assert capped.score == 4 and capped.limit.endswith("capped at 4: no greeting")
+    # unhelpful and negative but never rude: 2, not 1 (1 is for rude or hostile agents)
+    refusing = _scored("agent", "negative")
+    unhelpful = evaluate([refusing, upset, refusing, upset, refusing, upset], has_repeated_problems=True)
+    assert 3 + sum(unhelpful.breakdown.values()) < 1.5
+    assert unhelpful.score == 2 and "raised to 2" in unhelpful.limit
+    rude = _scored("agent", "negative", rude=1)
+    hostile = evaluate([rude, upset, refusing, upset, rude, upset], has_repeated_problems=True)
+    assert hostile.score == 1 and hostile.limit == ""
+
+
+def test_summary_outcome_is_the_agents_last_word_on_the_problem() -> None:
+    _, refused = run_call(
+        [
+            (0.0, "agent", "Thanks for calling Parkway Motors, how can I help?"),
+            (3.0, "customer", "My car was damaged at your garage and I want the repair paid for."),
+            (8.0, "agent", "I'm afraid we can't accept responsibility, the damage was already there when it came in."),
+            (14.0, "customer", "That's not true, I have photos from that morning."),
+            (18.0, "agent", "We can offer you ten percent off the repair as a goodwill discount."),
+            (23.0, "customer", "No thanks."),
+            (25.0, "agent", "Okay. Have a good day, goodbye."),
+        ]
+    )
+    # the refusal is how it ended: not the discount (an offer), not the farewell, not "No thanks."
+    assert refused.summary_parts["outcome"].startswith("I'm afraid we can't accept responsibility")
+    assert refused.summary_parts["action"] == "no resolution stated"
