@@ -236,6 +236,11 @@ RUDE_PHRASES: Final = (
     "i already told you",
     "are you stupid",
     "listen to me",
+    "not our problem",
+    "not our fault",
+    "shouting at me",
+    "like i said",
+    "when they get to it",
 )
 
 _GREETING_RE: Final = compile_phrases(GREETING_PHRASES)
