@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import itertools
 import json
 import os
 import sys
@@ -59,14 +58,13 @@ from analysis.evaluation import (  # noqa: E402
 from analysis.models import AnalysisModels, load_analysis_backend  # noqa: E402
 from audiohook_server.wavio import read_wav  # noqa: E402
 from benchmarks.common import machine, serve  # noqa: E402
-from scripts.make_fixtures import FESTIVAL_VOICES, render_call  # noqa: E402
+from scripts.make_fixtures import FESTIVAL_VOICES, render_labelled_call  # noqa: E402
 from tests.genesys_client import GenesysClient, media_offer  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "analysis_data" / "calls"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "audiohook-server" / "bench-calls"
 KEY = "bench-analytics-key"
 SECRET = b"bench-analytics-client-secret-0123456789"
-MIN_GAP_S = 0.5
 
 
 @dataclass
@@ -87,25 +85,17 @@ def load_calls(split: str | None) -> list[dict[str, object]]:
 def spoken(call: dict[str, object]) -> tuple[npt.NDArray[np.int16], list[LabelledTurn]]:
     """The call as stereo 8 kHz audio and its turns with the rendered timings (cached on disk)."""
     turns = labelled_turns(call)
-    dialogue = [(t.speaker, t.text) for t in turns]
-    gaps = [max(MIN_GAP_S, b.start - a.end) for a, b in itertools.pairwise(turns)] or [MIN_GAP_S]
-    key = hashlib.sha256(json.dumps([dialogue, gaps, FESTIVAL_VOICES]).encode()).hexdigest()[:16]
+    key_material = [[(t.speaker, t.text, t.start, t.end) for t in turns], FESTIVAL_VOICES]
+    key = hashlib.sha256(json.dumps(key_material).encode()).hexdigest()[:16]
     folder = CACHE / f"{call['id']}-{key}"
-    timings = folder / "timings.json"
-    if not timings.exists():
-        rendered = render_call(
-            dialogue, folder, gaps_s=gaps, mono_name=None, stereo_name="call.wav", voices=FESTIVAL_VOICES
-        )
-        timings.write_text(json.dumps([[t["start"], t["end"]] for t in rendered.turns]))
+    timed_file = folder / "call.json"
+    if not timed_file.exists():
+        timed_file.parent.mkdir(parents=True, exist_ok=True)
+        timed_file.write_text(json.dumps(render_labelled_call(dict(call), folder)))
     audio, rate = read_wav(folder / "call.wav")
     if rate != 8000 or audio.ndim != 2:
         raise SystemExit(f"{folder / 'call.wav'}: expected stereo 8 kHz")
-    spans = json.loads(timings.read_text())
-    timed = [
-        LabelledTurn(t.speaker, start, end, t.text, t.sentiment, t.categories)
-        for t, (start, end) in zip(turns, spans, strict=True)
-    ]
-    return audio, timed
+    return audio, labelled_turns(json.loads(timed_file.read_text()))
 
 
 def on_text(turns: Sequence[LabelledTurn], models: AnalysisModels) -> CallOutcome:

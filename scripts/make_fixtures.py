@@ -50,7 +50,9 @@ import tempfile
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soxr
@@ -335,11 +337,44 @@ def copy_librivox(src: Path = LIBRIVOX_SRC, out_dir: Path = LIBRIVOX_OUT) -> dic
     return transcripts
 
 
+MIN_GAP_S = 0.5
+ANALYTICS_OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "analytics"
+
+
+def render_labelled_call(call: dict[str, Any], out_dir: Path, stereo_name: str = "call.wav") -> dict[str, Any]:
+    """Speak a labelled call (``benchmarks/analysis_data/calls`` layout) with the Festival HTS voices:
+    the script's own pauses are kept (at least ``MIN_GAP_S``). Writes ``stereo_name`` (8 kHz mu-law,
+    customer on channel 0) and returns the call with each turn's ``start``/``end`` set to where its
+    audio lies."""
+    turns = call["turns"]
+    dialogue = [(str(t["speaker"]), str(t["text"])) for t in turns]
+    gaps = [max(MIN_GAP_S, float(b["start"]) - float(a["end"])) for a, b in pairwise(turns)] or [MIN_GAP_S]
+    rendered = render_call(
+        dialogue, out_dir, gaps_s=gaps, mono_name=None, stereo_name=stereo_name, voices=FESTIVAL_VOICES
+    )
+    timed = [
+        {**turn, "start": placed["start"], "end": placed["end"]}
+        for turn, placed in zip(turns, rendered.turns, strict=True)
+    ]
+    return {**call, "turns": timed, "rendered": {"voices": FESTIVAL_VOICES, "sox": rendered.sox_commands}}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("librivox", "dialogue"), help="build just one part")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"dialogue output folder (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--analytics-call",
+        type=Path,
+        help="instead: speak this labelled call (JSON) into tests/fixtures/analytics/ (needs festival)",
+    )
     args = parser.parse_args(argv)
+    if args.analytics_call is not None:
+        call = json.loads(args.analytics_call.read_text(encoding="utf-8"))
+        spoken = render_labelled_call(call, ANALYTICS_OUT, stereo_name="call_stereo8k_ulaw.wav")
+        (ANALYTICS_OUT / "call.json").write_text(json.dumps(spoken, indent=1) + "\n", encoding="utf-8")
+        print(f"{call['id']}: {len(spoken['turns'])} turns -> {ANALYTICS_OUT}")
+        return 0
     if args.only in (None, "librivox"):
         for name, text in copy_librivox().items():
             print(f"{name}: {text}")
