@@ -14,9 +14,13 @@ never state something that was not said.
   - action: the agent's first sentence stating a fix or next step (see ``analysis.agent_score``);
     "no resolution stated" when the agent spoke but never stated one; the part is left out when no
     agent utterance exists.
-  - outcome: the last customer utterance after the issue with clear sentiment (``|compound| >= 0.3``),
-    else the last customer utterance after the issue, else the call's last utterance; left out when
-    that would repeat the issue.
+  - outcome: the agent's last word on the problem: the last agent utterance of at least
+    ``RESULT_MIN_WORDS`` words that states a fix or next step, or news (labelled positive or
+    negative), and is not an offer, a transfer, a promise for later, a closing or a farewell. When
+    that is the action's own utterance, the customer's first clear reaction to it (``|score| >= 0.3``)
+    says how it landed. Without either: the last customer utterance after the issue with clear
+    sentiment, else the last customer utterance after it, else the call's last utterance (left out
+    when that would repeat the issue).
   - follow-up: the agent's first sentence, other than the action, that promises something for later
     (``FOLLOW_UP_PHRASES``: "you'll receive", "will arrive", "call you back", "by Friday" ...),
     appended as ``| Follow-up: <sentence>`` when there is one.
@@ -240,8 +244,9 @@ def _speaker_parts(spoken: Sequence[SummaryUtterance]) -> dict[str, str]:
     parts = {"issue": _quote(issue, from_problem=True)}
 
     agent = [u for u in spoken if u.speaker == "agent"]
+    action_utterance = next((u for u in agent if u.resolution_sentence and not u.aside), None)
     if agent:
-        action = next((u.resolution_sentence for u in agent if u.resolution_sentence and not u.aside), None)
+        action = action_utterance.resolution_sentence if action_utterance is not None else None
         parts["action"] = truncate(action, PART_CHARS) if action else "no resolution stated"
         follow_up = next(
             (
@@ -258,13 +263,13 @@ def _speaker_parts(spoken: Sequence[SummaryUtterance]) -> dict[str, str]:
     results = [u for u in spoken[customer_positions[0] + 1 :] if u.speaker == "agent" and _states_result(u)]
     later_customer = [spoken[i] for i in customer_positions if i > issue_pos]
     clear = [u for u in later_customer if abs(u.compound) >= _CLEAR_SENTIMENT]
-    action_utterance = next((u for u in agent if u.resolution_sentence and not u.aside), None)
     outcome: SummaryUtterance | None
     if results and results[-1] is not action_utterance:
         outcome = results[-1]  # the agent's last statement of how it ends (a fix, a refusal, news)
     elif action_utterance is not None:
         # nothing said after the fix, which is already the "Agent:" part: how the customer took it
-        after = [u for u in later_customer if spoken.index(u) > spoken.index(action_utterance)]
+        fixed_at = next(i for i, u in enumerate(spoken) if u is action_utterance)
+        after = [spoken[i] for i in customer_positions if i > max(fixed_at, issue_pos)]
         reaction = [u for u in after if abs(u.compound) >= _CLEAR_SENTIMENT]
         outcome = reaction[0] if reaction else after[-1] if after else action_utterance
     elif clear:
