@@ -744,11 +744,21 @@ def test_long_text_sentiment_is_chunked() -> None:
     assert -1.0 <= score < 0.0
 
 
-def _scored(speaker: str, sentiment: str, **signals: int) -> agent_score_module.ScoredUtterance:
+def _scored(
+    speaker: str,
+    sentiment: str,
+    *,
+    greeting: int = 0,
+    empathy: int = 0,
+    resolution: int = 0,
+    polite: int = 0,
+    rude: int = 0,
+) -> agent_score_module.ScoredUtterance:
     score = {"positive": 0.8, "neutral": 0.0, "negative": -0.8}[sentiment]
-    return agent_score_module.ScoredUtterance(
-        speaker, score, 12, agent_score_module.AgentSignals(**signals), sentiment=sentiment
+    signals = agent_score_module.AgentSignals(
+        greeting=greeting, empathy=empathy, resolution=resolution, polite=polite, rude=rude
     )
+    return agent_score_module.ScoredUtterance(speaker, score, 12, signals, sentiment=sentiment)
 
 
 def test_agent_score_limits_follow_the_human_scale() -> None:
