@@ -199,14 +199,7 @@ RESOLUTION_PHRASES: Final = (
     "technician is scheduled",
     "next step*",
 )
-CLOSING_PHRASES: Final = (
-    "is there anything else",
-    "anything else i can help",
-    "anything else i can do",
-    "help with anything else",
-    "help you with anything else",
-    "anything else today",
-)
+CLOSING_PHRASES: Final = ("anything else",)  # "is there anything else I can help with?", "anything else today?"
 POLITE_PHRASES: Final = (
     "please",
     "thank you",

@@ -143,6 +143,13 @@ FAREWELL_PHRASES: Final = (
     "thank you for calling",
     "bye",
     "goodbye",
+    "you're welcome",
+    "you're so welcome",
+    "you're very welcome",
+    "good luck",
+    "all the best",
+    "hope * goes well",
+    "hope * goes smoothly",
 )
 _FOLLOW_UP_RE: Final = compile_phrases(FOLLOW_UP_PHRASES)
 _FAREWELL_RE: Final = compile_phrases(FAREWELL_PHRASES)
