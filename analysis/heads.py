@@ -1,12 +1,13 @@
-"""Small classifier heads over sentence embeddings, trained at load time on the packaged examples.
+"""Small classifier heads over frozen sentence embeddings: the ``embedding`` backend, and the packaged
+training examples that every trained backend learns from.
 
 No trained sentiment or emotion classifier ships in any package registry, and a hub download is not
 an option, so the project ships its own labelled examples (``training_examples.json``: contact-centre
 utterances with a sentiment and an emotion label, written for this purpose and disjoint from the
-evaluation set in benchmarks/analysis_data) and fits two multinomial logistic-regression heads on
-their MiniLM embeddings when the backend loads. With about two hundred examples and 384 features that
-takes well under a second, is deterministic (zero initialisation, full-batch gradient descent) and
-keeps the model inspectable: the examples are the model.
+evaluation set in benchmarks/analysis_data). The default backend fine-tunes MiniLM on them
+(``analysis.turn_classifier``); this module's alternative keeps MiniLM frozen and fits two multinomial
+logistic-regression heads on the examples' features. The fit is deterministic (zero initialisation,
+full-batch gradient descent) and keeps the model inspectable: the examples are the model.
 
 Features (``feature_rows``): the utterance's normalised embedding; the embedding of its last sentence
 (the labelling guide has mixed turns "take the side the turn ends on": "It took a while, but it's
