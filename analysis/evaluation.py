@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "CallScore",
@@ -31,6 +32,7 @@ __all__ = [
     "labelled_turns",
     "match_rows",
     "merge_counts",
+    "predicted_rows",
     "score_call",
 ]
 
@@ -97,6 +99,21 @@ class CallScore:
 def categories_of(cell: str) -> frozenset[str]:
     """The category names in an ``utterance_categories`` cell (``category/label; ...``)."""
     return frozenset(part.split("/", 1)[0].strip() for part in cell.split(";") if part.strip())
+
+
+def predicted_rows(records: Iterable[Mapping[Any, object]]) -> list[PredictedRow]:
+    """The rows of a session CSV (as read by ``csv.DictReader`` or ``DataFrame.to_dict("records")``)."""
+    return [
+        PredictedRow(
+            str(record["speaker"]),
+            float(str(record["start"])),
+            float(str(record["end"])),
+            str(record["text"]),
+            str(record["utterance_sentiment"]),
+            categories_of(str(record["utterance_categories"])),
+        )
+        for record in records
+    ]
 
 
 def _overlap(a_start: float, a_end: float, b_start: float, b_end: float) -> float:

@@ -50,9 +50,9 @@ from analysis.evaluation import (  # noqa: E402
     LabelledTurn,
     PredictedRow,
     best_turn,
-    categories_of,
     labelled_turns,
     merge_counts,
+    predicted_rows,
     score_call,
 )
 from analysis.models import AnalysisModels, load_analysis_backend  # noqa: E402
@@ -127,17 +127,7 @@ async def through_server(url: str, audio: npt.NDArray[np.int16], recordings: Pat
     while not summary_path.exists() and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     frame = pd.read_csv(csv_path, keep_default_na=False)
-    rows = [
-        PredictedRow(
-            str(r["speaker"]),
-            float(r["start"]),
-            float(r["end"]),
-            str(r["text"]),
-            str(r["utterance_sentiment"]),
-            categories_of(str(r["utterance_categories"])),
-        )
-        for r in frame.to_dict("records")
-    ]
+    rows = predicted_rows(frame.to_dict("records"))
     summary = json.loads(summary_path.read_text())
     return CallOutcome(
         rows,

@@ -21,7 +21,7 @@ import pytest
 
 from analysis.agent_score import COMPONENTS
 from analysis.categories import CATEGORY_NAMES
-from analysis.evaluation import PredictedRow, best_turn, categories_of, labelled_turns, score_call
+from analysis.evaluation import PredictedRow, best_turn, labelled_turns, predicted_rows, score_call
 from audiohook_server.wavio import read_wav
 from tests.conftest import API_KEY, RunningServer
 from tests.genesys_client import GenesysClient, media_offer
@@ -57,17 +57,7 @@ def session(server: RunningServer) -> tuple[dict[str, object], pd.DataFrame, dic
 
 
 def _rows(frame: pd.DataFrame) -> list[PredictedRow]:
-    return [
-        PredictedRow(
-            str(r["speaker"]),
-            float(r["start"]),
-            float(r["end"]),
-            str(r["text"]),
-            str(r["utterance_sentiment"]),
-            categories_of(str(r["utterance_categories"])),
-        )
-        for r in frame.to_dict("records")
-    ]
+    return predicted_rows(frame.to_dict("records"))
 
 
 def test_per_turn_sentiment_in_the_csv_agrees_with_the_human_labels(
