@@ -73,6 +73,12 @@ def _require_transformers() -> tuple[Any, Any]:
     return torch, transformers
 
 
+def encoder_fingerprint(encoder_dir: Path) -> str:
+    """The encoder's files, by name and size (``name:size;`` each, sorted): part of the cache key of
+    every model trained on top of it, so a different encoder trains anew."""
+    return "".join(f"{path.name}:{path.stat().st_size};" for path in sorted(encoder_dir.iterdir()) if path.is_file())
+
+
 # transformers builds a model under a context that swaps torch's parameter registration process-wide
 # (weights are first made on the "meta" device); two threads loading at once can leave it swapped, and
 # a module built meanwhile in another thread gets meta parameters. Every load in this package holds it.

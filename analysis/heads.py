@@ -46,6 +46,8 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from analysis.embeddings import encoder_fingerprint
+
 __all__ = [
     "FEATURE_VERSION",
     "HYBRID_LEXICAL_WEIGHT",
@@ -214,8 +216,7 @@ class HeadCache:
         )
         digest.update(json.dumps([list(group) for group in labels]).encode())
         digest.update(training_text.encode())
-        for path in sorted(p for p in encoder_dir.iterdir() if p.is_file()):
-            digest.update(f"{path.name}:{path.stat().st_size};".encode())
+        digest.update(encoder_fingerprint(encoder_dir).encode())
         return digest.hexdigest()[:32]
 
     def load(self, key: str, labels: Sequence[Sequence[str]]) -> list[SoftmaxHead] | None:

@@ -48,6 +48,7 @@ from analysis.embeddings import (
     ModelUnavailableError,
     _require_transformers,
     default_embedding_path,
+    encoder_fingerprint,
     load_pretrained,
 )
 from analysis.emotion import EMOTION_LABELS
@@ -92,8 +93,7 @@ def model_key(encoder_dir: Path, training: str) -> str:
     settings = (MODEL_VERSION, EPOCHS, LEARNING_RATE, BATCH_SIZE, WARMUP, WEIGHT_DECAY, EMOTION_LOSS_WEIGHT)
     digest.update(repr((settings, DROPOUT, MAX_TOKENS, SEED, SENTIMENT_LABELS, EMOTION_LABELS)).encode())
     digest.update(training.encode())
-    for path in sorted(p for p in encoder_dir.iterdir() if p.is_file()):
-        digest.update(f"{path.name}:{path.stat().st_size};".encode())
+    digest.update(encoder_fingerprint(encoder_dir).encode())
     return digest.hexdigest()[:24]
 
 
