@@ -267,7 +267,7 @@ def prepare_analysis_backend(config: AnalysisConfig | None = None) -> str:
     config = config if config is not None else AnalysisConfig()
     if not config.needs_turn_classifier:
         return "nothing to train"
-    path = TurnClassifier.prepare(config.cache_dir or default_analysis_cache_dir(), config.embedding_model)
+    path = TurnClassifier.prepare(config.cache_dir, config.embedding_model)
     return f"turn classifier {path}"
 
 

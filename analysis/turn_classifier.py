@@ -27,7 +27,6 @@ two processes training at once do no harm.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -275,20 +274,3 @@ class TurnClassifier:
     def load(cls, cache_dir: Path | None = None, encoder_dir: Path | None = None) -> TurnClassifier:
         """``prepare`` then load."""
         return cls(cls.prepare(cache_dir, encoder_dir))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m analysis", description="Train (once) and cache the turn classifier."
-    )
-    parser.add_argument("--cache-dir", type=Path, help=f"default {default_analysis_cache_dir()}")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    began = time.monotonic()
-    path = TurnClassifier.prepare(args.cache_dir)
-    print(f"turn classifier ready in {time.monotonic() - began:.0f} s: {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
