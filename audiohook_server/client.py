@@ -44,7 +44,8 @@ from tqdm import tqdm
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from audiohook_server.wavio import read_wav, to_mono_16k
+from audiohook_server.audio.resampling import to_mono_16k
+from audiohook_server.audio.wav_files import read_wav
 
 __all__ = [
     "API_KEY_ENV",
@@ -452,7 +453,9 @@ def _as_mono_int16(samples: npt.NDArray[Any]) -> npt.NDArray[np.int16]:
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     if array.ndim != 1:
-        raise ValueError(f"expected mono 16 kHz samples (1-D), got shape {array.shape}; use wavio.to_mono_16k")
+        raise ValueError(
+            f"expected mono 16 kHz samples (1-D), got shape {array.shape}; use audio.resampling.to_mono_16k"
+        )
     if array.dtype != np.int16:
         if not np.issubdtype(array.dtype, np.integer):
             raise ValueError(f"expected int16 samples, got {array.dtype}")

@@ -147,8 +147,8 @@ class Connection:
         deadline = loop.time() + self.settings.max_session_s
         idle = self.settings.idle_timeout_s
         try:
-            if isinstance(self.session, LiveSession):
-                await self._perform(self.session.start_message())  # the new session id comes first
+            if self.session is not None:
+                await self._perform(self.session.connected())  # the live dialect's session id comes first
             while True:
                 try:
                     frame = await asyncio.wait_for(self.websocket.recv(), min(idle, max(0.0, deadline - loop.time())))
@@ -315,13 +315,11 @@ class Connection:
         if self._delayed_close is not None:
             self._delayed_close.cancel()
         assert self.session is not None
-        await self._perform(self.session.closed_message())
+        await self._perform(self.session.closed())
 
     async def _emit(self, update: TranscriptUpdate, analysis: dict[str, Any] | None) -> None:
         assert self.session is not None
-        message = self.session.transcript_event(update, analysis)
-        if message is not None:
-            await self.send(message)
+        await self._perform(self.session.transcript(update, analysis))
 
     async def send(self, message: dict[str, Any]) -> None:
         with contextlib.suppress(ConnectionClosed):  # a client that is gone still gets its CSV

@@ -56,7 +56,7 @@ from analysis.evaluation import (  # noqa: E402
     score_call,
 )
 from analysis.models import AnalysisModels, load_analysis_backend  # noqa: E402
-from audiohook_server.wavio import read_wav  # noqa: E402
+from audiohook_server.audio.wav_files import read_wav  # noqa: E402
 from benchmarks.common import machine, serve  # noqa: E402
 from scripts.make_fixtures import FESTIVAL_VOICES, render_labelled_call  # noqa: E402
 from tests.genesys_client import GenesysClient, media_offer  # noqa: E402

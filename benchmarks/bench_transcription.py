@@ -33,9 +33,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from audiohook_server.audio.resampling import to_mono_16k  # noqa: E402
+from audiohook_server.audio.wav_files import read_wav  # noqa: E402
 from audiohook_server.client import StreamResult, stream_audio  # noqa: E402
 from audiohook_server.evaluation import word_error_rate  # noqa: E402
-from audiohook_server.wavio import read_wav, to_mono_16k  # noqa: E402
 from benchmarks.common import free_port, machine  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"

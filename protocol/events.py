@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from protocol.errors import ProtocolError
 
@@ -38,10 +39,25 @@ def format_duration(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class Word:
+    """One recognized word. Whisper gives its times from the start of the utterance's audio; the call
+    core moves them onto the stream timeline (`shifted`) before anything is sent or written."""
+
     text: str
-    start: float  # seconds on the stream timeline
+    start: float  # seconds
     end: float
-    confidence: float
+    confidence: float  # 0..1
+
+    def shifted(self, offset: float) -> Word:
+        return Word(self.text, self.start + offset, self.end + offset, self.confidence)
+
+    def to_json(self) -> dict[str, Any]:
+        """The word as the simple and live dialects send it."""
+        return {
+            "word": self.text,
+            "start": round(self.start, 3),
+            "end": round(self.end, 3),
+            "confidence": round(self.confidence, 4),
+        }
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,45 @@
 """The Genesys AudioHook v2 session state machine (AudioHook Monitor and the Transcription Connector).
 
-Theory of operation: the server feeds every frame into `GenesysSession` and carries out the actions
-that come back, in order. Rules follow ../shared/docs/audiohook-protocol.md §1, which was read from the
-reference implementation's protocol types, validators and server session:
+Theory of operation: the transport feeds every frame into `GenesysSession` and carries out the actions
+that come back, in order (the contract is `protocol.session.Session`). Rules follow the AudioHook
+protocol as the reference implementation's protocol types, validators and server session define it.
 
-    OPENING --open--> ACTIVE <--paused/resumed--> PAUSED
-       |                 |                          |
-       |                 +---------- close ---------+--> CLOSING --(finals flushed)--> CLOSED
-       +--(bad credentials, disconnect mode)--> UNAUTHORIZED --close--> CLOSED
-    any live state --protocol error--> SIGNALED_ERROR --close--> CLOSED
+Transitions of text messages (`TRANSITIONS`, the table itself; a test keeps this list true):
+
+    opening --open--> active
+    opening --ping--> opening
+    opening --error--> opening
+    opening --close--> closing
+    active --ping--> active
+    active --paused--> paused
+    active --resumed--> active
+    active --discarded--> active
+    active --update--> active
+    active --error--> active
+    active --close--> closing
+    paused --ping--> paused
+    paused --paused--> paused
+    paused --resumed--> active
+    paused --discarded--> paused
+    paused --update--> paused
+    paused --error--> paused
+    paused --close--> closing
+    closing --ping--> closing
+    closing --error--> closing
+    closing --close--> closing
+    signaled-error --close--> closing
+    unauthorized --close--> closing
+
+Error paths, outside the table: a protocol error in opening, active or paused (`fail`) sends
+`disconnect` reason `error` and goes to signaled-error; `open` on a connection whose credentials
+failed (disconnect mode) sends `disconnect` reason `unauthorized` and goes to unauthorized; the server
+going away (`shutdown`) sends `disconnect` reason `completed`. After a disconnect only `close`
+matters; a client that does not send it is closed after a grace period. Server-triggered:
+closing --closed()--> closed, once the finals are flushed.
 
 - Every client text message has `version` "2", the session `id`, `seq` exactly one more than the last,
   `serverseq` no more than the server sent, a `position` (`PT12.4S`) and `parameters`; each type's
   parameters are validated as the reference does.
-- Errors are answered the AudioHook way: `disconnect` with reason `error` and a readable `info`; the
-  client answers `close` and gets `closed`. A client that does not is closed after a grace period.
 - `opened` goes out at once: audio is buffered by the server while models warm up.
 - The connection probe (null conversation id) is answered but starts no recognition.
 - Positions: audio advances the stream position; `discarded` and `resumed` gaps move it further, so
@@ -26,13 +51,12 @@ from __future__ import annotations
 import enum
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from protocol.actions import (
     AudioGap,
-    AudioReceived,
     ClientReportedError,
     CloseConnection,
     LanguageChanged,
@@ -42,13 +66,12 @@ from protocol.actions import (
     SessionStarted,
 )
 from protocol.audio import AudioDecoder, MediaFormat, media_from_offer
-from protocol.errors import CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, CLOSE_TOO_BIG, ProtocolError, bounded, close_reason
+from protocol.errors import CLOSE_POLICY_VIOLATION, ProtocolError, bounded, close_reason
 from protocol.events import TranscriptUpdate, format_duration, parse_duration
-from protocol.messages import ClientMessage, check_known_type, parse_envelope
+from protocol.messages import PROTOCOL_VERSION, ClientMessage, check_known_type, parse_envelope
+from protocol.session import Analysis, Sequences, SessionBase, Transition
 
-PROTOCOL_VERSION = "2"
 NULL_UUID = "00000000-0000-0000-0000-000000000000"
-MAX_TEXT_MESSAGE = 65535
 DISCONNECT_GRACE_S = 5.0
 _UUID = re.compile(
     r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-5][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}"
@@ -70,6 +93,7 @@ class GenesysState(enum.Enum):
 
 
 _LIVE = (GenesysState.OPENING, GenesysState.ACTIVE, GenesysState.PAUSED)
+_DISCONNECTED = (GenesysState.SIGNALED_ERROR, GenesysState.UNAUTHORIZED)
 
 
 def is_uuid(value: object) -> bool:
@@ -140,8 +164,12 @@ def select_media(offers: Sequence[Any], preference: Sequence[str]) -> tuple[Medi
 
 
 @dataclass
-class GenesysSession:
+class GenesysSession(SessionBase[GenesysState]):
     """One connection's protocol state for the Genesys dialect."""
+
+    dialect: ClassVar[str] = "genesys"
+    CLOSING: ClassVar[GenesysState] = GenesysState.CLOSING
+    CLOSED: ClassVar[GenesysState] = GenesysState.CLOSED
 
     session_id: str | None = None  # from the Audiohook-Session-Id header; else taken from `open`
     organization_id: str | None = None  # from the Audiohook-Organization-Id header
@@ -151,62 +179,55 @@ class GenesysSession:
     send_partials: bool = True
     send_analysis_entity: bool = False
     unauthorized_reason: str | None = None  # set: answer `open` with disconnect(unauthorized)
-    state: GenesysState = GenesysState.OPENING
-    media: MediaFormat | None = None
-    language: str | None = None
-    conversation_id: str | None = None
-    probe: bool = False
-    samples_received: int = 0  # per channel
-    gap_samples: int = 0  # discarded audio, on the stream timeline
-    client_position: float = 0.0
-    _decoder: AudioDecoder | None = field(default=None, repr=False)
-    _client_seq: int = 0
-    _server_seq: int = 0
-    _text_frames: int = 0
+    language: str | None = field(default=None, init=False)
+    conversation_id: str | None = field(default=None, init=False)
+    probe: bool = field(default=False, init=False)
+    client_position: float = field(default=0.0, init=False)
+    _decoder: AudioDecoder | None = field(default=None, init=False, repr=False)
+    _seq: Sequences = field(default_factory=Sequences, init=False, repr=False)
+    _text_frames: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.state = GenesysState.OPENING
 
     # ---- input -------------------------------------------------------------------------------
 
     def receive_text(self, data: str | bytes) -> list[SessionAction]:
         self._text_frames += 1
-        size = len(data.encode("utf-8", errors="surrogatepass")) if isinstance(data, str) else len(data)
-        if size > MAX_TEXT_MESSAGE:
-            return self.fail(ProtocolError(413, f"text message too large ({size} bytes > 64 KiB)", CLOSE_TOO_BIG))
         try:
-            message = parse_envelope(data)
+            message = parse_envelope(data, self.limits)
         except ProtocolError as error:
             return self.fail(error)
         try:
             self._check_envelope(message)
             check_known_type(message)
         except ProtocolError as error:
-            if message.type == "close" and self.state in (GenesysState.SIGNALED_ERROR, GenesysState.UNAUTHORIZED):
-                # After a disconnect, the client's close ends the session whatever its envelope; `closed`
-                # still reports its seq (messages the envelope check refused were counted by the client),
-                # within what is possible: never backwards, never more than the text frames received.
-                if message.seq is not None and self._client_seq < message.seq <= self._text_frames:
-                    self._client_seq = message.seq
-            else:
+            if message.type != "close" or self.state not in _DISCONNECTED:
                 return self.fail(error)
-        handler = _HANDLERS.get((self.state, message.type))
-        if handler is None:
-            if self.state in _LIVE:
-                return self.fail(ProtocolError(405, f"{message.type[:40]!a} is not allowed while {self.state.value}"))
-            return []  # after an error, a disconnect or a close: only `close` matters
+            # After a disconnect, the client's close ends the session whatever its envelope; `closed`
+            # still reports its seq (messages the envelope check refused were counted by the client),
+            # within what is possible: never backwards, never more than the text frames received.
+            if message.seq is not None and self._seq.client < message.seq <= self._text_frames:
+                self._seq.client = message.seq
         try:
-            return handler(self, message)
+            actions = self.dispatch(TRANSITIONS, message.type, message)
         except ProtocolError as error:
             return self.fail(error)
+        if actions is not None:
+            return actions
+        if self.state in _LIVE:
+            return self.fail(ProtocolError(405, f"{message.type[:40]!a} is not allowed while {self.state.value}"))
+        return []  # after an error, a disconnect or a close: only `close` matters
 
     def receive_binary(self, data: bytes) -> list[SessionAction]:
         if self.state is GenesysState.ACTIVE:
             if self._decoder is None:  # no media was selected
                 return self.fail(ProtocolError(400, "unexpected audio: no media was selected in 'opened'"))
+            too_large = self.limits.check_binary(data)
+            if too_large is not None:
+                return self.fail(too_large)
             samples = self._decoder.decode(data)
-            if self.probe or not samples.shape[0]:
-                return []
-            first = self.samples_received + self.gap_samples
-            self.samples_received += samples.shape[0]
-            return [AudioReceived(samples, first)]
+            return [] if self.probe else self._audio(samples)
         if self.state in (GenesysState.OPENING, GenesysState.PAUSED):
             return self.fail(ProtocolError(400, f"audio received while {self.state.value}"))
         return []  # closing, closed or after an error: dropped
@@ -243,38 +264,19 @@ class GenesysSession:
         """The server is going away (the caller has flushed the finals): `disconnect` reason completed."""
         return self.disconnect("completed", "server shutting down")
 
-    def pause(self) -> list[SessionAction]:
-        """Ask the client to pause the audio (idempotent, as in the reference)."""
-        if self.state not in (GenesysState.ACTIVE, GenesysState.PAUSED):
-            return []
-        return [SendMessage(self._message("pause", {}))]
-
-    def resume(self) -> list[SessionAction]:
-        if self.state not in (GenesysState.ACTIVE, GenesysState.PAUSED):
-            return []
-        return [SendMessage(self._message("resume", {}))]
-
-    def transcript_event(self, update: TranscriptUpdate, analysis: dict[str, Any] | None) -> dict[str, Any] | None:
-        """A Transcription Connector `event` for one update; None when it must not be sent."""
+    def transcript(self, update: TranscriptUpdate, analysis: Analysis) -> list[SessionAction]:
+        """A Transcription Connector `event` for one update; none when it must not be sent."""
         if self.state not in (GenesysState.ACTIVE, GenesysState.PAUSED, GenesysState.CLOSING):
-            return None
+            return []
         if not update.is_final and not self.send_partials:
-            return None
+            return []
         entities: list[dict[str, Any]] = [transcript_entity(update, self.session_id or "")]
         if self.send_analysis_entity and analysis is not None and update.is_final:
-            entities.append({"type": "analysis", "data": analysis})
-        return self._message("event", {"entities": entities})
+            entities.append({"type": "analysis", "data": dict(analysis)})
+        return [SendMessage(self._message("event", {"entities": entities}))]
 
-    def closed_message(self) -> list[SessionAction]:
-        """After the server flushed the last events of a `close`: `closed`, then a normal close."""
-        if self.state is not GenesysState.CLOSING:
-            return []
-        self.state = GenesysState.CLOSED
-        return [SendMessage(self._message("closed", {})), CloseConnection(CLOSE_NORMAL, "session closed")]
-
-    @property
-    def seconds_received(self) -> float:
-        return self.samples_received / self.media.rate if self.media else 0.0
+    def _closed_message(self) -> dict[str, Any]:
+        return self._message("closed", {})
 
     # ---- transitions -------------------------------------------------------------------------
 
@@ -284,14 +286,8 @@ class GenesysSession:
         if self.session_id is None:
             self.session_id = message.id
         _require(message.id == self.session_id, f"message id {message.id!r} does not match session {self.session_id}")
-        _require(message.seq is not None, "'seq' is required")
-        _require(message.seq == self._client_seq + 1, f"'seq' must be {self._client_seq + 1}, got {message.seq}")
-        self._client_seq = message.seq or 0
-        _require(message.serverseq is not None, "'serverseq' is required")
-        _require(
-            (message.serverseq or 0) <= self._server_seq,
-            f"'serverseq' {message.serverseq} is ahead of the last server message ({self._server_seq})",
-        )
+        self._seq.accept_client_seq(message.seq, required=True)
+        self._seq.check_serverseq(message.serverseq, required=True)
         self.client_position = parse_duration(message.position, "position")
 
     def _on_open(self, message: ClientMessage) -> list[SessionAction]:
@@ -309,7 +305,6 @@ class GenesysSession:
         opened: dict[str, Any] = {"startPaused": False, "media": [selected[1]] if selected else []}
         if params.get("supportedLanguages") is True:
             opened["supportedLanguages"] = list(self.supported_languages)
-        self.state = GenesysState.ACTIVE
         actions: list[SessionAction] = [SendMessage(self._message("opened", opened))]
         if selected is None:
             return actions  # no offer we can decode: audio refused with `media: []`
@@ -332,19 +327,15 @@ class GenesysSession:
         return [SendMessage(self._message("pong", {}))]
 
     def _on_paused(self, message: ClientMessage) -> list[SessionAction]:
-        self.state = GenesysState.PAUSED
         return [AudioGap(0, "paused")]
 
     def _on_resumed(self, message: ClientMessage) -> list[SessionAction]:
         parse_duration(message.parameters.get("start"), "start")
-        discarded = parse_duration(message.parameters.get("discarded"), "discarded")
-        self.state = GenesysState.ACTIVE
-        return self._gap(discarded, "resumed")
+        return self._gap(parse_duration(message.parameters.get("discarded"), "discarded"), "resumed")
 
     def _on_discarded(self, message: ClientMessage) -> list[SessionAction]:
         parse_duration(message.parameters.get("start"), "start")
-        discarded = parse_duration(message.parameters.get("discarded"), "discarded")
-        return self._gap(discarded, "discarded")
+        return self._gap(parse_duration(message.parameters.get("discarded"), "discarded"), "discarded")
 
     def _gap(self, seconds: float, reason: str) -> list[SessionAction]:
         if self.media is None:
@@ -370,22 +361,10 @@ class GenesysSession:
     def _on_close(self, message: ClientMessage) -> list[SessionAction]:
         reason = message.parameters.get("reason")
         _require(reason in CLOSE_REASONS, f"close: 'reason' must be one of {', '.join(CLOSE_REASONS)}")
-        self.state = GenesysState.CLOSING
         return [SessionEnding(str(reason))]
 
-    def _ignore(self, message: ClientMessage) -> list[SessionAction]:
-        return []
-
     def _message(self, msg_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
-        self._server_seq += 1
-        return {
-            "version": PROTOCOL_VERSION,
-            "type": msg_type,
-            "id": self.session_id or NULL_UUID,
-            "seq": self._server_seq,
-            "clientseq": self._client_seq,
-            "parameters": parameters,
-        }
+        return self._seq.server_message(msg_type, self.session_id or NULL_UUID, parameters)
 
 
 def transcript_entity(update: TranscriptUpdate, session_id: str) -> dict[str, Any]:
@@ -426,31 +405,31 @@ def transcript_entity(update: TranscriptUpdate, session_id: str) -> dict[str, An
     }
 
 
-_Handler = Callable[[GenesysSession, ClientMessage], list[SessionAction]]
+_T = Transition[GenesysSession, ClientMessage, GenesysState]
 _S = GenesysState
 
-_HANDLERS: dict[tuple[GenesysState, str], _Handler] = {
-    (_S.OPENING, "open"): GenesysSession._on_open,
-    (_S.OPENING, "ping"): GenesysSession._on_ping,
-    (_S.OPENING, "error"): GenesysSession._on_error,
-    (_S.OPENING, "close"): GenesysSession._on_close,
-    (_S.ACTIVE, "ping"): GenesysSession._on_ping,
-    (_S.ACTIVE, "paused"): GenesysSession._on_paused,
-    (_S.ACTIVE, "resumed"): GenesysSession._ignore,  # not paused: nothing to resume (as the reference)
-    (_S.ACTIVE, "discarded"): GenesysSession._on_discarded,
-    (_S.ACTIVE, "update"): GenesysSession._on_update,
-    (_S.ACTIVE, "error"): GenesysSession._on_error,
-    (_S.ACTIVE, "close"): GenesysSession._on_close,
-    (_S.PAUSED, "ping"): GenesysSession._on_ping,
-    (_S.PAUSED, "paused"): GenesysSession._ignore,
-    (_S.PAUSED, "resumed"): GenesysSession._on_resumed,
-    (_S.PAUSED, "discarded"): GenesysSession._on_discarded,
-    (_S.PAUSED, "update"): GenesysSession._on_update,
-    (_S.PAUSED, "error"): GenesysSession._on_error,
-    (_S.PAUSED, "close"): GenesysSession._on_close,
-    (_S.CLOSING, "ping"): GenesysSession._on_ping,
-    (_S.CLOSING, "error"): GenesysSession._on_error,
-    (_S.CLOSING, "close"): GenesysSession._ignore,
-    (_S.SIGNALED_ERROR, "close"): GenesysSession._on_close,
-    (_S.UNAUTHORIZED, "close"): GenesysSession._on_close,
+TRANSITIONS: dict[tuple[GenesysState, str], _T] = {
+    (_S.OPENING, "open"): _T(GenesysSession._on_open, _S.ACTIVE),
+    (_S.OPENING, "ping"): _T(GenesysSession._on_ping, _S.OPENING),
+    (_S.OPENING, "error"): _T(GenesysSession._on_error, _S.OPENING),
+    (_S.OPENING, "close"): _T(GenesysSession._on_close, _S.CLOSING),
+    (_S.ACTIVE, "ping"): _T(GenesysSession._on_ping, _S.ACTIVE),
+    (_S.ACTIVE, "paused"): _T(GenesysSession._on_paused, _S.PAUSED),
+    (_S.ACTIVE, "resumed"): _T(GenesysSession._ignore, _S.ACTIVE),  # not paused: nothing to resume (as the reference)
+    (_S.ACTIVE, "discarded"): _T(GenesysSession._on_discarded, _S.ACTIVE),
+    (_S.ACTIVE, "update"): _T(GenesysSession._on_update, _S.ACTIVE),
+    (_S.ACTIVE, "error"): _T(GenesysSession._on_error, _S.ACTIVE),
+    (_S.ACTIVE, "close"): _T(GenesysSession._on_close, _S.CLOSING),
+    (_S.PAUSED, "ping"): _T(GenesysSession._on_ping, _S.PAUSED),
+    (_S.PAUSED, "paused"): _T(GenesysSession._ignore, _S.PAUSED),
+    (_S.PAUSED, "resumed"): _T(GenesysSession._on_resumed, _S.ACTIVE),
+    (_S.PAUSED, "discarded"): _T(GenesysSession._on_discarded, _S.PAUSED),
+    (_S.PAUSED, "update"): _T(GenesysSession._on_update, _S.PAUSED),
+    (_S.PAUSED, "error"): _T(GenesysSession._on_error, _S.PAUSED),
+    (_S.PAUSED, "close"): _T(GenesysSession._on_close, _S.CLOSING),
+    (_S.CLOSING, "ping"): _T(GenesysSession._on_ping, _S.CLOSING),
+    (_S.CLOSING, "error"): _T(GenesysSession._on_error, _S.CLOSING),
+    (_S.CLOSING, "close"): _T(GenesysSession._ignore, _S.CLOSING),
+    (_S.SIGNALED_ERROR, "close"): _T(GenesysSession._on_close, _S.CLOSING),
+    (_S.UNAUTHORIZED, "close"): _T(GenesysSession._on_close, _S.CLOSING),
 }

@@ -7,12 +7,13 @@ malformed message gets a readable answer instead of a stack trace.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocol.errors import CLOSE_INVALID_PAYLOAD, ProtocolError
+from protocol.errors import ProtocolError
+from protocol.text_frames import DEFAULT_LIMITS, MessageLimits, parse_json_object
 
+PROTOCOL_VERSION = "2"  # the AudioHook envelope's `version`, in both dialects
 CLIENT_MESSAGE_TYPES = frozenset({"open", "close", "ping", "paused", "resumed", "discarded", "update", "error"})
 
 
@@ -50,15 +51,21 @@ def _optional_str(obj: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def _reject_constant(name: str) -> object:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def parse_client_message(data: str | bytes) -> ClientMessage:
+def parse_client_message(data: str | bytes, limits: MessageLimits = DEFAULT_LIMITS) -> ClientMessage:
     """Parse one text frame; raise `ProtocolError` with a readable message when it is not valid."""
-    message = parse_envelope(data)
+    message = parse_envelope(data, limits)
     check_known_type(message)
     return message
+
+
+def message_type(obj: dict[str, Any]) -> str:
+    """The `type` of a parsed message (every dialect's messages have one), or ProtocolError."""
+    msg_type = obj.get("type")
+    if msg_type is None:
+        raise ProtocolError(400, "message has no 'type' field")
+    if not isinstance(msg_type, str):
+        raise ProtocolError(400, f"field 'type' must be a string, got {type(msg_type).__name__}")
+    return msg_type
 
 
 def check_known_type(message: ClientMessage) -> None:
@@ -67,28 +74,10 @@ def check_known_type(message: ClientMessage) -> None:
         raise ProtocolError(400, f"unknown message type {message.type[:40]!a} (expected one of: {known})")
 
 
-def parse_envelope(data: str | bytes) -> ClientMessage:
+def parse_envelope(data: str | bytes, limits: MessageLimits = DEFAULT_LIMITS) -> ClientMessage:
     """Parse the envelope of one text frame, whatever its `type` (sequence numbers count every message)."""
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ProtocolError(400, f"message is not valid UTF-8: {exc}", CLOSE_INVALID_PAYLOAD) from exc
-    try:
-        obj = json.loads(data, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise ProtocolError(400, f"message is not valid JSON: {exc}", CLOSE_INVALID_PAYLOAD) from exc
-    except (ValueError, RecursionError) as exc:
-        # Integers beyond Python's digit limit, NaN/Infinity, nesting deeper than the parser's stack.
-        raise ProtocolError(400, f"message is not acceptable JSON: {str(exc)[:80]}", CLOSE_INVALID_PAYLOAD) from exc
-    if not isinstance(obj, dict):
-        raise ProtocolError(400, f"message must be a JSON object, got {type(obj).__name__}")
-
-    msg_type = obj.get("type")
-    if msg_type is None:
-        raise ProtocolError(400, "message has no 'type' field")
-    if not isinstance(msg_type, str):
-        raise ProtocolError(400, f"field 'type' must be a string, got {type(msg_type).__name__}")
+    obj = parse_json_object(data, limits)
+    msg_type = message_type(obj)
     session_id = _optional_str(obj, "id")
     if not session_id:
         raise ProtocolError(400, f"{msg_type[:40]!a} message has no session 'id'")

@@ -1,25 +1,39 @@
 """The simple PCM dialect's session state machine (SIP trunks and softphone bridges).
 
-Theory of operation: the server feeds every frame it receives into `SimpleSession` and carries out
-the actions that come back, in order. The session never does I/O itself.
+Theory of operation: the transport feeds every frame it receives into `SimpleSession` and carries
+out the actions that come back, in order (the contract is `protocol.session.Session`). The session
+never does I/O itself.
 
-    AWAITING_OPEN --open--> ACTIVE --close--> CLOSING --(server flushed finals)--> CLOSED
-          |                   |
-          +--- protocol error (any state) ---> CLOSED, with an `error` message and a close code
+Transitions of text messages (`TRANSITIONS`, the table itself; a test keeps this list true):
 
-Audio is only valid in ACTIVE; audio after `close` is ignored, audio before `open` is an error.
-Transitions are a table (`_HANDLERS`), not nested ifs.
+    awaiting-open --open--> active
+    awaiting-open --ping--> awaiting-open
+    awaiting-open --close--> closed
+    active --ping--> active
+    active --close--> closing
+    active --update--> active
+    active --paused--> active
+    active --resumed--> active
+    active --discarded--> active
+    active --error--> active
+    closing --ping--> closing
+    closing --close--> closing
+    closing --error--> closing
+
+Server-triggered: closing --closed()--> closed (the finals are flushed); any but closed
+--shutdown()--> closed (1001). A protocol error in any state (`fail`) --> closed, with an `error`
+message and a close code. Audio is only valid while active; audio after `close` is ignored, audio
+before `open` is an error. Genesys flow-control messages are accepted and ignored by this dialect.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from protocol.actions import (
-    AudioReceived,
     CloseConnection,
     LanguageChanged,
     SendMessage,
@@ -31,8 +45,7 @@ from protocol.audio import SIMPLE_DEFAULT_MEDIA, AudioDecoder, MediaFormat, medi
 from protocol.errors import CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_UNSUPPORTED_DATA, ProtocolError, bounded, close_reason
 from protocol.events import TranscriptUpdate
 from protocol.messages import ClientMessage, parse_client_message
-
-PROTOCOL_VERSION = "2"
+from protocol.session import Analysis, Sequences, SessionBase, Transition
 
 
 class State(enum.Enum):
@@ -43,20 +56,23 @@ class State(enum.Enum):
 
 
 @dataclass
-class SimpleSession:
+class SimpleSession(SessionBase[State]):
     """One connection's protocol state for the simple dialect."""
+
+    dialect: ClassVar[str] = "simple"
+    CLOSING: ClassVar[State] = State.CLOSING
+    CLOSED: ClassVar[State] = State.CLOSED
 
     supported_languages: Sequence[str] = ("en",)
     default_language: str = "en"
-    state: State = State.AWAITING_OPEN
-    session_id: str | None = None
-    media: MediaFormat | None = None
-    language: str | None = None
-    samples_received: int = 0
-    ignored_audio_bytes: int = 0
-    _decoder: AudioDecoder | None = field(default=None, repr=False)
-    _client_seq: int = 0
-    _server_seq: int = 0
+    session_id: str | None = field(default=None, init=False)
+    language: str | None = field(default=None, init=False)
+    ignored_audio_bytes: int = field(default=0, init=False)
+    _decoder: AudioDecoder | None = field(default=None, init=False, repr=False)
+    _seq: Sequences = field(default_factory=Sequences, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.state = State.AWAITING_OPEN
 
     # ---- input -------------------------------------------------------------------------------
 
@@ -65,24 +81,24 @@ class SimpleSession:
         if self.state is State.CLOSED:
             return []
         try:
-            message = parse_client_message(data)
+            message = parse_client_message(data, self.limits)
             self._check_envelope(message)
-            handler = _HANDLERS.get((self.state, message.type))
-            if handler is None:
+            actions = self.dispatch(TRANSITIONS, message.type, message)
+            if actions is None:
                 # No transition for (state, type): the message is valid but not allowed now.
                 raise ProtocolError(405, f"{message.type[:40]!a} is not allowed while {self.state.value}")
-            return handler(self, message)
+            return actions
         except ProtocolError as error:
             return self.fail(error)
 
     def receive_binary(self, data: bytes) -> list[SessionAction]:
         """Handle one binary (audio) frame."""
         if self.state is State.ACTIVE:
+            too_large = self.limits.check_binary(data)
+            if too_large is not None:
+                return self.fail(too_large)
             assert self._decoder is not None
-            samples = self._decoder.decode(data)
-            first = self.samples_received
-            self.samples_received += samples.shape[0]
-            return [AudioReceived(samples, first)] if samples.shape[0] else []
+            return self._audio(self._decoder.decode(data))
         if self.state is State.AWAITING_OPEN:
             return self.fail(ProtocolError(400, "audio received before 'open': send an 'open' message first"))
         self.ignored_audio_bytes += len(data)  # audio after 'close' is dropped, not an error
@@ -100,50 +116,30 @@ class SimpleSession:
         if self.state is State.CLOSED:
             return []
         self.state = State.CLOSED
-        message = self._server_message(
-            "error", {"code": error.code, "message": bounded(error.message)}, session_id=self.session_id or ""
-        )
+        message = self._message("error", {"code": error.code, "message": bounded(error.message)}, self.session_id or "")
         return [SendMessage(message), CloseConnection(error.close_code, close_reason(error.message))]
 
     # ---- output ------------------------------------------------------------------------------
 
-    def event_message(self, entity: dict[str, Any], analysis: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Build an `event` message carrying one entity (and the call analysis once there is one)."""
-        parameters: dict[str, Any] = {"entity": entity}
-        if analysis is not None:
-            parameters["analysis"] = analysis
-        return self._server_message("event", parameters)
-
-    def transcript_event(self, update: TranscriptUpdate, analysis: dict[str, Any] | None) -> dict[str, Any] | None:
-        """The event for one transcript update (partials and finals alike); None once the session is over."""
+    def transcript(self, update: TranscriptUpdate, analysis: Analysis) -> list[SessionAction]:
+        """The `event` for one transcript update (partials and finals alike); none once the session is over."""
         if self.state not in (State.ACTIVE, State.CLOSING):
-            return None
-        return self.event_message(transcript_entity(update), analysis)
-
-    def closed_message(self) -> list[SessionAction]:
-        """After the server flushed the last events of a `close`: send `closed` and close normally."""
-        if self.state is not State.CLOSING:
             return []
-        self.state = State.CLOSED
-        return [SendMessage(self._server_message("closed", {})), CloseConnection(CLOSE_NORMAL, "session closed")]
+        parameters: dict[str, Any] = {"entity": transcript_entity(update)}
+        if analysis is not None:
+            parameters["analysis"] = dict(analysis)
+        return [SendMessage(self._message("event", parameters))]
 
-    @property
-    def seconds_received(self) -> float:
-        return self.samples_received / self.media.rate if self.media else 0.0
+    def _closed_message(self) -> dict[str, Any]:
+        return self._message("closed", {})
 
     # ---- transitions -------------------------------------------------------------------------
 
     def _check_envelope(self, message: ClientMessage) -> None:
         if self.session_id is not None and message.id != self.session_id:
             raise ProtocolError(400, f"message id {message.id[:64]!r} does not match session id {self.session_id!r}")
-        if message.seq is not None:
-            if message.seq != self._client_seq + 1:
-                raise ProtocolError(400, f"'seq' must be {self._client_seq + 1}, got {message.seq}")
-            self._client_seq = message.seq
-        if message.serverseq is not None and message.serverseq > self._server_seq:
-            raise ProtocolError(
-                400, f"'serverseq' {message.serverseq} is ahead of the last server message ({self._server_seq})"
-            )
+        self._seq.accept_client_seq(message.seq, required=False)
+        self._seq.check_serverseq(message.serverseq, required=False)
 
     def _on_open(self, message: ClientMessage) -> list[SessionAction]:
         params = message.parameters
@@ -155,8 +151,7 @@ class SimpleSession:
         self.media = media
         self.language = language
         self._decoder = AudioDecoder(media)
-        self.state = State.ACTIVE
-        opened = self._server_message(
+        opened = self._message(
             "opened",
             {
                 "startPaused": False,
@@ -167,42 +162,26 @@ class SimpleSession:
         return [SendMessage(opened), SessionStarted(message.id, media, language)]
 
     def _on_ping(self, message: ClientMessage) -> list[SessionAction]:
-        return [SendMessage(self._server_message("pong", {}, session_id=message.id))]
+        return [SendMessage(self._message("pong", {}, message.id))]
 
     def _on_close(self, message: ClientMessage) -> list[SessionAction]:
-        self.state = State.CLOSING
         reason = message.parameters.get("reason", "end")
         return [SessionEnding(reason if isinstance(reason, str) else "end")]
 
     def _on_close_before_open(self, message: ClientMessage) -> list[SessionAction]:
-        self.state = State.CLOSED
-        closed = self._server_message("closed", {}, session_id=message.id)
-        return [SendMessage(closed), CloseConnection(CLOSE_NORMAL, "session closed")]
+        return [SendMessage(self._message("closed", {}, message.id)), CloseConnection(CLOSE_NORMAL, "session closed")]
 
     def _on_update(self, message: ClientMessage) -> list[SessionAction]:
         language = message.parameters.get("language")
-        if language is not None:
-            if not isinstance(language, str):
-                raise ProtocolError(400, "'language' must be a string")
-            self.language = language
-            return [LanguageChanged(language), SendMessage(self._server_message("updated", {}))]
-        return [SendMessage(self._server_message("updated", {}))]
+        if language is None:
+            return [SendMessage(self._message("updated", {}))]
+        if not isinstance(language, str):
+            raise ProtocolError(400, "'language' must be a string")
+        self.language = language
+        return [LanguageChanged(language), SendMessage(self._message("updated", {}))]
 
-    def _ignore(self, message: ClientMessage) -> list[SessionAction]:
-        return []
-
-    def _server_message(
-        self, msg_type: str, parameters: dict[str, Any], session_id: str | None = None
-    ) -> dict[str, Any]:
-        self._server_seq += 1
-        return {
-            "version": PROTOCOL_VERSION,
-            "type": msg_type,
-            "id": session_id if session_id is not None else self.session_id,
-            "seq": self._server_seq,
-            "clientseq": self._client_seq,
-            "parameters": parameters,
-        }
+    def _message(self, msg_type: str, parameters: dict[str, Any], session_id: str | None = None) -> dict[str, Any]:
+        return self._seq.server_message(msg_type, session_id if session_id is not None else self.session_id, parameters)
 
 
 def _select_media(offers: Any) -> MediaFormat:
@@ -223,23 +202,23 @@ def _select_media(offers: Any) -> MediaFormat:
     raise first_error
 
 
-_Handler = Callable[[SimpleSession, ClientMessage], list[SessionAction]]
+_T = Transition[SimpleSession, ClientMessage, State]
+_S = State
 
-_HANDLERS: dict[tuple[State, str], _Handler] = {
-    (State.AWAITING_OPEN, "open"): SimpleSession._on_open,
-    (State.AWAITING_OPEN, "ping"): SimpleSession._on_ping,
-    (State.AWAITING_OPEN, "close"): SimpleSession._on_close_before_open,
-    (State.ACTIVE, "ping"): SimpleSession._on_ping,
-    (State.ACTIVE, "close"): SimpleSession._on_close,
-    (State.ACTIVE, "update"): SimpleSession._on_update,
-    # Genesys flow-control messages are accepted and ignored by the simple dialect.
-    (State.ACTIVE, "paused"): SimpleSession._ignore,
-    (State.ACTIVE, "resumed"): SimpleSession._ignore,
-    (State.ACTIVE, "discarded"): SimpleSession._ignore,
-    (State.ACTIVE, "error"): SimpleSession._ignore,
-    (State.CLOSING, "ping"): SimpleSession._on_ping,
-    (State.CLOSING, "close"): SimpleSession._ignore,
-    (State.CLOSING, "error"): SimpleSession._ignore,
+TRANSITIONS: dict[tuple[State, str], _T] = {
+    (_S.AWAITING_OPEN, "open"): _T(SimpleSession._on_open, _S.ACTIVE),
+    (_S.AWAITING_OPEN, "ping"): _T(SimpleSession._on_ping, _S.AWAITING_OPEN),
+    (_S.AWAITING_OPEN, "close"): _T(SimpleSession._on_close_before_open, _S.CLOSED),
+    (_S.ACTIVE, "ping"): _T(SimpleSession._on_ping, _S.ACTIVE),
+    (_S.ACTIVE, "close"): _T(SimpleSession._on_close, _S.CLOSING),
+    (_S.ACTIVE, "update"): _T(SimpleSession._on_update, _S.ACTIVE),
+    (_S.ACTIVE, "paused"): _T(SimpleSession._ignore, _S.ACTIVE),
+    (_S.ACTIVE, "resumed"): _T(SimpleSession._ignore, _S.ACTIVE),
+    (_S.ACTIVE, "discarded"): _T(SimpleSession._ignore, _S.ACTIVE),
+    (_S.ACTIVE, "error"): _T(SimpleSession._ignore, _S.ACTIVE),
+    (_S.CLOSING, "ping"): _T(SimpleSession._on_ping, _S.CLOSING),
+    (_S.CLOSING, "close"): _T(SimpleSession._ignore, _S.CLOSING),
+    (_S.CLOSING, "error"): _T(SimpleSession._ignore, _S.CLOSING),
 }
 
 
@@ -258,8 +237,5 @@ def transcript_entity(update: TranscriptUpdate) -> dict[str, Any]:
     if update.confidence is not None:
         entity["confidence"] = round(update.confidence, 4)
     if update.is_final:
-        entity["words"] = [
-            {"word": w.text, "start": round(w.start, 3), "end": round(w.end, 3), "confidence": round(w.confidence, 4)}
-            for w in update.words
-        ]
+        entity["words"] = [word.to_json() for word in update.words]
     return entity

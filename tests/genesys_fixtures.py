@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from audiohook_server.audio.wav_files import read_wav
 from audiohook_server.evaluation import normalize_text, word_error_rate
-from audiohook_server.wavio import read_wav
 from tests.genesys_client import TranscriptEntity
 
 DIALOGUE = Path(__file__).resolve().parent / "fixtures" / "dialogue"
@@ -138,7 +138,8 @@ def librivox_stereo_call(gap_s: float = 0.8) -> tuple[npt.NDArray[np.int16], lis
     """
     import json
 
-    from audiohook_server.wavio import read_wav, resample
+    from audiohook_server.audio.resampling import resample
+    from audiohook_server.audio.wav_files import read_wav
     from protocol.audio import decode_ulaw
     from tests.genesys_client import ulaw_encode
 

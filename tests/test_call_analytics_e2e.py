@@ -22,7 +22,7 @@ import pytest
 from analysis.agent_score import COMPONENTS
 from analysis.categories import CATEGORY_NAMES
 from analysis.evaluation import PredictedRow, best_turn, labelled_turns, predicted_rows, score_call
-from audiohook_server.wavio import read_wav
+from audiohook_server.audio.wav_files import read_wav
 from tests.conftest import API_KEY, RunningServer
 from tests.genesys_client import GenesysClient, media_offer
 

@@ -29,6 +29,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from audiohook_server.audio.wav_files import write_wav
 from audiohook_server.client import (
     ClientError,
     ReceivedEvent,
@@ -40,7 +41,6 @@ from audiohook_server.client import (
     stream_wav,
     url_with_api_key,
 )
-from audiohook_server.wavio import write_wav
 from protocol import (
     AudioReceived,
     CloseConnection,

@@ -157,7 +157,7 @@ def test_probe_is_answered_without_a_session() -> None:
     assert not [a for a in actions if isinstance(a, SessionStarted)]
     assert client.audio(0.2) == []  # audio, if any, is dropped
     assert client.send("close", reason="end") == [SessionEnding("end")]
-    assert _sent(client.session.closed_message())[0]["type"] == "closed"
+    assert _sent(client.session.closed())[0]["type"] == "closed"
 
 
 def test_ping_pong_carries_the_ping_seq() -> None:
@@ -205,7 +205,7 @@ def test_after_an_error_the_clients_close_gets_closed() -> None:
     assert client.session.state is GenesysState.SIGNALED_ERROR
     assert client.audio(0.1) == [] and client.send("ping") == []  # errors are not signalled twice
     assert client.send("close", reason="disconnect") == [SessionEnding("disconnect")]
-    closing = client.session.closed_message()
+    closing = client.session.closed()
     assert _sent(closing)[0]["type"] == "closed" and closing[-1] == CloseConnection(1000, "session closed")
 
 
@@ -295,28 +295,25 @@ def test_oversized_text_message() -> None:
     assert "too large" in message["parameters"]["info"]
 
 
-def test_server_pause_resume_and_events_only_while_live() -> None:
+def test_events_only_while_live() -> None:
     client = _opened_client()
-    assert _sent(client.session.pause())[0]["type"] == "pause"
-    assert _sent(client.session.resume())[0]["type"] == "resume"
     update = TranscriptUpdate("0-1", 0, "customer", "hi", True, 1.0, 1.5, "en-US", 0.9, (Word("hi", 1.1, 1.3, 0.9),))
-    assert client.session.transcript_event(update, None) is not None
+    assert _sent(client.session.transcript(update, None))
     client.send("close", reason="end")
-    assert client.session.transcript_event(update, None) is not None  # finals still go out while closing
-    client.session.closed_message()
-    assert client.session.transcript_event(update, None) is None
+    assert _sent(client.session.transcript(update, None))  # finals still go out while closing
+    client.session.closed()
+    assert client.session.transcript(update, None) == []
 
 
 def test_partials_can_be_switched_off_and_analysis_is_opt_in() -> None:
     partial = TranscriptUpdate("0-1", 0, "customer", "hel", False, 1.0, 1.5, "en-US")
     final = TranscriptUpdate("0-1", 0, "customer", "hello", True, 1.0, 1.6, "en-US", 0.9)
     quiet = _opened_client(send_partials=False)
-    assert quiet.session.transcript_event(partial, None) is None
-    event = quiet.session.transcript_event(final, {"sentiment": "neutral"})
-    assert event is not None and [e["type"] for e in event["parameters"]["entities"]] == ["transcript"]
+    assert quiet.session.transcript(partial, None) == []
+    [event] = _sent(quiet.session.transcript(final, {"sentiment": "neutral"}))
+    assert [e["type"] for e in event["parameters"]["entities"]] == ["transcript"]
     chatty = _opened_client(send_analysis_entity=True)
-    event = chatty.session.transcript_event(final, {"sentiment": "neutral"})
-    assert event is not None
+    [event] = _sent(chatty.session.transcript(final, {"sentiment": "neutral"}))
     assert event["parameters"]["entities"][1] == {"type": "analysis", "data": {"sentiment": "neutral"}}
 
 

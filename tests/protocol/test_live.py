@@ -121,7 +121,7 @@ def _assert_error(actions: list[SessionAction], code: int, close_code: int, text
 
 def test_start_message_announces_the_session() -> None:
     session = LiveSession(SID)
-    [message] = _sent(session.start_message())
+    [message] = _sent(session.connected())
     assert message["type"] == "session" and message["session_id"] == SID
     assert message["sample_rate"] == 16000 and message["channels"] == 1 and message["format"] == "pcm16le"
     assert "wav" in message["accepts"]
@@ -331,13 +331,13 @@ def test_close_flow() -> None:
     assert session.ignored_audio_bytes == 320 and session.samples_received == 1600
     assert session.receive_text('{"type": "close"}') == []  # a second close changes nothing
     # The server flushes the last finals: they are still sent while closing.
-    assert session.transcript_event(_final(), None) is not None
-    actions = session.closed_message()
+    assert _sent(session.transcript(_final(), None))
+    actions = session.closed()
     assert _sent(actions) == [{"type": "closed", "session_id": SID}]
     assert _closes(actions) == [CloseConnection(CLOSE_NORMAL, "session closed")]
     assert _state(session) is LiveState.CLOSED
-    assert session.closed_message() == [] and session.receive_text('{"type": "ping"}') == []
-    assert session.transcript_event(_final(), None) is None
+    assert session.closed() == [] and session.receive_text('{"type": "ping"}') == []
+    assert session.transcript(_final(), None) == []
 
 
 def test_close_with_a_reason() -> None:
@@ -351,14 +351,14 @@ def test_close_before_any_audio_never_starts_the_session() -> None:
     assert session.receive_text('{"type": "close"}') == [SessionEnding("end")]
     assert session.receive_binary(_pcm(100).tobytes()) == []
     assert session.media is None and session.seconds_received == 0.0
-    assert _sent(session.closed_message())[0]["type"] == "closed"
+    assert _sent(session.closed())[0]["type"] == "closed"
 
 
 def test_closed_message_only_after_close() -> None:
     session = LiveSession(SID)
-    assert session.closed_message() == []
+    assert session.closed() == []
     session.receive_binary(_pcm(10).tobytes())
-    assert session.closed_message() == []
+    assert session.closed() == []
 
 
 @pytest.mark.parametrize("frame", ["{not json", '{"type": "close"', b"\xff\xfe not utf-8"])
@@ -396,8 +396,8 @@ def test_shutdown_closes_with_going_away_once() -> None:
     session = LiveSession(SID)
     session.receive_binary(_pcm(160).tobytes())
     assert session.shutdown() == [CloseConnection(CLOSE_GOING_AWAY, "server shutting down")]
-    assert session.shutdown() == [] and session.closed_message() == []
-    assert session.transcript_event(_final(), None) is None
+    assert session.shutdown() == [] and session.closed() == []
+    assert session.transcript(_final(), None) == []
 
 
 def test_fail_sends_an_error_once() -> None:
@@ -430,7 +430,7 @@ def _final() -> TranscriptUpdate:
 def test_final_transcript_message() -> None:
     session = LiveSession(SID)
     analysis = {"sentiment": "positive", "agent_score": 4}
-    message = session.transcript_event(_final(), analysis)
+    [message] = _sent(session.transcript(_final(), analysis))
     assert message == {
         "type": "transcript",
         "session_id": SID,
@@ -454,8 +454,7 @@ def test_final_transcript_message() -> None:
 def test_partial_transcript_message_has_no_words_or_analysis_unless_given() -> None:
     session = LiveSession(SID)
     partial = TranscriptUpdate("0-1", 0, "unknown", "thank you", False, 0.4, 1.2, "en")
-    message = session.transcript_event(partial, None)
-    assert message is not None
+    [message] = _sent(session.transcript(partial, None))
     assert message["is_final"] is False and message["text"] == "thank you"
     assert "words" not in message and "confidence" not in message and "analysis" not in message
 
@@ -463,4 +462,4 @@ def test_partial_transcript_message_has_no_words_or_analysis_unless_given() -> N
 def test_no_transcripts_after_an_error() -> None:
     session = LiveSession(SID)
     session.receive_text("nonsense")
-    assert session.transcript_event(_final(), None) is None
+    assert session.transcript(_final(), None) == []

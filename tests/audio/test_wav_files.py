@@ -1,4 +1,4 @@
-"""`audiohook_server.wavio`: reading every WAV encoding the client meets, resampling, writing.
+"""`audiohook_server.audio` and `protocol.wav`: reading every WAV encoding the client meets, resampling, writing.
 
 Files are built byte by byte here (numpy + struct) so that each encoding and each oddity of the
 RIFF container (padding, truncation, extensible headers, RF64) is exercised on purpose.
@@ -15,20 +15,12 @@ import numpy.typing as npt
 import pytest
 import soxr
 
-from audiohook_server.wavio import (
-    WAVE_FORMAT_EXTENSIBLE,
-    WAVE_FORMAT_IEEE_FLOAT,
-    WAVE_FORMAT_MULAW,
-    WAVE_FORMAT_PCM,
-    read_wav,
-    read_wav_format,
-    resample,
-    to_mono_16k,
-    write_wav,
-)
+from audiohook_server.audio.resampling import resample, to_mono_16k
+from audiohook_server.audio.wav_files import read_wav, read_wav_format, write_wav
 from protocol.audio import decode_ulaw
+from protocol.wav import WAVE_FORMAT_EXTENSIBLE, WAVE_FORMAT_IEEE_FLOAT, WAVE_FORMAT_MULAW, WAVE_FORMAT_PCM
 
-LIBRIVOX = Path(__file__).parent / "fixtures" / "librivox"
+LIBRIVOX = Path(__file__).parent.parent / "fixtures" / "librivox"
 KSDATAFORMAT_SUFFIX = b"\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 
 

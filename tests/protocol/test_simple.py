@@ -88,11 +88,13 @@ def test_close_flushes_then_closed_then_normal_close() -> None:
     actions = session.receive_text(_msg("close", seq=2, reason="end"))
     assert actions == [SessionEnding("end")]
     assert session.state is State.CLOSING
-    event = session.event_message({"type": "transcript", "value": "hi"}, {"sentiment": "neutral"})
+    update = TranscriptUpdate("0-1", 0, "unknown", "hi", True, 0.0, 0.5, "en")
+    [event] = _sent(session.transcript(update, {"sentiment": "neutral"}))
     assert event["type"] == "event" and event["parameters"]["analysis"] == {"sentiment": "neutral"}
+    assert event["parameters"]["entity"]["value"] == "hi"
     assert session.receive_binary(b"\x00\x00") == []  # late audio is dropped, not an error
     assert session.ignored_audio_bytes == 2
-    closing = session.closed_message()
+    closing = session.closed()
     assert _sent(closing)[0]["type"] == "closed"
     assert closing[-1] == CloseConnection(CLOSE_NORMAL, "session closed")
     assert session.state.value == "closed"
@@ -101,7 +103,8 @@ def test_close_flushes_then_closed_then_normal_close() -> None:
 
 def test_server_seq_counts_every_server_message() -> None:
     session = _opened_session()
-    seqs = [session.event_message({"type": "transcript", "value": str(i)})["seq"] for i in range(3)]
+    updates = [TranscriptUpdate(f"0-{i}", 0, "unknown", str(i), False, 0.0, 0.5, "en") for i in range(3)]
+    seqs = [_sent(session.transcript(update, None))[0]["seq"] for update in updates]
     assert seqs == [2, 3, 4]
 
 
