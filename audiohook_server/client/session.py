@@ -1,0 +1,382 @@
+"""One session over the WebSocket, from the client's side: `stream_audio` and `stream_wav`.
+
+Tests, benchmarks and the command all need the same thing: play the part of a SIP trunk or softphone
+bridge for one call and keep everything the server said, with when it said it. The session is the
+part with the timing and ordering rules, so it is here on its own, away from the command line and
+the console:
+
+    connect (HTTP 401 or refused: ClientError) -> open (seq 1) -> wait for opened
+        -> binary frames, paced against a monotonic clock, while receiving events concurrently
+        -> close (reason "end", or "disconnect" after a server `disconnect`)
+        -> receive until `closed` and the server closes the socket (bounded by close_timeout)
+
+A server that answers `error`, closes early or disconnects does not raise: the result records the
+messages and the close code. Only a session that cannot start at all raises `ClientError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import os
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from audiohook_server.client.dialect import (
+    BYTES_PER_SAMPLE,
+    MAX_MESSAGE_BYTES,
+    SAMPLE_RATE,
+    close_message,
+    open_message,
+)
+from audiohook_server.client.results import ReceivedEvent, StreamResult
+from audiohook_server.client.urls import redacted, url_with_api_key
+from audiohook_server.wavio import read_wav, to_mono_16k
+
+DEFAULT_OPEN_TIMEOUT_S = 10.0
+# After the server's `closed`, how long to wait for it to close the socket itself (so its close code is kept).
+CLOSED_GRACE_S = 5.0
+
+
+class ClientError(Exception):
+    """The session could not start: bad URL, connection refused, handshake rejected (e.g. HTTP 401), no `opened`."""
+
+
+async def _connect(url: str, open_timeout: float) -> ClientConnection:
+    shown = redacted(url)
+    try:
+        return await connect(
+            url,
+            max_size=MAX_MESSAGE_BYTES,
+            compression=None,  # PCM does not deflate well; compressing it only costs CPU on both ends
+            open_timeout=open_timeout,
+            ping_interval=20,
+            ping_timeout=60,  # generous: a busy server should not get its session killed by the client
+            user_agent_header="audiohook-client",
+        )
+    except InvalidURI as exc:
+        raise ClientError(f"invalid WebSocket URL {shown!r}: {exc.msg}") from None
+    except InvalidStatus as exc:
+        response = exc.response
+        body = bytes(response.body or b"").decode("utf-8", errors="replace").strip()
+        detail = f": {body[:200]}" if body else ""
+        raise ClientError(
+            f"server refused the connection: HTTP {response.status_code} {response.reason_phrase}{detail}"
+        ) from None
+    except InvalidHandshake as exc:
+        raise ClientError(f"WebSocket handshake with {shown} failed: {exc}") from None
+    except TimeoutError:
+        raise ClientError(f"timed out connecting to {shown} after {open_timeout:g} s") from None
+    except OSError as exc:
+        raise ClientError(f"cannot connect to {shown}: {exc.strerror or exc}") from None
+
+
+class _Streamer:
+    """Runs one session on an open connection and fills in a `StreamResult`."""
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        result: StreamResult,
+        samples: npt.NDArray[np.int16],
+        *,
+        speed: float,
+        frame_samples: int,
+        language: str,
+        on_message: Callable[[ReceivedEvent], None] | None,
+        on_progress: Callable[[float], None] | None,
+        open_timeout: float,
+        close_timeout: float,
+    ) -> None:
+        self.ws = ws
+        self.result = result
+        self.samples = samples
+        self.speed = speed
+        self.frame_samples = frame_samples
+        self.language = language
+        self.on_message = on_message
+        self.on_progress = on_progress
+        self.open_timeout = open_timeout
+        self.close_timeout = close_timeout
+        self.seq = 0
+        self.samples_sent = 0
+        self.stop = asyncio.Event()  # stop sending audio: disconnect, closed, or the connection ended
+        self.closed_seen = asyncio.Event()
+        self.disconnected = False
+        self.connection_ended = False
+
+    @property
+    def audio_sent_s(self) -> float:
+        return self.samples_sent / SAMPLE_RATE
+
+    async def run(self) -> None:
+        await self._send(open_message(self.result.session_id, self.language, seq=self._next_seq()))
+        if not await self._await_opened():
+            return
+        receiver = asyncio.create_task(self._receive_loop())
+        try:
+            await self._send_audio()
+            if receiver.done():
+                receiver.result()  # re-raise an exception from on_message
+            if not self.connection_ended and not self.closed_seen.is_set():
+                with contextlib.suppress(ConnectionClosed):
+                    await self._send(self._close_message("disconnect" if self.disconnected else "end"))
+            await self._await_end(receiver)
+        finally:
+            if not receiver.done():
+                receiver.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await receiver
+
+    # ---- messages ----------------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def _close_message(self, reason: str) -> dict[str, Any]:
+        return close_message(self.result.session_id, self._next_seq(), reason)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(json.dumps(message))
+
+    def _record(self, raw: str | bytes) -> ReceivedEvent | None:
+        """Parse and record one server frame; binary frames are not protocol messages and are ignored."""
+        if isinstance(raw, bytes):
+            return None
+        try:
+            message = json.loads(raw)
+        except json.JSONDecodeError:
+            message = None
+        if not isinstance(message, dict):
+            message = {"type": "invalid", "raw": raw[:2000]}
+        received = ReceivedEvent(message, time.monotonic(), self.audio_sent_s)
+        self.result.messages.append(received)
+        if self.on_message is not None:
+            self.on_message(received)
+        return received
+
+    # ---- phases ------------------------------------------------------------------------------
+
+    async def _await_opened(self) -> bool:
+        """Receive until `opened`; False when the server refused the session (error, closed, disconnect)."""
+        deadline = time.monotonic() + self.open_timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                raw = await asyncio.wait_for(self.ws.recv(), remaining)
+            except TimeoutError:
+                raise ClientError(f"the server did not answer 'open' within {self.open_timeout:g} s") from None
+            except ConnectionClosed:
+                return False
+            received = self._record(raw)
+            if received is None:
+                continue
+            if received.type == "opened":
+                self.result.opened = received.message
+                return True
+            if received.type in ("error", "closed", "disconnect"):
+                await self._drain(CLOSED_GRACE_S)
+                return False
+
+    async def _drain(self, timeout: float) -> None:
+        """Record messages until the server closes the connection, for at most `timeout` seconds."""
+        try:
+            async with asyncio.timeout(timeout):
+                async for raw in self.ws:
+                    self._record(raw)
+        except (TimeoutError, ConnectionClosed):
+            pass
+
+    async def _receive_loop(self) -> None:
+        try:
+            async for raw in self.ws:
+                received = self._record(raw)
+                if received is None:
+                    continue
+                if received.type == "disconnect":
+                    self.disconnected = True
+                    self.stop.set()
+                elif received.type == "closed":
+                    self.closed_seen.set()
+                    self.stop.set()
+        except ConnectionClosed:
+            pass
+        finally:
+            self.connection_ended = True
+            self.stop.set()
+
+    async def _sleep_until(self, deadline: float) -> bool:
+        """Sleep until the monotonic `deadline`; True when told to stop instead."""
+        if self.stop.is_set():
+            return True
+        delay = deadline - time.monotonic()
+        if delay <= 0:
+            await asyncio.sleep(0)  # let the receiver run even when behind schedule
+            return self.stop.is_set()
+        try:
+            await asyncio.wait_for(self.stop.wait(), delay)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _send_audio(self) -> None:
+        """Send the frames as a live source would: each frame when its last sample has been spoken.
+
+        Audio at stream position t is spoken at `started_at + t / speed`; frame i goes out at
+        `started_at + (i + 1) * frame / speed`, so delays never accumulate and no audio is sent before
+        it exists. Latency measured against `started_at + end / speed` is what a caller would see.
+        """
+        total = self.samples.shape[0]
+        paced = self.speed > 0 and math.isfinite(self.speed)
+        start = time.monotonic()
+        self.result.started_at = start
+        for offset in range(0, total, self.frame_samples):
+            frame = self.samples[offset : offset + self.frame_samples]
+            if paced:
+                if await self._sleep_until(start + (offset + frame.shape[0]) / SAMPLE_RATE / self.speed):
+                    return
+            else:
+                await asyncio.sleep(0)
+                if self.stop.is_set():
+                    return
+            try:
+                await self.ws.send(frame.astype("<i2", copy=False).tobytes())
+            except ConnectionClosed:
+                return
+            self.samples_sent = offset + frame.shape[0]
+            self.result.audio_seconds = self.audio_sent_s
+            if self.on_progress is not None:
+                self.on_progress(self.audio_sent_s)
+
+    async def _await_end(self, receiver: asyncio.Task[None]) -> None:
+        """Receive until `closed` and the socket closes, for at most close_timeout seconds."""
+        deadline = time.monotonic() + self.close_timeout
+        closed_wait = asyncio.create_task(self.closed_seen.wait())
+        try:
+            await asyncio.wait({receiver, closed_wait}, timeout=self.close_timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not receiver.done() and self.closed_seen.is_set():
+                grace = max(0.0, min(CLOSED_GRACE_S, deadline - time.monotonic()))
+                await asyncio.wait({receiver}, timeout=grace)
+        finally:
+            closed_wait.cancel()
+        if not receiver.done() and not self.closed_seen.is_set():
+            self.result.timed_out = True
+        if receiver.done():
+            receiver.result()
+
+
+def _as_mono_int16(samples: npt.NDArray[Any]) -> npt.NDArray[np.int16]:
+    array = np.asarray(samples)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ValueError(f"expected mono 16 kHz samples (1-D), got shape {array.shape}; use wavio.to_mono_16k")
+    if array.dtype != np.int16:
+        if not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"expected int16 samples, got {array.dtype}")
+        array = np.clip(array, -32768, 32767).astype(np.int16)
+    return np.ascontiguousarray(array, dtype=np.int16)
+
+
+def _check_options(speed: float, frame_ms: int, open_timeout: float, close_timeout: float) -> None:
+    if math.isnan(speed) or speed < 0:
+        raise ValueError(f"speed must be 0 (as fast as possible), a positive number or inf, got {speed}")
+    if frame_ms <= 0:
+        raise ValueError(f"frame_ms must be positive, got {frame_ms}")
+    if frame_ms * SAMPLE_RATE // 1000 * BYTES_PER_SAMPLE > MAX_MESSAGE_BYTES:
+        raise ValueError(f"frame_ms {frame_ms} makes frames larger than {MAX_MESSAGE_BYTES} bytes")
+    if not open_timeout > 0 or not close_timeout > 0:
+        raise ValueError("timeouts must be positive")
+
+
+async def stream_audio(
+    url: str,
+    samples_16k_mono: npt.NDArray[Any],
+    *,
+    api_key: str | None,
+    speed: float = 1.0,
+    frame_ms: int = 500,
+    session_id: str | None = None,
+    language: str = "en",
+    on_message: Callable[[ReceivedEvent], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    close_timeout: float = 120.0,
+    open_timeout: float = DEFAULT_OPEN_TIMEOUT_S,
+) -> StreamResult:
+    """Stream 16 kHz mono int16 audio as one simple-dialect session and collect what the server sends.
+
+    `speed` divides real time (0 or inf: as fast as the connection takes it). `on_message` is called
+    for every server message as it arrives, `on_progress` with the seconds of audio sent after each
+    frame. Raises `ClientError` when the session cannot start (refused, HTTP error, no `opened` within
+    `open_timeout`) and `ValueError` for bad arguments; anything the server does after that ends up in
+    the returned `StreamResult`.
+    """
+    samples = _as_mono_int16(samples_16k_mono)
+    _check_options(speed, frame_ms, open_timeout, close_timeout)
+    if session_id is not None and not session_id:
+        raise ValueError("session_id must not be empty")
+    result = StreamResult(session_id=session_id or str(uuid.uuid4()), started_at=time.monotonic())
+    ws = await _connect(url_with_api_key(url, api_key), open_timeout)
+    try:
+        streamer = _Streamer(
+            ws,
+            result,
+            samples,
+            speed=speed,
+            frame_samples=frame_ms * SAMPLE_RATE // 1000,
+            language=language,
+            on_message=on_message,
+            on_progress=on_progress,
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+        )
+        await streamer.run()
+    finally:
+        await ws.close()
+        result.close_code = ws.close_code
+        result.close_reason = ws.close_reason or ""
+        result.finished_at = time.monotonic()
+    return result
+
+
+async def stream_wav(
+    url: str,
+    path: str | os.PathLike[str],
+    *,
+    api_key: str | None,
+    speed: float = 1.0,
+    frame_ms: int = 500,
+    session_id: str | None = None,
+    language: str = "en",
+    on_message: Callable[[ReceivedEvent], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    close_timeout: float = 120.0,
+    open_timeout: float = DEFAULT_OPEN_TIMEOUT_S,
+) -> StreamResult:
+    """`stream_audio` for a WAV file of any rate and channel count (downmixed and resampled to 16 kHz)."""
+    samples, rate = read_wav(path)
+    return await stream_audio(
+        url,
+        to_mono_16k(samples, rate),
+        api_key=api_key,
+        speed=speed,
+        frame_ms=frame_ms,
+        session_id=session_id,
+        language=language,
+        on_message=on_message,
+        on_progress=on_progress,
+        close_timeout=close_timeout,
+        open_timeout=open_timeout,
+    )
