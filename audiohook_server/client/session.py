@@ -23,8 +23,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -32,17 +31,16 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from audiohook_server.client.dialect import (
-    BYTES_PER_SAMPLE,
     MAX_MESSAGE_BYTES,
     SAMPLE_RATE,
     close_message,
     open_message,
 )
+from audiohook_server.client.options import StreamKeywords, StreamOptions
 from audiohook_server.client.results import ReceivedEvent, StreamResult
 from audiohook_server.client.urls import redacted, url_with_api_key
 from audiohook_server.wavio import read_wav, to_mono_16k
 
-DEFAULT_OPEN_TIMEOUT_S = 10.0
 # After the server's `closed`, how long to wait for it to close the socket itself (so its close code is kept).
 CLOSED_GRACE_S = 5.0
 
@@ -84,29 +82,12 @@ class _Streamer:
     """Runs one session on an open connection and fills in a `StreamResult`."""
 
     def __init__(
-        self,
-        ws: ClientConnection,
-        result: StreamResult,
-        samples: npt.NDArray[np.int16],
-        *,
-        speed: float,
-        frame_samples: int,
-        language: str,
-        on_message: Callable[[ReceivedEvent], None] | None,
-        on_progress: Callable[[float], None] | None,
-        open_timeout: float,
-        close_timeout: float,
+        self, ws: ClientConnection, result: StreamResult, samples: npt.NDArray[np.int16], options: StreamOptions
     ) -> None:
         self.ws = ws
         self.result = result
         self.samples = samples
-        self.speed = speed
-        self.frame_samples = frame_samples
-        self.language = language
-        self.on_message = on_message
-        self.on_progress = on_progress
-        self.open_timeout = open_timeout
-        self.close_timeout = close_timeout
+        self.options = options
         self.seq = 0
         self.samples_sent = 0
         self.stop = asyncio.Event()  # stop sending audio: disconnect, closed, or the connection ended
@@ -119,7 +100,7 @@ class _Streamer:
         return self.samples_sent / SAMPLE_RATE
 
     async def run(self) -> None:
-        await self._send(open_message(self.result.session_id, self.language, seq=self._next_seq()))
+        await self._send(open_message(self.result.session_id, self.options.language, seq=self._next_seq()))
         if not await self._await_opened():
             return
         receiver = asyncio.create_task(self._receive_loop())
@@ -161,15 +142,15 @@ class _Streamer:
             message = {"type": "invalid", "raw": raw[:2000]}
         received = ReceivedEvent(message, time.monotonic(), self.audio_sent_s)
         self.result.messages.append(received)
-        if self.on_message is not None:
-            self.on_message(received)
+        if self.options.on_message is not None:
+            self.options.on_message(received)
         return received
 
     # ---- phases ------------------------------------------------------------------------------
 
     async def _await_opened(self) -> bool:
         """Receive until `opened`; False when the server refused the session (error, closed, disconnect)."""
-        deadline = time.monotonic() + self.open_timeout
+        deadline = time.monotonic() + self.options.open_timeout
         while True:
             remaining = deadline - time.monotonic()
             try:
@@ -177,7 +158,7 @@ class _Streamer:
                     raise TimeoutError
                 raw = await asyncio.wait_for(self.ws.recv(), remaining)
             except TimeoutError:
-                raise ClientError(f"the server did not answer 'open' within {self.open_timeout:g} s") from None
+                raise ClientError(f"the server did not answer 'open' within {self.options.open_timeout:g} s") from None
             except ConnectionClosed:
                 return False
             received = self._record(raw)
@@ -239,13 +220,13 @@ class _Streamer:
         it exists. Latency measured against `started_at + end / speed` is what a caller would see.
         """
         total = self.samples.shape[0]
-        paced = self.speed > 0 and math.isfinite(self.speed)
+        paced = self.options.speed > 0 and math.isfinite(self.options.speed)
         start = time.monotonic()
         self.result.started_at = start
-        for offset in range(0, total, self.frame_samples):
-            frame = self.samples[offset : offset + self.frame_samples]
+        for offset in range(0, total, self.options.frame_samples):
+            frame = self.samples[offset : offset + self.options.frame_samples]
             if paced:
-                if await self._sleep_until(start + (offset + frame.shape[0]) / SAMPLE_RATE / self.speed):
+                if await self._sleep_until(start + (offset + frame.shape[0]) / SAMPLE_RATE / self.options.speed):
                     return
             else:
                 await asyncio.sleep(0)
@@ -257,15 +238,17 @@ class _Streamer:
                 return
             self.samples_sent = offset + frame.shape[0]
             self.result.audio_seconds = self.audio_sent_s
-            if self.on_progress is not None:
-                self.on_progress(self.audio_sent_s)
+            if self.options.on_progress is not None:
+                self.options.on_progress(self.audio_sent_s)
 
     async def _await_end(self, receiver: asyncio.Task[None]) -> None:
         """Receive until `closed` and the socket closes, for at most close_timeout seconds."""
-        deadline = time.monotonic() + self.close_timeout
+        deadline = time.monotonic() + self.options.close_timeout
         closed_wait = asyncio.create_task(self.closed_seen.wait())
         try:
-            await asyncio.wait({receiver, closed_wait}, timeout=self.close_timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {receiver, closed_wait}, timeout=self.options.close_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
             if not receiver.done() and self.closed_seen.is_set():
                 grace = max(0.0, min(CLOSED_GRACE_S, deadline - time.monotonic()))
                 await asyncio.wait({receiver}, timeout=grace)
@@ -290,33 +273,12 @@ def _as_mono_int16(samples: npt.NDArray[Any]) -> npt.NDArray[np.int16]:
     return np.ascontiguousarray(array, dtype=np.int16)
 
 
-def _check_options(speed: float, frame_ms: int, open_timeout: float, close_timeout: float) -> None:
-    if math.isnan(speed) or speed < 0:
-        raise ValueError(f"speed must be 0 (as fast as possible), a positive number or inf, got {speed}")
-    if frame_ms <= 0:
-        raise ValueError(f"frame_ms must be positive, got {frame_ms}")
-    if frame_ms * SAMPLE_RATE // 1000 * BYTES_PER_SAMPLE > MAX_MESSAGE_BYTES:
-        raise ValueError(f"frame_ms {frame_ms} makes frames larger than {MAX_MESSAGE_BYTES} bytes")
-    if not open_timeout > 0 or not close_timeout > 0:
-        raise ValueError("timeouts must be positive")
-
-
 async def stream_audio(
-    url: str,
-    samples_16k_mono: npt.NDArray[Any],
-    *,
-    api_key: str | None,
-    speed: float = 1.0,
-    frame_ms: int = 500,
-    session_id: str | None = None,
-    language: str = "en",
-    on_message: Callable[[ReceivedEvent], None] | None = None,
-    on_progress: Callable[[float], None] | None = None,
-    close_timeout: float = 120.0,
-    open_timeout: float = DEFAULT_OPEN_TIMEOUT_S,
+    url: str, samples_16k_mono: npt.NDArray[Any], **keywords: Unpack[StreamKeywords]
 ) -> StreamResult:
     """Stream 16 kHz mono int16 audio as one simple-dialect session and collect what the server sends.
 
+    The keywords are `StreamKeywords` (`api_key` is required; `StreamOptions` has the defaults).
     `speed` divides real time (0 or inf: as fast as the connection takes it). `on_message` is called
     for every server message as it arrives, `on_progress` with the seconds of audio sent after each
     frame. Raises `ClientError` when the session cannot start (refused, HTTP error, no `opened` within
@@ -324,25 +286,11 @@ async def stream_audio(
     the returned `StreamResult`.
     """
     samples = _as_mono_int16(samples_16k_mono)
-    _check_options(speed, frame_ms, open_timeout, close_timeout)
-    if session_id is not None and not session_id:
-        raise ValueError("session_id must not be empty")
-    result = StreamResult(session_id=session_id or str(uuid.uuid4()), started_at=time.monotonic())
-    ws = await _connect(url_with_api_key(url, api_key), open_timeout)
+    options = StreamOptions(**keywords)
+    result = StreamResult(session_id=options.session_id or str(uuid.uuid4()), started_at=time.monotonic())
+    ws = await _connect(url_with_api_key(url, options.api_key), options.open_timeout)
     try:
-        streamer = _Streamer(
-            ws,
-            result,
-            samples,
-            speed=speed,
-            frame_samples=frame_ms * SAMPLE_RATE // 1000,
-            language=language,
-            on_message=on_message,
-            on_progress=on_progress,
-            open_timeout=open_timeout,
-            close_timeout=close_timeout,
-        )
-        await streamer.run()
+        await _Streamer(ws, result, samples, options).run()
     finally:
         await ws.close()
         result.close_code = ws.close_code
@@ -351,32 +299,7 @@ async def stream_audio(
     return result
 
 
-async def stream_wav(
-    url: str,
-    path: str | os.PathLike[str],
-    *,
-    api_key: str | None,
-    speed: float = 1.0,
-    frame_ms: int = 500,
-    session_id: str | None = None,
-    language: str = "en",
-    on_message: Callable[[ReceivedEvent], None] | None = None,
-    on_progress: Callable[[float], None] | None = None,
-    close_timeout: float = 120.0,
-    open_timeout: float = DEFAULT_OPEN_TIMEOUT_S,
-) -> StreamResult:
+async def stream_wav(url: str, path: str | os.PathLike[str], **keywords: Unpack[StreamKeywords]) -> StreamResult:
     """`stream_audio` for a WAV file of any rate and channel count (downmixed and resampled to 16 kHz)."""
     samples, rate = read_wav(path)
-    return await stream_audio(
-        url,
-        to_mono_16k(samples, rate),
-        api_key=api_key,
-        speed=speed,
-        frame_ms=frame_ms,
-        session_id=session_id,
-        language=language,
-        on_message=on_message,
-        on_progress=on_progress,
-        close_timeout=close_timeout,
-        open_timeout=open_timeout,
-    )
+    return await stream_audio(url, to_mono_16k(samples, rate), **keywords)
