@@ -15,6 +15,7 @@ The modules, by what they are responsible for:
 - `dialect`: the simple dialect's audio format, `open`/`close`, and reading the server's parameters;
 - `results`: `ReceivedEvent` and `StreamResult`, what a session produced;
 - `options`: the keywords `stream_audio` and `stream_wav` take, their defaults and checks;
+- `pacing`: when each frame may go out, as if the audio were spoken live;
 - `session`: one session over the WebSocket (`stream_audio`, `stream_wav`, `ClientError`);
 - `console`: what the command shows (progress, partials, finals, analysis, summary);
 - `cli`: the command's arguments and exit codes (`main`, `build_parser`).

@@ -6,7 +6,7 @@ part with the timing and ordering rules, so it is here on its own, away from the
 the console:
 
     connect (HTTP 401 or refused: ClientError) -> open (seq 1) -> wait for opened
-        -> binary frames, paced against a monotonic clock, while receiving events concurrently
+        -> binary frames, paced against a monotonic clock (`pacing`), while receiving events concurrently
         -> close (reason "end", or "disconnect" after a server `disconnect`)
         -> receive until `closed` and the server closes the socket (bounded by close_timeout)
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 import os
 import time
 import uuid
@@ -37,6 +36,7 @@ from audiohook_server.client.dialect import (
     open_message,
 )
 from audiohook_server.client.options import StreamKeywords, StreamOptions
+from audiohook_server.client.pacing import Pacer
 from audiohook_server.client.results import ReceivedEvent, StreamResult
 from audiohook_server.client.urls import redacted, url_with_api_key
 from audiohook_server.wavio import read_wav, to_mono_16k
@@ -198,40 +198,14 @@ class _Streamer:
             self.connection_ended = True
             self.stop.set()
 
-    async def _sleep_until(self, deadline: float) -> bool:
-        """Sleep until the monotonic `deadline`; True when told to stop instead."""
-        if self.stop.is_set():
-            return True
-        delay = deadline - time.monotonic()
-        if delay <= 0:
-            await asyncio.sleep(0)  # let the receiver run even when behind schedule
-            return self.stop.is_set()
-        try:
-            await asyncio.wait_for(self.stop.wait(), delay)
-        except TimeoutError:
-            return False
-        return True
-
     async def _send_audio(self) -> None:
-        """Send the frames as a live source would: each frame when its last sample has been spoken.
-
-        Audio at stream position t is spoken at `started_at + t / speed`; frame i goes out at
-        `started_at + (i + 1) * frame / speed`, so delays never accumulate and no audio is sent before
-        it exists. Latency measured against `started_at + end / speed` is what a caller would see.
-        """
-        total = self.samples.shape[0]
-        paced = self.options.speed > 0 and math.isfinite(self.options.speed)
-        start = time.monotonic()
-        self.result.started_at = start
-        for offset in range(0, total, self.options.frame_samples):
+        """Send the frames as a live source would: each frame when its last sample has been spoken (`Pacer`)."""
+        pacer = Pacer(self.options.speed, self.stop)
+        self.result.started_at = pacer.start()
+        for offset in range(0, self.samples.shape[0], self.options.frame_samples):
             frame = self.samples[offset : offset + self.options.frame_samples]
-            if paced:
-                if await self._sleep_until(start + (offset + frame.shape[0]) / SAMPLE_RATE / self.options.speed):
-                    return
-            else:
-                await asyncio.sleep(0)
-                if self.stop.is_set():
-                    return
+            if await pacer.wait_until_spoken(offset + frame.shape[0]):
+                return
             try:
                 await self.ws.send(frame.astype("<i2", copy=False).tobytes())
             except ConnectionClosed:
