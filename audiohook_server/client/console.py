@@ -45,6 +45,17 @@ def format_analysis(analysis: dict[str, Any], width: int = 160) -> str:
     return f"analysis: {fields}" + (f" | {summary}" if summary else "")
 
 
+def format_notice(received: ReceivedEvent) -> str | None:
+    """The line for a server `error` or `disconnect`; None for any other message."""
+    params = parameters_of(received.message)
+    if received.type == "error":
+        return f"server error {params.get('code', '?')}: {params.get('message', '')}"
+    if received.type == "disconnect":
+        info = f" ({params['info']})" if params.get("info") else ""
+        return f"server disconnected: {params.get('reason', '?')}{info}"
+    return None
+
+
 class Console:
     """What `main` shows: progress bar, partial line, finals and analysis changes; or JSON lines."""
 
@@ -82,31 +93,33 @@ class Console:
             self.sent_shown = round(audio_sent_s, 2)
 
     def on_message(self, received: ReceivedEvent) -> None:
-        message = received.message
+        """Show one server message as it arrives: transcript and analysis on stdout, notices on stderr."""
         if received.type == "opened":
             self._start_bars()
         if self.json_lines:
-            self._print(json.dumps(message, ensure_ascii=False))
-            return
-        params = parameters_of(message)
-        if received.type == "event":
-            entity = params.get("entity")
-            if is_transcript(entity):
-                if entity.get("is_final", True) is False:
-                    self._show_partial(str(entity.get("value", "")))
-                else:
-                    self._print(format_final(entity))
-            analysis = params.get("analysis")
-            if isinstance(analysis, dict) and analysis != self.last_analysis:
-                self.last_analysis = analysis
-                self._print(format_analysis(analysis))
-        elif received.type == "error":
-            self._print(f"server error {params.get('code', '?')}: {params.get('message', '')}", self.err)
-        elif received.type == "disconnect":
-            info = f" ({params['info']})" if params.get("info") else ""
-            self._print(f"server disconnected: {params.get('reason', '?')}{info}", self.err)
-        elif received.type == "opened" and not self.quiet:
-            self._print(f"session {message.get('id', '?')} opened", self.err)
+            self._print(json.dumps(received.message, ensure_ascii=False))
+        elif received.type == "event":
+            self._show_event(parameters_of(received.message))
+        elif received.type == "opened":
+            if not self.quiet:
+                self._print(f"session {received.message.get('id', '?')} opened", self.err)
+        else:
+            notice = format_notice(received)
+            if notice is not None:
+                self._print(notice, self.err)
+
+    def _show_event(self, params: dict[str, Any]) -> None:
+        """A partial on the partial line, a final on its own line, and the analysis when it changed."""
+        entity = params.get("entity")
+        if is_transcript(entity):
+            if entity.get("is_final", True) is False:
+                self._show_partial(str(entity.get("value", "")))
+            else:
+                self._print(format_final(entity))
+        analysis = params.get("analysis")
+        if isinstance(analysis, dict) and analysis != self.last_analysis:
+            self.last_analysis = analysis
+            self._print(format_analysis(analysis))
 
     def _show_partial(self, text: str) -> None:
         width = max(20, shutil.get_terminal_size((100, 20)).columns - 1)
