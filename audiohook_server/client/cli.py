@@ -26,23 +26,25 @@ API_KEY_ENV = "AUDIOHOOK_API_KEY"
 EXIT_OK = 0
 EXIT_SESSION_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
 def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    value = _number(text)
     if math.isnan(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
     return value
 
 
 def _speed(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    value = _number(text)
     if math.isnan(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be 0, a positive number or inf, got {text!r}")
     return value
@@ -125,7 +127,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.close()
         print("audiohook-client: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     console.close()
     console.summary(result)
     return EXIT_OK if result.ok else EXIT_SESSION_FAILED

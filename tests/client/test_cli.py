@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from audiohook_server.client import main
+from audiohook_server.client import build_parser, main
 from audiohook_server.wavio import write_wav
 from tests.client.fake_server import API_KEY, audio
 
@@ -78,3 +79,28 @@ def test_main_exit_2_on_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
     with pytest.raises(SystemExit) as info:
         main(["ws://127.0.0.1:1/x"])
     assert info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--speed", "fast"], "not a number: 'fast'"),
+        (["--speed", "nan"], "must be 0, a positive number or inf"),
+        (["--close-timeout", "0"], "must be positive, got '0'"),
+        (["--close-timeout", "soon"], "not a number: 'soon'"),
+        (["--frame-ms", "1.5"], "not an integer: '1.5'"),
+        (["--frame-ms", "60001"], "must be between 1 and 60000 ms"),
+    ],
+)
+def test_bad_flags_are_usage_errors(flags: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["ws://127.0.0.1:1/x", "call.wav", *flags])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_flag_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUDIOHOOK_API_KEY", "from-env")
+    args = build_parser().parse_args(["ws://127.0.0.1:1/x", "call.wav", "--speed", "inf"])
+    assert (args.api_key, args.speed, args.frame_ms, args.close_timeout) == ("from-env", math.inf, 500, 120.0)
+    assert (args.session_id, args.language, args.json, args.quiet) == (None, "en", False, False)
