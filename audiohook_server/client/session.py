@@ -50,6 +50,7 @@ class ClientError(Exception):
 
 
 async def _connect(url: str, open_timeout: float) -> ClientConnection:
+    """Open the WebSocket; each way that fails is a `ClientError` naming the server without the query (the key)."""
     shown = redacted(url)
     try:
         return await connect(
@@ -110,7 +111,8 @@ class _Streamer:
                 receiver.result()  # re-raise an exception from on_message
             if not self.connection_ended and not self.closed_seen.is_set():
                 with contextlib.suppress(ConnectionClosed):
-                    await self._send(self._close_message("disconnect" if self.disconnected else "end"))
+                    reason = "disconnect" if self.disconnected else "end"
+                    await self._send(close_message(self.result.session_id, self._next_seq(), reason))
             await self._await_end(receiver)
         finally:
             if not receiver.done():
@@ -123,9 +125,6 @@ class _Streamer:
     def _next_seq(self) -> int:
         self.seq += 1
         return self.seq
-
-    def _close_message(self, reason: str) -> dict[str, Any]:
-        return close_message(self.result.session_id, self._next_seq(), reason)
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))
