@@ -1,0 +1,7 @@
+"""`python -m audiohook_server.client`: the `audiohook-client` command, for when the script is not on PATH."""
+
+import sys
+
+from audiohook_server.client.cli import main
+
+sys.exit(main())

@@ -1,0 +1,50 @@
+"""The simple dialect as the client speaks it: the audio it sends, its `open` and `close`, and how it reads replies.
+
+The client sends PCM16 16 kHz mono in binary frames after an `open` that says so, and ends with a
+`close`; the server answers with JSON messages whose `parameters` carry transcript entities and the
+call analysis. The session, the results and the console all read those messages the same way, so the
+wire format and the tolerant readers (a missing or malformed field is not an error) live here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeGuard
+
+PROTOCOL_VERSION = "2"
+SAMPLE_RATE = 16000
+BYTES_PER_SAMPLE = 2
+MAX_MESSAGE_BYTES = 4 * 2**20
+
+
+def open_message(session_id: str, language: str, seq: int = 1) -> dict[str, Any]:
+    """The simple dialect's `open`: PCM16, 16 kHz, mono."""
+    media = [{"type": "audio", "codec": "audio/pcm", "rate": SAMPLE_RATE, "channels": ["mono"]}]
+    return {
+        "version": PROTOCOL_VERSION,
+        "type": "open",
+        "id": session_id,
+        "seq": seq,
+        "parameters": {"media": media, "language": language},
+    }
+
+
+def close_message(session_id: str, seq: int, reason: str) -> dict[str, Any]:
+    """The `close` that ends the session: reason "end", or "disconnect" after the server's `disconnect`."""
+    return {
+        "version": PROTOCOL_VERSION,
+        "type": "close",
+        "id": session_id,
+        "seq": seq,
+        "parameters": {"reason": reason},
+    }
+
+
+def parameters_of(message: dict[str, Any]) -> dict[str, Any]:
+    """A server message's `parameters`, or `{}` when it has none (or they are not an object)."""
+    params = message.get("parameters")
+    return params if isinstance(params, dict) else {}
+
+
+def is_transcript(entity: Any) -> TypeGuard[dict[str, Any]]:
+    """Whether an event's entity is a transcript (an entity without a `type` is one)."""
+    return isinstance(entity, dict) and entity.get("type", "transcript") == "transcript"
