@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from audiohook_server.audio.wav_files import read_wav  # noqa: E402
-from audiohook_server.evaluation import normalize_text, word_error_rate  # noqa: E402
 from benchmarks.common import machine, serve  # noqa: E402
+from benchmarks.wer import normalize_text, word_error_rate  # noqa: E402
 from tests.genesys_client import GenesysClient, media_offer  # noqa: E402
 from tests.genesys_fixtures import librivox_stereo_call  # noqa: E402
 

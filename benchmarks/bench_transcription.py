@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT))
 from audiohook_server.audio.resampling import to_mono_16k  # noqa: E402
 from audiohook_server.audio.wav_files import read_wav  # noqa: E402
 from audiohook_server.client import StreamResult, stream_audio  # noqa: E402
-from audiohook_server.evaluation import word_error_rate  # noqa: E402
 from benchmarks.common import free_port, machine  # noqa: E402
+from benchmarks.wer import word_error_rate  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures"
 API_KEY = "bench-key"
@@ -66,7 +66,7 @@ def load_fixtures() -> list[Fixture]:
 
 def start_server(port: int, recordings: Path, extra: list[str]) -> tuple[subprocess.Popen[bytes], float]:
     env = dict(os.environ, AUDIOHOOK_API_KEYS=API_KEY)
-    command = [sys.executable, "-m", "audiohook_server.cli", "--port", str(port), "--recordings-dir", str(recordings)]
+    command = [sys.executable, "-m", "audiohook_server", "--port", str(port), "--recordings-dir", str(recordings)]
     began = time.monotonic()
     process = subprocess.Popen([*command, *extra], env=env, stderr=subprocess.DEVNULL)
     while time.monotonic() - began < 120:

@@ -50,11 +50,11 @@ class ServedProcess:
 def serve(
     recordings: Path, api_key: str, secret: bytes, extra_args: Sequence[str] = (), timeout_s: float = 120.0
 ) -> Iterator[ServedProcess]:
-    """Start `python -m audiohook_server.cli` on a free loopback port (one Genesys key), wait until
+    """Start `python -m audiohook_server` on a free loopback port (one Genesys key), wait until
     /healthz answers 200, and terminate it (drain) on exit."""
     port = free_port()
     env = dict(os.environ, AUDIOHOOK_API_KEYS=f"{api_key}:" + base64.b64encode(secret).decode())
-    command = [sys.executable, "-m", "audiohook_server.cli", "--port", str(port), "--recordings-dir", str(recordings)]
+    command = [sys.executable, "-m", "audiohook_server", "--port", str(port), "--recordings-dir", str(recordings)]
     began = time.monotonic()
     server = subprocess.Popen([*command, *extra_args], env=env, stderr=subprocess.DEVNULL)
     try:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from http_sfv.dictionary import Dictionary
 from http_sfv.item import InnerList
 
+from protocol.credentials import lookup_key
+
 SIGNATURE_LABEL = "sig1"
 REQUIRED_COMPONENTS = (
     "@request-target",
@@ -105,11 +107,11 @@ class SignatureVerifier:
     def _verify(self, request: SignedRequest, now: float) -> str:
         headers = request.headers
         api_key = headers.get("x-api-key", "")
-        secret = self._lookup(api_key)
+        known, secret = lookup_key(api_key, self.secrets.items())
         signature_input = headers.get("signature-input")
         signature = headers.get("signature")
         if signature_input is None and signature is None:
-            if secret is None and api_key in self.secrets:
+            if secret is None and known:
                 return api_key
             raise SignatureError("request is not signed, and the key requires a signature")
         if signature_input is None or signature is None:
@@ -151,15 +153,6 @@ class SignatureVerifier:
         if not self.nonces.check_and_add(nonce, now):
             raise SignatureError("nonce was already used (replay)")
         return api_key
-
-    def _lookup(self, api_key: str) -> bytes | None:
-        """The key's secret, comparing against every configured key in constant time."""
-        found: bytes | None = None
-        presented = api_key.encode()
-        for key, secret in self.secrets.items():
-            if hmac.compare_digest(presented, key.encode()):
-                found = secret
-        return found
 
     @staticmethod
     def _parse(signature_input: str, signature: str) -> tuple[InnerList, bytes]:

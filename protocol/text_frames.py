@@ -80,9 +80,7 @@ def parse_json_object(data: str | bytes, limits: MessageLimits = DEFAULT_LIMITS)
     """One text frame as a JSON object, or ProtocolError saying what is wrong with it."""
     size = len(data) if len(data) > limits.max_text_bytes else utf8_size(data)  # a str: >= 1 byte a character
     if size > limits.max_text_bytes:
-        raise ProtocolError(
-            413, f"text message too large ({size} bytes > {limits.max_text_bytes} bytes)", CLOSE_TOO_BIG
-        )
+        raise ProtocolError(413, f"text message too large: {size} bytes exceeds {limits.max_text_bytes}", CLOSE_TOO_BIG)
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8")

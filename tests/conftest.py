@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from audiohook_server.config import ApiKey, Settings
-from audiohook_server.engine import resolve_models
-from audiohook_server.server import AudioHookServer
+from audiohook_server.calls.ports import SpeechService
+from audiohook_server.server.app import AudioHookServer
+from audiohook_server.settings import ApiKey, Settings
+from audiohook_server.speech.engine import resolve_models
 
 API_KEY = "test-key-1"
 
@@ -39,11 +40,13 @@ def health_status(port: int, path: str = "/healthz") -> int:
 
 
 class RunningServer:
-    """An AudioHookServer on its own event loop in a background thread, as in production."""
+    """An AudioHookServer on its own event loop in a background thread, as in production; with
+    `speech`, over that stand-in instead of the real models (tests/stand_in_speech.py)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, speech: SpeechService | None = None) -> None:
         self.settings = settings
-        self.server = AudioHookServer(settings, resolve_models(settings))
+        models = resolve_models(settings) if speech is None else None
+        self.server = AudioHookServer(settings, models, speech=speech)
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
         self._stop: asyncio.Event | None = None

@@ -41,7 +41,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -929,19 +929,3 @@ class GenesysClient:
             for problem in transcript_schema_problems(entity.get("data"), len(self.channels) or None):
                 problems.append(f"event seq {m.message.get('seq')}: {problem}")
         return problems
-
-
-@dataclass
-class Timings:
-    """Numbers gathered over a test run (opened latency, pong round trips, close→closed), for the report."""
-
-    opened: list[float] = field(default_factory=list)
-    rtts: list[float] = field(default_factory=list)
-    closed: list[float] = field(default_factory=list)
-
-    def add(self, client: GenesysClient) -> None:
-        if client.opened_latency is not None:
-            self.opened.append(client.opened_latency)
-        if client.closed_latency is not None:
-            self.closed.append(client.closed_latency)
-        self.rtts.extend(client.rtts)

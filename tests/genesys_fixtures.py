@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from audiohook_server.audio.wav_files import read_wav
-from audiohook_server.evaluation import normalize_text, word_error_rate
+from benchmarks.wer import normalize_text, word_error_rate
 from tests.genesys_client import TranscriptEntity
 
 DIALOGUE = Path(__file__).resolve().parent / "fixtures" / "dialogue"

@@ -8,11 +8,13 @@ aliases), on floats, quantizing to int16 once at the end with clipping.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 import soxr
 
-__all__ = ["WHISPER_RATE", "resample", "resample_float", "to_mono_16k", "to_whisper_audio"]
+__all__ = ["WHISPER_RATE", "as_frames", "resample", "resample_float", "to_mono_16k", "to_whisper_audio"]
 
 WHISPER_RATE = 16000
 
@@ -42,8 +44,8 @@ def resample(samples: npt.NDArray[np.integer], from_rate: int, to_rate: int) -> 
     return _quantize(resample_float(array.astype(np.float32), from_rate, to_rate))
 
 
-def to_mono_16k(samples: npt.NDArray[np.integer], rate: int) -> npt.NDArray[np.int16]:
-    """Downmix to mono (mean of the channels) and resample to 16 kHz: the simple dialect's wire format."""
+def as_frames(samples: npt.NDArray[Any], rate: int) -> npt.NDArray[Any]:
+    """Samples as (frames, channels): 1-D is mono; ValueError for any other shape or a rate <= 0."""
     array = np.asarray(samples)
     if array.ndim == 1:
         array = array.reshape(-1, 1)
@@ -51,6 +53,12 @@ def to_mono_16k(samples: npt.NDArray[np.integer], rate: int) -> npt.NDArray[np.i
         raise ValueError(f"expected 1-D or (frames, channels) samples, got shape {np.asarray(samples).shape}")
     if rate <= 0:
         raise ValueError(f"sample rate must be positive, got {rate}")
+    return array
+
+
+def to_mono_16k(samples: npt.NDArray[np.integer], rate: int) -> npt.NDArray[np.int16]:
+    """Downmix to mono (mean of the channels) and resample to 16 kHz: the simple dialect's wire format."""
+    array = as_frames(samples, rate)
     if array.shape[1] == 1 and rate == WHISPER_RATE:
         return array[:, 0].astype(np.int16, copy=True)
     mono = array.astype(np.float32).mean(axis=1, dtype=np.float32)

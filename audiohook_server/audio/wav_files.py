@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from audiohook_server.audio.resampling import as_frames
 from protocol.wav import WavError, WavFormat, decode_frames, read_wav_bytes
 
 __all__ = ["read_wav", "read_wav_format", "write_wav"]
@@ -50,15 +51,9 @@ def read_wav(path: str | os.PathLike[str]) -> tuple[npt.NDArray[np.int16], int]:
 
 def write_wav(path: str | os.PathLike[str], samples: npt.NDArray[np.int16], rate: int) -> None:
     """Write int16 samples (1-D for mono, or (frames, channels)) as a PCM16 WAV file."""
-    array = np.asarray(samples)
-    if array.dtype != np.int16:
-        raise TypeError(f"write_wav expects int16 samples, got {array.dtype}")
-    if array.ndim == 1:
-        array = array.reshape(-1, 1)
-    if array.ndim != 2 or array.shape[1] == 0:
-        raise ValueError(f"expected 1-D or (frames, channels) samples, got shape {np.asarray(samples).shape}")
-    if rate <= 0:
-        raise ValueError(f"sample rate must be positive, got {rate}")
+    if np.asarray(samples).dtype != np.int16:
+        raise TypeError(f"write_wav expects int16 samples, got {np.asarray(samples).dtype}")
+    array = as_frames(samples, rate)
     with wave.open(os.fspath(path), "wb") as out:
         out.setnchannels(array.shape[1])
         out.setsampwidth(2)

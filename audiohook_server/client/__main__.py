@@ -1,4 +1,4 @@
-"""`python -m audiohook_server.client`: the `audiohook-client` command, for when the script is not on PATH."""
+"""`python -m audiohook_serverent`: the `audiohook-client` command, for when the script is not on PATH."""
 
 import sys
 

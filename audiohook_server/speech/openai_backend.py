@@ -1,7 +1,7 @@
 """openai-whisper (PyTorch) as a second Whisper backend, behind the same `Transcriber` protocol.
 
 No registry ships openai-whisper checkpoints, so the backend runs on the CTranslate2 models we
-install: `resolve_openai_checkpoint` converts one once into the model cache (see `convert_ct2`) and
+install: `resolve_openai_checkpoint` converts one once into the model cache (see `ct2_checkpoint`) and
 reuses it. The decoding mirrors `FasterWhisperTranscriber`: finals are beam search (5) with the same
 temperature fallback and word timestamps; partials a greedy pass without timestamps. On the
 fixtures both backends give the same transcripts and word timings (tests/test_openai_backend.py).
@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from audiohook_server.errors import ModelNotFoundError
-from audiohook_server.speech.convert_ct2 import CONVERTER_VERSION, alignment_heads_dump, convert
-from audiohook_server.speech.models import default_cache_dir
-from audiohook_server.speech.transcriber import Transcription, Word, whisper_language
+from audiohook_server.speech.ct2_checkpoint import CONVERTER_VERSION, alignment_heads_dump, convert
+from audiohook_server.speech.model_files import ModelNotFoundError, default_cache_dir
+from audiohook_server.speech.transcriber import Transcription, whisper_language
+from protocol.events import Word
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def _require_whisper() -> None:
 
 def _fingerprint(ct2_dir: Path) -> str:
     """SHA-256 of what the conversion reads, and of the converter's version."""
-    digest = hashlib.sha256(f"convert_ct2 v{CONVERTER_VERSION}\n".encode())
+    digest = hashlib.sha256(f"convert_ct2 v{CONVERTER_VERSION}\n".encode())  # the module's old name: same keys
     for name in ("model.bin", "config.json", "vocabulary.txt", "vocabulary.json"):
         path = ct2_dir / name
         if not path.is_file():
@@ -113,7 +113,7 @@ class OpenAIWhisperTranscriber:
         beam_size: int = 5,
         warmup: bool = True,
     ) -> None:
-        """Load a checkpoint written by `convert_ct2` (or any openai-whisper checkpoint).
+        """Load a checkpoint written by `ct2_checkpoint.convert` (or any openai-whisper checkpoint).
 
         `threads`: torch intra-op threads for each transcription (0: `default_threads()`).
         `warmup` compiles the numba code of the word-timestamp alignment now (about 1.5 s) instead
@@ -202,7 +202,7 @@ class OpenAIWhisperTranscriber:
         )
         text = " ".join(str(s["text"]).strip() for s in segments if str(s["text"]).strip())
         if words:
-            confidence = float(np.mean([w.probability for w in words]))
+            confidence = float(np.mean([w.confidence for w in words]))
         elif segments:
             confidence = math.exp(float(np.mean([s["avg_logprob"] for s in segments])))
         else:

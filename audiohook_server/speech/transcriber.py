@@ -17,23 +17,15 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from protocol.events import Word
+
 log = logging.getLogger(__name__)
-
-WHISPER_RATE = 16000
-
-
-@dataclass(frozen=True)
-class Word:
-    word: str
-    start: float  # seconds from the start of the transcribed audio
-    end: float
-    probability: float
 
 
 @dataclass(frozen=True)
 class Transcription:
     text: str
-    words: tuple[Word, ...]
+    words: tuple[Word, ...]  # times from the start of the transcribed audio
     confidence: float  # 0..1: mean word probability, else exp(mean avg_logprob)
     language: str
 
@@ -105,7 +97,7 @@ class FasterWhisperTranscriber:
         )
         text = " ".join(segment.text.strip() for segment in segments if segment.text.strip())
         if words:
-            confidence = float(np.mean([w.probability for w in words]))
+            confidence = float(np.mean([w.confidence for w in words]))
         elif segments:
             confidence = math.exp(float(np.mean([s.avg_logprob for s in segments])))
         else:

@@ -1,10 +1,16 @@
-"""A loopback simple-dialect server for the client's tests: the real `SimpleSession`, a scripted recognizer.
+"""A recording loopback peer for the client's wire-level tests: the real `SimpleSession`, a scripted recognizer.
 
 The server here is the protocol core plus a scripted "recognizer" (one word per frame), so the
 client's side of the protocol (open, frames, pacing, seq numbers, close, errors, early closes,
 the 401 handshake) is checked against the same state machine the real server uses, without loading
 any speech model. The server runs on its own event loop in a thread so that `main()`, which calls
 `asyncio.run` itself, can be tested too.
+
+Why a fake here, beside the real server: it records exactly what the client put on the wire (each
+text message, each frame's size and arrival time), which a real server does not expose, and it can
+misbehave in ways the real server never does (an error in answer to `open`, a dropped socket, a
+`disconnect` in the simple dialect, a `close` never answered). The client against the real server
+(over stand-in speech) is tests/client/test_against_the_server.py.
 """
 
 from __future__ import annotations

@@ -1,0 +1,170 @@
+"""The decision for one upgrade request: which dialect it speaks, who it is, or why it is refused.
+
+The rules, for `/audiohook` (and `/`):
+- a request with `Audiohook-Session-Id` or `Audiohook-Organization-Id` headers (or every request, with
+  `--dialect genesys`) is Genesys: its `X-API-KEY` and, when the key has a client secret, its RFC 9421
+  signature are verified (`protocol.httpsig`);
+- otherwise a bearer token (`Authorization: Bearer …` or `?token=`) is checked as a JWT;
+- otherwise it is the simple dialect: `?x-api-key=` or `X-API-KEY`, for keys without a secret (a key
+  with a secret must sign, so it cannot be used unsigned through the other door).
+`/ws/transcribe` takes JWTs only. `--insecure-no-auth` lets everything in (development only).
+
+Nothing here touches a socket: the transport passes the request's target and headers and carries out
+the decision (a 401, or for Genesys in `--auth-failure disconnect` mode, an accepted socket whose
+`open` is answered with `disconnect` reason `unauthorized`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from audiohook_server.auth.api_keys import check_api_key, presented_api_key
+from audiohook_server.auth.tokens import JwtConfig, JwtError, JwtIdentity, JwtVerifier, token_from_request
+from audiohook_server.settings import Settings
+from protocol.httpsig import SignatureError, SignatureVerifier, SignedRequest
+
+__all__ = ["GENESYS_HEADERS", "AuthDecision", "Authenticator", "Handshake"]
+
+GENESYS_HEADERS = ("audiohook-session-id", "audiohook-organization-id")
+
+
+@dataclass(frozen=True)
+class Handshake:
+    """What the upgrade request told the server about this connection."""
+
+    dialect: str | None  # "simple", "genesys", "live", or None: decide on the first message
+    api_key: str | None = None
+    jwt: JwtIdentity | None = None
+    session_id: str | None = None  # Audiohook-Session-Id
+    organization_id: str | None = None  # Audiohook-Organization-Id
+    correlation_id: str | None = None
+    unauthorized_reason: str | None = None  # Genesys auth failed, answered with disconnect(unauthorized)
+
+    @property
+    def principal(self) -> str | None:
+        """Who the session limits count this connection against: the API key or the JWT subject."""
+        if self.jwt is not None:
+            return f"jwt:{self.jwt.subject}"
+        return self.api_key
+
+    def auth_details(self) -> dict[str, Any]:
+        """Recorded with the session: how the client authenticated (never the key or token itself)."""
+        if self.jwt is not None:
+            return {
+                "auth": "jwt",
+                "subject": self.jwt.subject,
+                "claims": self.jwt.claims,
+                "algorithm": self.jwt.algorithm,
+            }
+        if self.api_key is not None:
+            return (
+                {"auth": "api-key", "correlationId": self.correlation_id}
+                if self.correlation_id
+                else {"auth": "api-key"}
+            )
+        return {"auth": "none"}
+
+
+@dataclass(frozen=True)
+class AuthDecision:
+    """The outcome: the handshake (always), and when refused why (`error`, for the log and the 401 body),
+    which credential kind failed (for the metrics) and whether to answer with HTTP 401 at once."""
+
+    handshake: Handshake
+    error: str | None = None
+    kind: str = "api-key"  # "genesys", "jwt" or "api-key"
+    reject_with_401: bool = True
+
+    @property
+    def refused(self) -> bool:
+        return self.error is not None
+
+
+class Authenticator:
+    """Checks upgrade requests against the configured API keys, client secrets and JWT keys."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        jwt_config = JwtConfig.from_settings(
+            settings.jwt_secret,
+            settings.jwt_public_key,
+            settings.jwt_audience,
+            settings.jwt_issuer,
+            settings.jwt_leeway_s,
+        )  # raises ConfigurationError for an unusable key, before anything is served
+        self.jwt = JwtVerifier(jwt_config) if jwt_config.enabled else None
+        self.signatures = SignatureVerifier(
+            {k.key: k.secret for k in settings.api_keys},
+            max_age=settings.signature_max_age_s,
+            clock_skew=settings.signature_clock_skew_s,
+        )
+
+    def is_genesys(self, headers: Mapping[str, str]) -> bool:
+        dialect = self.settings.dialect
+        return dialect == "genesys" or (dialect == "auto" and any(h in headers for h in GENESYS_HEADERS))
+
+    def authenticate(self, target: str, headers: Mapping[str, str], *, live: bool) -> AuthDecision:
+        """Decide on a request for `target` (path and query, as sent) with `headers` (lowercase names);
+        `live` for `/ws/transcribe`."""
+        token = token_from_request(target, headers) if self.jwt is not None else None
+        if live:
+            return self._jwt(token, "live")
+        if self.is_genesys(headers):
+            return self._genesys(target, headers)
+        if token is not None:
+            return self._jwt(token, "simple" if self.settings.dialect == "simple" else None)
+        return self._api_key(urlsplit(target).query, headers)
+
+    def _genesys(self, target: str, headers: Mapping[str, str]) -> AuthDecision:
+        handshake = Handshake(
+            "genesys",
+            api_key=headers.get("x-api-key"),
+            session_id=headers.get("audiohook-session-id"),
+            organization_id=headers.get("audiohook-organization-id"),
+            correlation_id=headers.get("audiohook-correlation-id"),
+        )
+        if self.settings.insecure_no_auth:
+            return AuthDecision(handshake, kind="genesys")
+        authority = self.settings.public_authority or headers.get("host", "")
+        try:
+            self.signatures.verify(SignedRequest(target, authority, headers), now=time.time())
+        except SignatureError as exc:
+            reason = f"Genesys authentication failed: {exc}"
+            return AuthDecision(
+                dataclasses.replace(handshake, unauthorized_reason=reason),
+                reason,
+                "genesys",
+                reject_with_401=self.settings.auth_failure != "disconnect",
+            )
+        return AuthDecision(handshake, kind="genesys")
+
+    def _jwt(self, token: str | None, dialect: str | None) -> AuthDecision:
+        """A JWT in `Authorization: Bearer …` or `?token=`: the live endpoint, or instead of an API key."""
+        if self.settings.insecure_no_auth and token is None:
+            return AuthDecision(Handshake(dialect), kind="jwt")
+        if self.jwt is None:
+            return AuthDecision(Handshake(dialect), "unauthorized: JWT authentication is not configured", "jwt")
+        try:
+            identity = self.jwt.verify(token)
+        except JwtError as exc:
+            return AuthDecision(Handshake(dialect), f"unauthorized: {exc.reason}", "jwt")
+        return AuthDecision(Handshake(dialect, jwt=identity), kind="jwt")
+
+    def _api_key(self, query: str, headers: Mapping[str, str]) -> AuthDecision:
+        dialect = "simple" if self.settings.dialect == "simple" else None
+        if self.settings.insecure_no_auth:
+            return AuthDecision(Handshake(dialect))
+        result = check_api_key(presented_api_key(query, headers), self.settings.api_keys)
+        if result.error is not None:
+            return AuthDecision(Handshake(dialect), result.error)
+        assert result.key is not None
+        if result.key.secret is not None:
+            return AuthDecision(
+                Handshake(dialect), "this API key has a client secret: its requests must be signed (Genesys)"
+            )
+        return AuthDecision(Handshake(dialect, api_key=result.key.key))

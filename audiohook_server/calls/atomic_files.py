@@ -1,0 +1,70 @@
+"""Writing files that readers (QA tools, another replica, a crash) may see at any moment.
+
+`replace_atomically` writes beside the target, fsyncs, then renames over it: a reader sees the old file
+or the new one, never half of one. `reserve_session_files` claims a call's file names (created
+exclusively, so two sessions with the same id race safely) from an id a client chose: only
+`A-Z a-z 0-9 . _ -` survive, so no id can reach outside the recordings directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["replace_atomically", "reserve_session_files", "safe_stem", "write_json_atomically"]
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def safe_stem(session_id: str) -> str:
+    """A file name stem for a client's session id: safe characters only, at most 100, never hidden."""
+    return _UNSAFE.sub("_", session_id)[:100].lstrip(".") or "session"
+
+
+def reserve_session_files(session_id: str, directory: Path, header: str) -> tuple[Path, Path]:
+    """Claim `<stem>.csv` (created with its `header` line, atomically) and `<stem>.wav` for a session.
+
+    If another session holds the name, `-2`, `-3`, … is appended. The exclusive create makes two
+    sessions with the same id race safely, and the CSV is never empty, even for a moment.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = safe_stem(session_id)
+    candidate, n = stem, 1
+    while True:
+        csv_path, wav_path = directory / f"{candidate}.csv", directory / f"{candidate}.wav"
+        if not wav_path.exists():
+            try:
+                with csv_path.open("x", encoding="utf-8") as f:
+                    f.write(header)
+                    return csv_path, wav_path
+            except FileExistsError:
+                pass
+        n += 1
+        candidate = f"{stem}-{n}"
+
+
+def replace_atomically(path: Path, write: Callable[[TextIO], None]) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename over it: all or nothing."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644 & ~_UMASK)  # mkstemp makes 0600; QA tools reading the files need the usual mode
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json_atomically(path: Path, value: Any) -> None:
+    replace_atomically(path, lambda f: json.dump(value, f, indent=2, ensure_ascii=False, default=str))

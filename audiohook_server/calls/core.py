@@ -1,0 +1,315 @@
+"""One call's processing, whatever the door: audio in, transcript updates out, analysis and exports.
+
+`CallCore` is created when a session starts and finished when it ends, however it ends (a `close`, a
+dropped connection, a protocol error, a server shutdown): `finish()` flushes the open utterances,
+waits for their finals and closes the exports, so nothing the caller said is lost.
+
+Flow, per call:
+    submit(audio) / submit_gap() -> audio queue -> [worker] record + each channel's VAD pipeline
+        -> partials: sent at once (Vosk) or after a skippable recognizer pass
+        -> finals: recognizer futures in utterance order -> [worker] analysis + CSV row + journal -> emit
+The audio task and the finals task run side by side, so one utterance can be transcribed while the
+next is being segmented; finals still go out in the order the utterances ended. Gaps (a pause,
+discarded audio) travel through the same queue as the audio, so they take effect exactly between the
+samples around them: they end the open utterances and move later positions along the stream timeline.
+A partial never follows its utterance's final. Results go out as dialect-neutral `TranscriptUpdate`s;
+the door's session formats them.
+
+Backpressure is a value: `submit` returns a `Refusal` when the call has more audio waiting than its
+budget, and the door answers it in its dialect. Everything blocking (VAD, file writes, analysis) runs
+on the `executor`; the event loop only moves data between queues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from analysis import CallAnalysis, Utterance, UtteranceAnalysis
+from audiohook_server.calls.ports import Analyzer, ExportSink, Recognizer, Refusal
+from audiohook_server.calls.transcript_csv import TranscriptRow
+from audiohook_server.metrics import ServerMetrics
+from audiohook_server.speech.pipeline import (
+    ChannelOutput,
+    ChannelPipeline,
+    FinalAudio,
+    PartialAudio,
+    PartialText,
+    UtteranceDropped,
+)
+from audiohook_server.speech.transcriber import Transcription
+from protocol.audio import MediaFormat, speaker_for_channel
+from protocol.events import TranscriptUpdate
+
+__all__ = ["CallCore", "Emit"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+Emit = Callable[[TranscriptUpdate, dict[str, Any] | None], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Gap:
+    samples: int
+
+
+_END = None
+_QueueItem = npt.NDArray[np.int16] | _Gap | None
+_UtteranceKey = tuple[int, int]  # (channel, utterance index)
+
+
+class CallCore:
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        media: MediaFormat,
+        language: str,
+        recognizer: Recognizer,
+        new_analyzer: Callable[[], Analyzer],
+        exports: ExportSink,
+        executor: Executor,
+        emit: Emit,
+        metrics: ServerMetrics | None = None,
+        max_buffered_audio_s: float = 120.0,
+    ) -> None:
+        self.session_id = session_id
+        self.media = media
+        self.language = language
+        self.recognizer = recognizer
+        self.exports = exports
+        self.emit = emit
+        self.metrics = metrics or ServerMetrics()
+        self.speakers = [speaker_for_channel(name) for name in media.channels]
+        self.latest_analysis: CallAnalysis | None = None
+        self.final_count = 0
+
+        self._new_analyzer = new_analyzer
+        self._analyzer: Analyzer | None = None  # made once the recognizer (and the analysis models) are ready
+        self._executor = executor
+        self._max_buffered = int(max_buffered_audio_s * media.rate)
+        self._buffered = 0
+        self._audio: asyncio.Queue[_QueueItem] = asyncio.Queue()
+        self._finals: asyncio.Queue[tuple[FinalAudio, asyncio.Future[Transcription]] | None] = asyncio.Queue()
+        self._closed_utterances: set[_UtteranceKey] = set()
+        self._pipelines: list[ChannelPipeline] = []
+        self._partial_tasks: set[asyncio.Task[None]] = set()
+        self._ended_at: dict[_UtteranceKey, float] = {}  # when each utterance's end was detected
+        self._opened = False
+        self._finished = False
+        self._worker = asyncio.create_task(self._run_audio(), name=f"audio-{session_id}")
+        self._finalizer = asyncio.create_task(self._run_finals(), name=f"finals-{session_id}")
+
+    # ---- input -------------------------------------------------------------------------------
+
+    def submit(self, samples: npt.NDArray[np.int16]) -> Refusal | None:
+        """Queue decoded audio (samples, channels); a Refusal when too much is already waiting."""
+        if self._finished:
+            return None
+        if self._buffered + samples.shape[0] > self._max_buffered:
+            seconds = self._max_buffered / self.media.rate
+            return Refusal(
+                503,
+                f"server overloaded: more than {seconds:.0f} s of audio is waiting to be processed; try again later",
+            )
+        self._buffered += samples.shape[0]
+        self._audio.put_nowait(samples)
+        self.metrics.audio_seconds.inc(samples.shape[0] / self.media.rate)
+        return None
+
+    def submit_gap(self, samples: int) -> None:
+        """A pause (0) or discarded audio (`samples` per channel): ends the open utterances in order."""
+        if not self._finished:
+            self._audio.put_nowait(_Gap(samples))
+
+    async def finish(self) -> None:
+        """End of the call: flush open utterances, send their finals, close the exports. Idempotent."""
+        if not self._finished:
+            self._finished = True
+            self._audio.put_nowait(_END)
+        try:
+            await asyncio.gather(asyncio.shield(self._worker), asyncio.shield(self._finalizer))
+            for task in list(self._partial_tasks):
+                task.cancel()  # every utterance is final now: a late partial has nothing to add
+        finally:
+            if self._opened:
+                self._opened = False
+                await self._blocking(self.exports.close, self.latest_analysis)
+
+    # ---- audio -------------------------------------------------------------------------------
+
+    async def _blocking(self, func: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+
+    async def _run_audio(self) -> None:
+        try:
+            await self._blocking(self.exports.open)
+            self._opened = True
+            await self.recognizer.wait_ready()
+            self._analyzer = self._new_analyzer()
+            channels = range(len(self.media.channels))
+            self._pipelines = [self.recognizer.channel_pipeline(channel, self.media.rate) for channel in channels]
+            ended = False
+            while not ended:
+                batch = [await self._audio.get()]
+                while not self._audio.empty():
+                    batch.append(self._audio.get_nowait())
+                ended = batch[-1] is _END
+                self._buffered -= sum(item.shape[0] for item in batch if isinstance(item, np.ndarray))
+                outputs = await self._blocking(self._process, batch)
+                await self._dispatch(outputs)
+        except Exception:
+            log.exception("session %s: audio processing failed", self.session_id)
+        finally:
+            self._finals.put_nowait(None)
+
+    def _process(self, batch: list[_QueueItem]) -> list[ChannelOutput]:
+        """Worker thread: record the audio and run every channel's pipeline over the batch, in order."""
+        outputs: list[ChannelOutput] = []
+        pending: list[npt.NDArray[np.int16]] = []
+
+        def feed_pending() -> None:
+            if pending:
+                audio = np.concatenate(pending) if len(pending) > 1 else pending[0]
+                pending.clear()
+                self.exports.record(audio)
+                for pipeline in self._pipelines:
+                    outputs.extend(pipeline.feed(np.ascontiguousarray(audio[:, pipeline.channel])))
+
+        for item in batch:
+            if isinstance(item, np.ndarray):
+                pending.append(item)
+                continue
+            feed_pending()
+            for pipeline in self._pipelines:
+                outputs.extend(pipeline.flush() if item is _END else pipeline.skip(item.samples))
+        feed_pending()
+        return outputs
+
+    async def _dispatch(self, outputs: list[ChannelOutput]) -> None:
+        for out in outputs:
+            if isinstance(out, FinalAudio):
+                key = (out.channel, out.utterance)
+                self._closed_utterances.add(key)
+                future = asyncio.ensure_future(
+                    self.recognizer.transcribe_final(out.samples, self.media.rate, self.language)
+                )
+                self._ended_at[key] = time.monotonic()
+                self._finals.put_nowait((out, future))
+            elif isinstance(out, UtteranceDropped):
+                self._closed_utterances.add((out.channel, out.utterance))
+            elif isinstance(out, PartialText):
+                await self._send_partial(out.channel, out.utterance, out.text, out.start_sample, out.end_sample)
+            elif isinstance(out, PartialAudio):
+                pending = self.recognizer.try_transcribe_partial(out.samples, self.media.rate, self.language)
+                if pending is not None:
+                    task = asyncio.create_task(self._recognized_partial(out, pending))
+                    self._partial_tasks.add(task)
+                    task.add_done_callback(self._partial_tasks.discard)
+
+    async def _recognized_partial(self, out: PartialAudio, pending: asyncio.Future[Transcription]) -> None:
+        try:
+            transcription = await pending
+        except Exception:
+            log.exception("session %s: partial transcription failed", self.session_id)
+            return
+        if transcription.text:
+            await self._send_partial(out.channel, out.utterance, transcription.text, out.start_sample, out.end_sample)
+
+    async def _send_partial(self, channel: int, utterance: int, text: str, start: int, end: int) -> None:
+        if (channel, utterance) in self._closed_utterances:
+            return  # its final is on the way; a late partial would only confuse the client
+        update = TranscriptUpdate(
+            utterance_id=f"{channel}-{utterance}",
+            channel=channel,
+            speaker=self.speakers[channel],
+            text=text,
+            is_final=False,
+            start=start / self.media.rate,
+            end=end / self.media.rate,
+            language=self.language,
+        )
+        await self.emit(update, self._analysis_event())
+
+    # ---- finals ------------------------------------------------------------------------------
+
+    async def _run_finals(self) -> None:
+        while (item := await self._finals.get()) is not None:
+            out, future = item
+            key = (out.channel, out.utterance)
+            try:
+                transcription = await future
+            except Exception:
+                log.exception("session %s: final transcription failed", self.session_id)
+                self._ended_at.pop(key, None)
+                continue
+            if not transcription.text.strip():
+                self._ended_at.pop(key, None)
+                continue
+            try:
+                await self._publish_final(out, transcription)
+            except Exception:
+                log.exception("session %s: publishing a final failed", self.session_id)
+
+    async def _publish_final(self, out: FinalAudio, transcription: Transcription) -> None:
+        rate = self.media.rate
+        start, end = out.start_sample / rate, out.end_sample / rate
+        speaker = self.speakers[out.channel]
+        utterance = Utterance(transcription.text, start, end, out.channel, speaker, transcription.confidence)
+        self.latest_analysis = await self._blocking(self._record_final, utterance)
+        self.final_count += 1
+        update = TranscriptUpdate(
+            utterance_id=f"{out.channel}-{out.utterance}",
+            channel=out.channel,
+            speaker=speaker,
+            text=transcription.text,
+            is_final=True,
+            start=start,
+            end=end,
+            language=self.language,
+            confidence=transcription.confidence,
+            words=tuple(word.shifted(start) for word in transcription.words),
+        )
+        await self.emit(update, self._analysis_event())
+        self.metrics.utterances.inc()
+        ended = self._ended_at.pop((out.channel, out.utterance), None)
+        if ended is not None:
+            self.metrics.final_latency.observe(time.monotonic() - ended)
+
+    def _record_final(self, utterance: Utterance) -> CallAnalysis | None:
+        """Worker thread: analyse the utterance, add its CSV row and fsync it to the journal, all before
+        the client is sent the final."""
+        assert self._analyzer is not None  # finals only exist once the recognizer is ready
+        result = self._analyzer.add(utterance)
+        analysis = self._analyzer.analysis()
+        self.exports.add_final(self._row(utterance, result, analysis))
+        return analysis
+
+    def _analysis_event(self) -> dict[str, Any] | None:
+        return self.latest_analysis.to_event() if self.latest_analysis else None
+
+    def _row(self, utterance: Utterance, result: UtteranceAnalysis, analysis: CallAnalysis | None) -> TranscriptRow:
+        # The call-level columns are the analysis block the clients get (analysis.types.EVENT_KEYS).
+        call: dict[str, Any] = dict(analysis.to_event()) if analysis is not None else {}
+        return TranscriptRow(
+            session_id=self.session_id,
+            start=round(utterance.start, 3),
+            end=round(utterance.end, 3),
+            channel=self.media.channels[utterance.channel],
+            speaker=utterance.speaker,
+            text=utterance.text,
+            confidence=round(utterance.confidence, 4),
+            utterance_sentiment=result.sentiment,
+            utterance_emotion=result.emotion,
+            utterance_categories=result.categories,
+            **call,
+        )

@@ -1,0 +1,97 @@
+"""What the call core needs from the rest of the server: three small interfaces and a refusal value.
+
+- `Recognizer`: speech for the whole process (models loaded once): a VAD pipeline per channel, Whisper
+  finals (never skipped) and partials (skipped when Whisper is busy). `SpeechEngine` is the real one;
+  tests use a stand-in that needs no model.
+- `Analyzer`: the analysis of one call (`analysis.CallAnalyzer`).
+- `ExportSink`: where one call's results go (`SessionFiles`).
+- `SpeechService`: the recognizer as the server holds it (loading, readiness, the worker pool, a new
+  analyzer per call, shutdown).
+`Refusal` is how the core says "not now" to audio it cannot take (backpressure): a value the door
+turns into its dialect's error, never an exception thrown through the transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from analysis import CallAnalysis, Utterance, UtteranceAnalysis
+from audiohook_server.calls.transcript_csv import TranscriptRow
+from audiohook_server.speech.pipeline import ChannelPipeline
+from audiohook_server.speech.transcriber import Transcription
+
+__all__ = ["Analyzer", "ExportSink", "Recognizer", "Refusal", "SpeechService"]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Audio the core will not take: `code` is the AudioHook error code (503: overloaded)."""
+
+    code: int
+    message: str
+
+
+class Recognizer(Protocol):
+    async def wait_ready(self) -> None:
+        """Until the models are loaded; raises when loading failed."""
+        ...
+
+    def channel_pipeline(self, channel: int, rate: int) -> ChannelPipeline:
+        """A new VAD/segmenter (and streaming-partials) pipeline for one channel of one call."""
+        ...
+
+    async def transcribe_final(self, samples: npt.NDArray[np.int16], rate: int, language: str | None) -> Transcription:
+        """Whisper's final for one utterance (never skipped); word times from the utterance's start."""
+        ...
+
+    def try_transcribe_partial(
+        self, samples: npt.NDArray[np.int16], rate: int, language: str | None
+    ) -> asyncio.Future[Transcription] | None:
+        """A partial for the open utterance, or None when the recognizer is busy (partials go first)."""
+        ...
+
+
+class Analyzer(Protocol):
+    def add(self, utterance: Utterance) -> UtteranceAnalysis: ...
+
+    def analysis(self) -> CallAnalysis | None: ...
+
+
+class ExportSink(Protocol):
+    """Opened before any audio, closed exactly once however the call ends; all in worker threads."""
+
+    def open(self) -> None: ...
+
+    def record(self, samples: npt.NDArray[np.int16]) -> None: ...
+
+    def add_final(self, row: TranscriptRow) -> None:
+        """Durable (fsynced) before it returns: the client is sent the final only after."""
+        ...
+
+    def close(self, analysis: CallAnalysis | None) -> None: ...
+
+
+class SpeechService(Recognizer, Protocol):
+    """The process's speech engine, as the server holds it."""
+
+    @property
+    def stream_pool(self) -> Executor:
+        """Worker threads for VAD, analysis and file writes (never the event loop)."""
+        ...
+
+    @property
+    def serving(self) -> bool:
+        """Loaded without error: sessions can be transcribed."""
+        ...
+
+    async def load(self) -> None: ...
+
+    def new_analyzer(self) -> Analyzer: ...
+
+    def close(self) -> None: ...

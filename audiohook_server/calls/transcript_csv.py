@@ -1,0 +1,67 @@
+"""The per-call CSV a QA team reads: its columns, one row per final utterance, written atomically.
+
+`TranscriptRow` is the one place the columns are defined (the CSV header, the journal's lines and
+recovery all derive from it). The file holds its header from the session's first moment and all rows
+once the session ends; `TranscriptCsv.write` replaces it whole (pandas writes the quoting).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from audiohook_server.calls.atomic_files import replace_atomically
+
+__all__ = ["CSV_COLUMNS", "CSV_HEADER", "TranscriptCsv", "TranscriptRow"]
+
+
+@dataclass(frozen=True)
+class TranscriptRow:
+    """One final utterance as the CSV shows it, with the call's analysis as it stood at that row."""
+
+    session_id: str
+    start: float  # seconds from the start of the session's audio
+    end: float
+    channel: str  # the channel's name (mono; external/internal)
+    speaker: str  # customer, agent or unknown
+    text: str
+    confidence: float
+    utterance_sentiment: str
+    utterance_emotion: str
+    utterance_categories: str
+    sentiment: str = ""  # the call-level columns: empty until 5 words of final text exist
+    emotion: str = ""
+    agent_score: int | str = ""
+    summary: str = ""
+    process_issues: str = ""
+    repeated_problems: str = ""
+    marketing_mentions: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+CSV_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(TranscriptRow))
+CSV_HEADER = ",".join(CSV_COLUMNS) + "\n"
+
+
+@dataclass
+class TranscriptCsv:
+    """The rows of one session's CSV; `write()` replaces the file with all rows so far."""
+
+    path: Path
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, row: TranscriptRow | dict[str, Any]) -> None:
+        values = row.as_dict() if isinstance(row, TranscriptRow) else row
+        missing = set(CSV_COLUMNS) - values.keys()
+        if missing:
+            raise ValueError(f"CSV row lacks columns {sorted(missing)}")
+        self.rows.append({c: values[c] for c in CSV_COLUMNS})
+
+    def write(self) -> None:
+        frame = pd.DataFrame(self.rows, columns=list(CSV_COLUMNS))
+        replace_atomically(self.path, lambda f: frame.to_csv(f, index=False))

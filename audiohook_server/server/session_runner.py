@@ -1,0 +1,229 @@
+"""Carrying out a session's actions: the one place where a sans-I/O session meets a call core.
+
+Every door (WebSocket, HTTP) feeds frames into its `Session` and hands the actions that come back to
+`SessionRunner.perform`, which sends messages through the door's `Outbox`, starts the `CallCore` when
+the session starts, feeds it audio and gaps, turns a core's `Refusal` (backpressure) into the
+dialect's error, and runs the closing handshake: after `close`, the last finals first, then
+`closed()`. Whatever ends the connection, `finish()` finishes the call so that every final reaches
+the CSV. The runner never touches a socket: the door's `Outbox` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from audiohook_server.auth.handshake import Handshake
+from audiohook_server.calls.core import CallCore, Emit
+from audiohook_server.calls.ports import SpeechService
+from audiohook_server.calls.session_files import SessionFiles
+from audiohook_server.logs import bind_session
+from audiohook_server.metrics import ServerMetrics
+from audiohook_server.settings import Settings
+from protocol.actions import (
+    AudioGap,
+    AudioReceived,
+    ClientReportedError,
+    CloseConnection,
+    LanguageChanged,
+    SendMessage,
+    SessionAction,
+    SessionEnding,
+    SessionStarted,
+)
+from protocol.audio import speaker_for_channel
+from protocol.errors import CLOSE_TRY_AGAIN_LATER, ProtocolError
+from protocol.events import TranscriptUpdate
+from protocol.session import Session
+
+__all__ = ["CallServices", "Outbox", "SessionRunner"]
+
+log = logging.getLogger(__name__)
+
+
+class Outbox(Protocol):
+    """How a door reaches its client."""
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Send one JSON message; a client that is gone is not an error (its CSV is still written)."""
+        ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class CallServices:
+    """What every call of this process shares: the settings, the speech service and the metrics."""
+
+    settings: Settings
+    speech: SpeechService
+    metrics: ServerMetrics
+
+    def start_call(self, started: SessionStarted, handshake: Handshake, emit: Emit) -> CallCore:
+        media = started.media
+        metadata: dict[str, Any] = {
+            "session_id": started.session_id,
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "language": started.language,
+            "media": {"encoding": media.encoding, "rate": media.rate, "channels": list(media.channels)},
+            "speakers": [speaker_for_channel(name) for name in media.channels],
+            "dialect": started.dialect,
+            "conversation_id": started.conversation_id,
+            **handshake.auth_details(),
+            **started.details,
+        }
+        files = SessionFiles(
+            self.settings.recordings_dir,
+            started.session_id,
+            media.rate,
+            len(media.channels),
+            metadata,
+            record_audio=self.settings.record_audio,
+        )
+        return CallCore(
+            session_id=started.session_id,
+            media=media,
+            language=started.language,
+            recognizer=self.speech,
+            new_analyzer=self.speech.new_analyzer,
+            exports=files,
+            executor=self.speech.stream_pool,
+            emit=emit,
+            metrics=self.metrics,
+            max_buffered_audio_s=self.settings.max_buffered_audio_s,
+        )
+
+
+class SessionRunner:
+    """Runs one session's actions for a door."""
+
+    def __init__(
+        self,
+        session: Session,
+        outbox: Outbox,
+        handshake: Handshake,
+        start_call: Callable[[SessionStarted, Handshake, Emit], CallCore],
+        metrics: ServerMetrics,
+    ) -> None:
+        self.session = session
+        self.outbox = outbox
+        self.handshake = handshake
+        self.metrics = metrics
+        self.core: CallCore | None = None
+        self._start_call = start_call
+        self._closing: asyncio.Task[None] | None = None
+        self._delayed_close: asyncio.Task[None] | None = None
+        self._dialect_started: str | None = None
+
+    @property
+    def session_id(self) -> str | None:
+        return self.session.session_id or self.handshake.session_id
+
+    async def perform(self, actions: list[SessionAction]) -> None:
+        for action in actions:
+            if isinstance(action, SendMessage):
+                await self.outbox.send(action.message)
+            elif isinstance(action, AudioReceived):
+                await self._audio(action)
+            elif isinstance(action, AudioGap):
+                if self.core is not None:
+                    self.core.submit_gap(action.samples)
+                log.info("session %s: audio %s (%d samples skipped)", self.session_id, action.reason, action.samples)
+            elif isinstance(action, SessionStarted):
+                self._start(action)
+            elif isinstance(action, LanguageChanged):
+                if self.core is not None:
+                    self.core.language = action.language
+            elif isinstance(action, ClientReportedError):
+                log.warning("session %s: client error %d: %s", self.session_id, action.code, action.message)
+            elif isinstance(action, SessionEnding):
+                if self._closing is None:
+                    self._closing = asyncio.create_task(self._close_gracefully())
+            elif isinstance(action, CloseConnection):
+                await self._close(action)
+
+    async def fail(self, error: ProtocolError) -> None:
+        log.warning("session %s: %s", self.session_id, error.message)
+        await self.perform(self.session.fail(error))
+
+    async def drain(self) -> None:
+        """Server shutdown: finish the open utterances, send their finals, then end the session."""
+        if self.core is not None:
+            await self.core.finish()
+        await self.perform(self.session.shutdown())
+
+    async def finish(self, close_code: int | None = None) -> None:
+        """The connection is over: finish the call (every final to the CSV), whatever ended it."""
+        if self._dialect_started is not None:
+            self.metrics.live_sessions.labels(self._dialect_started).dec()
+            self._dialect_started = None
+        if self._delayed_close is not None:
+            self._delayed_close.cancel()
+        if self._closing is not None:
+            await self._closing
+        elif self.core is not None:
+            await self.core.finish()
+        if self.core is not None:
+            csv = getattr(self.core.exports, "csv_path", None)
+            log.info(
+                "session %s ended: %.1f s of audio, %d finals, csv %s, close code %s",
+                self.session_id,
+                self.session.seconds_received,
+                self.core.final_count,
+                csv or "not written",
+                close_code,
+            )
+
+    async def _audio(self, action: AudioReceived) -> None:
+        if self.core is None:
+            return
+        refusal = self.core.submit(action.samples)
+        if refusal is not None:
+            await self.fail(ProtocolError(refusal.code, refusal.message, CLOSE_TRY_AGAIN_LATER))
+
+    async def _emit(self, update: TranscriptUpdate, analysis: dict[str, Any] | None) -> None:
+        await self.perform(self.session.transcript(update, analysis))
+
+    def _start(self, action: SessionStarted) -> None:
+        bind_session(session_id=action.session_id, conversation_id=action.conversation_id, dialect=action.dialect)
+        self.metrics.sessions.labels(action.dialect).inc()
+        self.metrics.live_sessions.labels(action.dialect).inc()
+        self._dialect_started = action.dialect
+        log.info(
+            "session %s opened (%s): %s %d Hz %s, language %s%s",
+            action.session_id,
+            action.dialect,
+            action.media.encoding,
+            action.media.rate,
+            "/".join(action.media.channels),
+            action.language,
+            f", conversation {action.conversation_id}" if action.conversation_id else "",
+        )
+        self.core = self._start_call(action, self.handshake, self._emit)
+
+    async def _close(self, action: CloseConnection) -> None:
+        if action.code not in (1000, 1001):
+            self.metrics.errors.labels(str(action.code)).inc()
+        if action.code != 1000:
+            log.warning("session %s: closing with %d: %s", self.session_id, action.code, action.reason)
+        if action.delay <= 0:
+            await self.outbox.close(action.code, action.reason)
+        elif self._delayed_close is None:
+            # The client was asked to close (Genesys `disconnect`); close ourselves if it does not.
+            async def close_later() -> None:
+                await asyncio.sleep(action.delay)
+                await self.outbox.close(action.code, action.reason)
+
+            self._delayed_close = asyncio.create_task(close_later())
+
+    async def _close_gracefully(self) -> None:
+        """After a `close`: the last finals first, then `closed`, then a normal close."""
+        if self.core is not None:
+            await self.core.finish()
+        if self._delayed_close is not None:
+            self._delayed_close.cancel()
+        await self.perform(self.session.closed())

