@@ -1,10 +1,16 @@
 """The server process: recovery, models, listening, authentication at the handshake, drain and stop.
 
+One ASGI application (`asgi.build_app`, FastAPI) served by uvicorn on one port, with one TLS
+configuration: the WebSocket doors (`/audiohook`, `/ws/transcribe`), the HTTP routes, health and
+metrics. uvicorn runs its WebSocket connections on the `websockets` library's sans-I/O protocol
+(`websockets-sansio`) and HTTP/1.1 on h11, with a deadline on every request head
+(`http_protocol.TimedH11Protocol`).
+
 `AudioHookServer.start` turns the journals a killed process left behind into CSVs, starts listening
 (`opened` must be answered at once, so sessions are accepted while the models still load) and loads
 the models in a worker thread. Each upgrade request is routed (`routes`), authenticated
-(`auth.handshake`), braked on repeated failures (`auth.brake`) and admitted (`admission`) before any
-session work; each accepted connection gets a `WebSocketDoor`. `stop` drains: it stops accepting, lets
+(`auth.handshake`), braked on repeated failures (`auth.brake`) and admitted (`admission`) before it
+is accepted; each accepted connection gets a `WebSocketDoor`. `stop` drains: it stops accepting, lets
 each live session send its last finals within the drain timeout, then cuts whatever is left (their
 CSVs are still written) and releases the pools.
 """
@@ -12,15 +18,17 @@ CSVs are still written) and releases the pools.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import logging
+import socket
 import ssl
 import time
-import weakref
-from urllib.parse import urlsplit
+from collections.abc import Iterator
 
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.http11 import Request, Response
+import uvicorn
+from fastapi.responses import PlainTextResponse
+from starlette.websockets import WebSocket
 
 from audiohook_server.auth.brake import AuthFailureLimiter
 from audiohook_server.auth.handshake import Authenticator, Handshake
@@ -28,7 +36,9 @@ from audiohook_server.calls.ports import SpeechService
 from audiohook_server.calls.recovery import recover_journals
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.server.admission import SessionLimits
-from audiohook_server.server.routes import Door, HttpAnswer, ServerState, route
+from audiohook_server.server.asgi import build_app
+from audiohook_server.server.http_protocol import with_head_timeout
+from audiohook_server.server.routes import ServerState
 from audiohook_server.server.session_runner import CallServices
 from audiohook_server.server.websocket_door import WebSocketDoor
 from audiohook_server.settings import ConfigurationError, Settings
@@ -36,10 +46,17 @@ from audiohook_server.speech.engine import ResolvedModels, SpeechEngine
 
 __all__ = ["AudioHookServer"]
 
-WEBSOCKET_MAX_SIZE = 16 << 20
 AUTH_BACKOFF_DELAY_S = 1.0
 
 log = logging.getLogger(__name__)
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    """uvicorn without its own signal handlers: the process (server.cli) decides what SIGTERM means."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
@@ -73,23 +90,51 @@ class AudioHookServer:
         self.authenticator = Authenticator(settings)  # raises ConfigurationError for an unusable JWT key
         self.limits = SessionLimits(settings.max_sessions, settings.max_sessions_per_key)
         self._ssl = tls_context(settings)
-        self._server: Server | None = None
+        self.app = build_app(self)
+        self._uvicorn: _EmbeddedUvicorn | None = None
+        self._serving: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
         self._load_task: asyncio.Task[None] | None = None
         self._doors: set[WebSocketDoor] = set()
-        # Admitted at the handshake, until their handler ends: what the session limits count.
-        self._handshakes: weakref.WeakKeyDictionary[ServerConnection, Handshake] = weakref.WeakKeyDictionary()
+        self._admitted: list[Handshake] = []  # from the handshake until the door's handler ends
         self._auth_failures = AuthFailureLimiter(settings.auth_failures_per_minute)
         self._draining = False
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "server not started"
-        port: int = next(iter(self._server.sockets)).getsockname()[1]
+        assert self._socket is not None, "server not started"
+        port: int = self._socket.getsockname()[1]
         return port
 
     @property
     def live_sessions(self) -> int:
-        return len(self._handshakes)
+        return len(self._admitted)
+
+    def _uvicorn_config(self) -> uvicorn.Config:
+        s = self.settings
+        tls = self._ssl
+        return uvicorn.Config(
+            self.app,
+            host=s.host,
+            port=s.port,
+            http=with_head_timeout(s.handshake_timeout_s),
+            ws="websockets-sansio",
+            # Oversized frames up to this size reach the session, which answers them with a clear error;
+            # beyond it the WebSocket layer closes with 1009 as soon as the frame header says so,
+            # without reading the frame.
+            ws_max_size=2 * max(s.max_frame_bytes, s.max_text_bytes),
+            ws_ping_interval=20.0,
+            ws_ping_timeout=20.0,
+            lifespan="off",
+            log_config=None,
+            access_log=False,  # query strings carry API keys and tokens: never log them
+            server_header=False,
+            headers=[("server", "audiohook-server")],
+            proxy_headers=False,  # X-Forwarded-For is not trusted (see docs/deployment.md)
+            ssl_context_factory=(lambda _config, _default: tls) if tls is not None else None,
+            ssl_certfile=str(s.tls_cert) if tls is not None else None,
+            timeout_graceful_shutdown=max(1, round(s.drain_timeout_s)),
+        )
 
     async def start(self) -> None:
         self.settings.recordings_dir.mkdir(parents=True, exist_ok=True)
@@ -99,20 +144,17 @@ class AudioHookServer:
         )
         if recovered:
             log.warning("recovered %d session CSV(s) from journals of unfinished sessions", len(recovered))
-        self._server = await serve(
-            self._handle,
-            self.settings.host,
-            self.settings.port,
-            process_request=self._process_request,
-            # Oversized frames up to this size reach the session, which answers them with a clear
-            # error; beyond it the WebSocket layer closes with 1009 without buffering them.
-            max_size=max(WEBSOCKET_MAX_SIZE, 2 * self.settings.max_frame_bytes, 2 * self.settings.max_text_bytes),
-            open_timeout=self.settings.handshake_timeout_s,
-            server_header="audiohook-server",
-            ssl=self._ssl,
-        )
+        config = self._uvicorn_config()
+        self._socket = config.bind_socket()
+        self._uvicorn = _EmbeddedUvicorn(config)
+        self._serving = asyncio.create_task(self._uvicorn.serve(sockets=[self._socket]), name="uvicorn")
+        while not self._uvicorn.started:
+            if self._serving.done():
+                self._serving.result()  # raises what stopped it
+                raise RuntimeError("the HTTP server stopped while starting")
+            await asyncio.sleep(0.01)
         self._load_task = asyncio.create_task(self.engine.load(), name="load-models")
-        scheme = "wss" if self.settings.tls_cert else "ws"
+        scheme = "wss" if self._ssl else "ws"
         log.info("listening on %s://%s:%d/audiohook", scheme, self.settings.host, self.port)
 
     async def wait_ready(self) -> None:
@@ -125,70 +167,80 @@ class AudioHookServer:
         `disconnect` completed, the simple dialect a 1001 close) within the drain timeout; then cut
         whatever is left (their CSVs are still written); release the pools."""
         self._draining = True
-        if self._server is not None:
-            self._server.close(close_connections=False)
-            live = list(self._doors)
-            if live:
-                log.info("draining %d live session(s)", len(live))
-                drains = [asyncio.create_task(door.drain()) for door in live]
-                _, pending = await asyncio.wait(drains, timeout=self.settings.drain_timeout_s)
-                for task in pending:
-                    task.cancel()
-            self._server.close(close_connections=True)
-            await self._server.wait_closed()
+        live = list(self._doors)
+        if live:
+            log.info("draining %d live session(s)", len(live))
+            drains = [asyncio.create_task(door.drain()) for door in live]
+            _, pending = await asyncio.wait(drains, timeout=self.settings.drain_timeout_s)
+            for task in pending:
+                task.cancel()
+        if self._uvicorn is not None and self._serving is not None:
+            self._uvicorn.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._serving
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
         self.engine.close()
 
-    def _state(self) -> ServerState:
+    def state(self) -> ServerState:
+        """What the health, readiness and routing answers depend on now."""
         return ServerState(
             serving=self.engine.serving,
             draining=self._draining,
-            at_capacity=len(self._handshakes) >= self.settings.max_sessions,
+            at_capacity=len(self._admitted) >= self.settings.max_sessions,
             jwt_enabled=self.authenticator.jwt is not None,
             render_metrics=self.metrics.render,
         )
 
-    async def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        target = route(urlsplit(request.path).path, self._state())
-        if isinstance(target, HttpAnswer):
-            return connection.respond(target.status, target.body)
+    async def serve_websocket(self, websocket: WebSocket, *, live: bool) -> None:
+        """A WebSocket door's request: authenticate and admit it, then run its session."""
         if self._draining:
             self.metrics.refused.labels("draining").inc()
-            return connection.respond(http.HTTPStatus.SERVICE_UNAVAILABLE, "server shutting down\n")
-        headers = {name.lower(): value for name, value in request.headers.raw_items()}
-        decision = self.authenticator.authenticate(request.path, headers, live=target is Door.LIVE)
+            await _deny(websocket, http.HTTPStatus.SERVICE_UNAVAILABLE, "server shutting down")
+            return
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in websocket.scope["headers"]
+        }
+        target = websocket.scope.get("raw_path", b"").decode("latin-1") or websocket.url.path
+        query = websocket.scope.get("query_string", b"").decode("latin-1")
+        if query:
+            target = f"{target}?{query}"
+        decision = self.authenticator.authenticate(target, headers, live=live)
         if decision.refused:
             assert decision.error is not None
-            log.warning("refused %s: %s", connection.remote_address, decision.error)
+            address = websocket.client.host if websocket.client else "unknown"
+            log.warning("refused %s: %s", address, decision.error)
             self.metrics.auth_failures.labels(decision.kind).inc()
-            await self._brake(connection)
+            await self._brake(address)
             if decision.reject_with_401:
-                body = "unauthorized\n" if decision.kind == "genesys" else decision.error + "\n"
-                return connection.respond(http.HTTPStatus.UNAUTHORIZED, body)
-        refusal = self.limits.check(decision.handshake, self._handshakes.values())
+                body = "unauthorized" if decision.kind == "genesys" else decision.error
+                await _deny(websocket, http.HTTPStatus.UNAUTHORIZED, body)
+                return
+        refusal = self.limits.check(decision.handshake, self._admitted)
         if refusal is not None:
             self.metrics.refused.labels(refusal.label).inc()
-            log.warning("refused %s: %s", connection.remote_address, refusal.reason)
-            return connection.respond(refusal.status, refusal.reason + "\n")
-        self._handshakes[connection] = decision.handshake
-        return None
+            log.warning("refused %s: %s", websocket.client, refusal.reason)
+            await _deny(websocket, refusal.status, refusal.reason)
+            return
+        self._admitted.append(decision.handshake)
+        door = WebSocketDoor(websocket, self.settings, decision.handshake, self.calls.start_call, self.metrics)
+        self._doors.add(door)
+        try:
+            await websocket.accept()
+            await door.run()
+        finally:
+            self._doors.discard(door)
+            self._admitted.remove(decision.handshake)
 
-    async def _brake(self, connection: ServerConnection) -> None:
+    async def _brake(self, address: str) -> None:
         """Failures beyond the limit get the same answer as any failure, only later."""
-        address = str(connection.remote_address[0]) if connection.remote_address else "unknown"
         now = time.monotonic()
         if self._auth_failures.blocked(address, now):
             self.metrics.refused.labels("auth-backoff").inc()
             await asyncio.sleep(AUTH_BACKOFF_DELAY_S)
         self._auth_failures.record_failure(address, now)
 
-    async def _handle(self, websocket: ServerConnection) -> None:
-        handshake = self._handshakes.get(websocket, Handshake(None))
-        door = WebSocketDoor(websocket, self.settings, handshake, self.calls.start_call, self.metrics)
-        self._doors.add(door)
-        try:
-            await door.run()
-        finally:
-            self._doors.discard(door)
-            self._handshakes.pop(websocket, None)
+
+async def _deny(websocket: WebSocket, status: http.HTTPStatus, reason: str) -> None:
+    """Refuse a WebSocket upgrade with a real HTTP answer (the ASGI denial response extension)."""
+    await websocket.send_denial_response(PlainTextResponse(reason + "\n", status_code=status))

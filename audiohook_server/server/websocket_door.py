@@ -16,8 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from audiohook_server.auth.handshake import Handshake
 from audiohook_server.calls.core import CallCore, Emit
@@ -35,22 +34,33 @@ __all__ = ["WebSocketDoor"]
 log = logging.getLogger(__name__)
 
 
+# What sending to or closing a WebSocket that is already gone raises, in Starlette and uvicorn.
+_GONE = (WebSocketDisconnect, RuntimeError, OSError)
+
+
 class _WebSocketOutbox:
-    def __init__(self, websocket: ServerConnection) -> None:
+    def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
 
+    @property
+    def open(self) -> bool:
+        return self.websocket.application_state is WebSocketState.CONNECTED
+
     async def send(self, message: dict[str, Any]) -> None:
-        with contextlib.suppress(ConnectionClosed):  # a client that is gone still gets its CSV
-            await self.websocket.send(json.dumps(message))
+        if self.open:
+            with contextlib.suppress(*_GONE):  # a client that is gone still gets its CSV
+                await self.websocket.send_text(json.dumps(message))
 
     async def close(self, code: int, reason: str) -> None:
-        await self.websocket.close(code, reason)
+        if self.open:
+            with contextlib.suppress(*_GONE):
+                await self.websocket.close(code, reason)
 
 
 class WebSocketDoor:
     def __init__(
         self,
-        websocket: ServerConnection,
+        websocket: WebSocket,
         settings: Settings,
         handshake: Handshake,
         start_call: Callable[[SessionStarted, Handshake, Emit], CallCore],
@@ -66,6 +76,7 @@ class WebSocketDoor:
         if handshake.dialect is not None:
             self.runner = self._runner(handshake.dialect)
         self._timed_out = False
+        self.close_code: int | None = None
 
     def _runner(self, dialect: str) -> SessionRunner:
         session = new_session(dialect, self.handshake, self.settings)
@@ -83,32 +94,39 @@ class WebSocketDoor:
         try:
             if self.runner is not None:
                 await self.runner.perform(self.runner.session.connected())  # the live dialect's session id
-            while True:
+            while self._outbox.open:
                 try:
-                    frame = await asyncio.wait_for(self.websocket.recv(), min(idle, max(0.0, deadline - loop.time())))
+                    message = await asyncio.wait_for(
+                        self.websocket.receive(), min(idle, max(0.0, deadline - loop.time()))
+                    )
                 except TimeoutError:
                     if self._timed_out:
+                        await self._outbox.close(CLOSE_POLICY_VIOLATION, "no close after the timeout")
                         break  # the client did not close after being told why: give up on it
                     self._timed_out = True
                     idle = DISCONNECT_GRACE_S
                     await self._fail(self._timeout_error(loop.time() >= deadline))
                     continue
-                await self._receive(frame)
-        except ConnectionClosed:
-            pass
+                if message["type"] == "websocket.disconnect":
+                    self.close_code = int(message.get("code") or 1005)
+                    break
+                text, data = message.get("text"), message.get("bytes")
+                await self._receive(text if text is not None else data or b"")
+        except WebSocketDisconnect as gone:
+            self.close_code = gone.code
         except Exception:
             log.exception("session %s: unexpected error", self.session_id)
             await self._fail(ProtocolError(500, "internal server error", CLOSE_INTERNAL_ERROR))
         finally:
             if self.runner is not None:
-                await self.runner.finish(self.websocket.close_code)
+                await self.runner.finish(self.close_code)
 
     async def drain(self) -> None:
         """Server shutdown: finish the open utterances, send their finals, then end the session."""
         if self.runner is not None:
             await self.runner.drain()
         else:
-            await self.websocket.close(CLOSE_GOING_AWAY, "server shutting down")
+            await self._outbox.close(CLOSE_GOING_AWAY, "server shutting down")
 
     def _timeout_error(self, session_too_long: bool) -> ProtocolError:
         if session_too_long:
