@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from analysis.config import AnalysisConfig
+from analysis.model_cache import default_analysis_cache_dir
 from analysis.models import prepare_analysis_backend
-from analysis.turn_classifier import default_analysis_cache_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,7 +31,6 @@ similarity to each label's mean example embedding, through a softmax.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -47,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis.embeddings import encoder_fingerprint
+from analysis.model_cache import text_sha256
 
 __all__ = [
     "FEATURE_VERSION",
@@ -209,15 +209,13 @@ class HeadCache:
     @staticmethod
     def key(encoder_dir: Path, training_text: str, labels: Sequence[Sequence[str]]) -> str:
         """A digest of everything the heads depend on."""
-        digest = hashlib.sha256()
-        digest.update(f"v{FEATURE_VERSION} l2={_L2} steps={_STEPS} lr={_LEARNING_RATE} ".encode())
-        digest.update(
-            f"w={HYBRID_LEXICAL_WEIGHT},{SPEAKER_WEIGHT},{LAST_SENTENCE_WEIGHT},{AGENT_EMBEDDING_WEIGHT} ".encode()
-        )
-        digest.update(json.dumps([list(group) for group in labels]).encode())
-        digest.update(training_text.encode())
-        digest.update(encoder_fingerprint(encoder_dir).encode())
-        return digest.hexdigest()[:32]
+        return text_sha256(
+            f"v{FEATURE_VERSION} l2={_L2} steps={_STEPS} lr={_LEARNING_RATE} ",
+            f"w={HYBRID_LEXICAL_WEIGHT},{SPEAKER_WEIGHT},{LAST_SENTENCE_WEIGHT},{AGENT_EMBEDDING_WEIGHT} ",
+            json.dumps([list(group) for group in labels]),
+            training_text,
+            encoder_fingerprint(encoder_dir),
+        )[:32]
 
     def load(self, key: str, labels: Sequence[Sequence[str]]) -> list[SoftmaxHead] | None:
         if self.directory is None:

@@ -38,9 +38,10 @@ from analysis.heads import (
     training_text,
 )
 from analysis.hf_sentiment import TransformersSentiment
+from analysis.model_cache import default_analysis_cache_dir
 from analysis.semantic_categories import SemanticCategoryMatcher
 from analysis.text import split_sentences
-from analysis.turn_classifier import TurnClassifier, default_analysis_cache_dir
+from analysis.turn_classifier import TurnClassifier
 from analysis.types import CategoryHit, UtteranceAnalysis
 
 __all__ = [

@@ -27,7 +27,6 @@ two processes training at once do no harm.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -52,12 +51,12 @@ from analysis.embeddings import (
 )
 from analysis.emotion import EMOTION_LABELS
 from analysis.heads import TrainingExample, training_examples, training_text
+from analysis.model_cache import default_analysis_cache_dir, text_sha256
 
 __all__ = [
     "MODEL_VERSION",
     "SENTIMENT_LABELS",
     "TurnClassifier",
-    "default_analysis_cache_dir",
     "model_key",
 ]
 
@@ -80,20 +79,11 @@ _INFO_FILE: Final = "turn_classifier.json"
 Probabilities = npt.NDArray[np.float32]
 
 
-def default_analysis_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/audiohook-server/analysis``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "audiohook-server" / "analysis"
-
-
 def model_key(encoder_dir: Path, training: str) -> str:
     """A digest of everything the trained weights depend on."""
-    digest = hashlib.sha256()
     settings = (MODEL_VERSION, EPOCHS, LEARNING_RATE, BATCH_SIZE, WARMUP, WEIGHT_DECAY, EMOTION_LOSS_WEIGHT)
-    digest.update(repr((settings, DROPOUT, MAX_TOKENS, SEED, SENTIMENT_LABELS, EMOTION_LABELS)).encode())
-    digest.update(training.encode())
-    digest.update(encoder_fingerprint(encoder_dir).encode())
-    return digest.hexdigest()[:24]
+    hyper_parameters = repr((settings, DROPOUT, MAX_TOKENS, SEED, SENTIMENT_LABELS, EMOTION_LABELS))
+    return text_sha256(hyper_parameters, training, encoder_fingerprint(encoder_dir))[:24]
 
 
 def model_input(text: str, speaker: str) -> str:

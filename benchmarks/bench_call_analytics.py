@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
-import os
 import sys
 import tempfile
 import time
@@ -55,6 +53,7 @@ from analysis.evaluation import (  # noqa: E402
     predicted_rows,
     score_call,
 )
+from analysis.model_cache import default_cache_root, text_sha256  # noqa: E402
 from analysis.models import AnalysisModels, load_analysis_backend  # noqa: E402
 from audiohook_server.wavio import read_wav  # noqa: E402
 from benchmarks.common import machine, serve  # noqa: E402
@@ -62,7 +61,7 @@ from scripts.make_fixtures import FESTIVAL_VOICES, render_labelled_call  # noqa:
 from tests.genesys_client import GenesysClient, media_offer  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "analysis_data" / "calls"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "audiohook-server" / "bench-calls"
+CACHE = default_cache_root() / "bench-calls"
 KEY = "bench-analytics-key"
 SECRET = b"bench-analytics-client-secret-0123456789"
 
@@ -86,7 +85,7 @@ def spoken(call: dict[str, object]) -> tuple[npt.NDArray[np.int16], list[Labelle
     """The call as stereo 8 kHz audio and its turns with the rendered timings (cached on disk)."""
     turns = labelled_turns(call)
     key_material = [[(t.speaker, t.text, t.start, t.end) for t in turns], FESTIVAL_VOICES]
-    key = hashlib.sha256(json.dumps(key_material).encode()).hexdigest()[:16]
+    key = text_sha256(json.dumps(key_material))[:16]
     folder = CACHE / f"{call['id']}-{key}"
     timed_file = folder / "call.json"
     if not timed_file.exists():
