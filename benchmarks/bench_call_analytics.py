@@ -10,7 +10,7 @@ made a telephone call (8 kHz mu-law, customer on channel 0, agent on channel 1, 
 ``audiohook-server`` started as a subprocess.
 What is scored is what a QA team reads: the session's CSV (``utterance_sentiment``,
 ``utterance_categories``) and ``<session>.summary.json`` (agent score and its breakdown, summary
-parts). Turns are matched to rows by speaker and time (``analysis.evaluation``). Beside it, the same
+parts). Turns are matched to rows by speaker and time (``benchmarks.analytics_scoring``). Beside it, the same
 analysis on the script's text (one row per turn, no recogniser), so recognition's share of the errors
 shows.
 
@@ -43,7 +43,10 @@ sys.path.insert(0, str(ROOT))
 from analysis import CallAnalyzer, Utterance  # noqa: E402
 from analysis.categories import CATEGORY_NAMES  # noqa: E402
 from analysis.config import AnalysisConfig  # noqa: E402
-from analysis.evaluation import (  # noqa: E402
+from analysis.model_cache import default_cache_root, text_sha256  # noqa: E402
+from analysis.models import AnalysisModels, load_analysis_backend  # noqa: E402
+from audiohook_server.wavio import read_wav  # noqa: E402
+from benchmarks.analytics_scoring import (  # noqa: E402
     CallScore,
     LabelledTurn,
     PredictedRow,
@@ -53,9 +56,6 @@ from analysis.evaluation import (  # noqa: E402
     predicted_rows,
     score_call,
 )
-from analysis.model_cache import default_cache_root, text_sha256  # noqa: E402
-from analysis.models import AnalysisModels, load_analysis_backend  # noqa: E402
-from audiohook_server.wavio import read_wav  # noqa: E402
 from benchmarks.common import machine, serve  # noqa: E402
 from scripts.make_fixtures import FESTIVAL_VOICES, render_labelled_call  # noqa: E402
 from tests.genesys_client import GenesysClient, media_offer  # noqa: E402

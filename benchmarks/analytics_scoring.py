@@ -13,7 +13,8 @@ missing. So turns are matched to rows by speaker and time, and each turn is scor
 * a turn carries a predicted category when any row overlapping it has a hit of that category.
 
 Scoring the analyser directly on the script's text (no audio) is the same computation with one
-row per turn. Pure functions; the benchmark and the tests read the files.
+row per turn. Pure functions; the benchmarks (``bench_analysis``, ``bench_call_analytics``) and the
+tests read the files. Offline tooling: it is not part of the installed ``analysis`` package.
 """
 
 from __future__ import annotations
