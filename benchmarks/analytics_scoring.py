@@ -39,8 +39,8 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class LabelledTurn:
-    """One turn of a scripted call with its human labels."""
+class _SpokenLabels:
+    """Who said what when, with a sentiment and the categories it carries."""
 
     speaker: str
     start: float
@@ -51,15 +51,13 @@ class LabelledTurn:
 
 
 @dataclass(frozen=True, slots=True)
-class PredictedRow:
-    """One analysed utterance (a CSV row): who, when, and what the analyser said of it."""
+class LabelledTurn(_SpokenLabels):
+    """One turn of a scripted call with its human labels."""
 
-    speaker: str
-    start: float
-    end: float
-    text: str
-    sentiment: str
-    categories: frozenset[str] = frozenset()
+
+@dataclass(frozen=True, slots=True)
+class PredictedRow(_SpokenLabels):
+    """One analysed utterance (a CSV row): who, when, and what the analyser said of it."""
 
 
 @dataclass(slots=True)
