@@ -64,7 +64,7 @@ phrases are only looked for in the agent's text, so an angry customer cannot low
 way (except on mono calls).
 
 ``utterance_signals`` runs the phrase matching once per utterance (when it is added);
-``score`` only aggregates those stored signals, so re-scoring a long call stays cheap.
+``evaluate`` only aggregates those stored signals, so re-scoring a long call stays cheap.
 """
 
 from __future__ import annotations
@@ -90,7 +90,6 @@ __all__ = [
     "AgentSignals",
     "ScoredUtterance",
     "evaluate",
-    "score",
     "utterance_signals",
 ]
 
@@ -263,7 +262,7 @@ class AgentSignals:
 
 @dataclass(frozen=True, slots=True)
 class ScoredUtterance:
-    """What ``score`` needs to know about one utterance (already analysed)."""
+    """What ``evaluate`` needs to know about one utterance (already analysed)."""
 
     speaker: str
     sentiment_score: float  # -1..1, the per-utterance sentiment model's
@@ -371,12 +370,6 @@ def _long_silences(spoken: Sequence[ScoredUtterance]) -> tuple[float, str]:
     if unexplained:
         return -0.5, "unexplained silence: " + ", ".join(unexplained) + note
     return 0.0, f"no unexplained silence of {LONG_SILENCE_S:.0f} s or more{note}"
-
-
-def score(utterances: Sequence[ScoredUtterance], has_repeated_problems: bool) -> tuple[int, dict[str, float]]:
-    """The 1..5 score and its breakdown (component -> points) for chronologically ordered utterances."""
-    result = evaluate(utterances, has_repeated_problems)
-    return result.score, result.breakdown
 
 
 def evaluate(utterances: Sequence[ScoredUtterance], has_repeated_problems: bool) -> AgentScore:

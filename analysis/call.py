@@ -36,13 +36,12 @@ from analysis import agent_score, emotion, sentiment, summary
 from analysis.categories import CATEGORY_NAMES, CategoryMatcher, describe
 from analysis.models import AnalysisModels, lexicon_backend
 from analysis.text import count_words
-from analysis.types import CallAnalysis, CategoryHit, Utterance, UtteranceAnalysis
+from analysis.types import SPEAKERS, CallAnalysis, CategoryHit, Utterance, UtteranceAnalysis
 
 __all__ = ["MAX_WORD_WEIGHT", "RECENCY_DECAY", "CallAnalyzer"]
 
 RECENCY_DECAY: Final = 0.7
 MAX_WORD_WEIGHT: Final = 30
-_KNOWN_SPEAKERS: Final = frozenset({"customer", "agent"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +59,7 @@ class _Record:
 
 def _normal_speaker(speaker: object) -> str:
     value = speaker.strip().lower() if isinstance(speaker, str) else ""
-    return value if value in _KNOWN_SPEAKERS else "unknown"
+    return value if value in SPEAKERS else "unknown"
 
 
 def _as_float(value: object) -> float:
@@ -155,14 +154,6 @@ class CallAnalyzer:
         self._cached: CallAnalysis | None = None
 
     @property
-    def models(self) -> AnalysisModels:
-        return self._models
-
-    @property
-    def min_words(self) -> int:
-        return self._min_words
-
-    @property
     def word_count(self) -> int:
         """Words of final text seen so far."""
         return self._word_count
@@ -254,9 +245,7 @@ class CallAnalyzer:
         hits = tuple(hit for r in ordered for hit in r.hits)
         process, repeated, marketing = (describe(hits, name) for name in CATEGORY_NAMES)
         speakers = {
-            name: _speaker_view(records)
-            for name in ("customer", "agent", "unknown")
-            if (records := [r for r in spoken if r.speaker == name])
+            name: _speaker_view(records) for name in SPEAKERS if (records := [r for r in spoken if r.speaker == name])
         }
         return CallAnalysis(
             summary=text_summary,

@@ -161,19 +161,12 @@ class CategoryMatcher:
     """Finds category phrases in utterance text; compiled once, reused for every utterance."""
 
     def __init__(self, table: CategoryTable) -> None:
-        self._table = _validated({c: {lab: list(p) for lab, p in labels.items()} for c, labels in table.items()})
+        valid = _validated({c: {lab: list(p) for lab, p in labels.items()} for c, labels in table.items()})
         self._patterns: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
             (category, label, compile_phrases(phrases))
-            for category, labels in self._table.items()
+            for category, labels in valid.items()
             for label, phrases in labels.items()
         )
-
-    @property
-    def categories(self) -> tuple[str, ...]:
-        return tuple(self._table)
-
-    def labels(self, category: str) -> tuple[str, ...]:
-        return tuple(self._table.get(category, {}))
 
     def match(self, text: str, start: float, speaker: str) -> tuple[CategoryHit, ...]:
         """All hits in one utterance, in category/label order then text order."""

@@ -24,9 +24,6 @@ Training embeds every example and its last sentence (about two thousand short te
 cores), so the fitted heads are cached on disk (``HeadCache``), keyed by everything they depend on:
 the training file, the encoder's files, the feature layout and the hyper-parameters. A cache that
 cannot be read or written is skipped (the heads are then trained at each start), never fatal.
-
-``PrototypeClassifier`` is the simpler alternative that the benchmark compares against: the cosine
-similarity to each label's mean example embedding, through a softmax.
 """
 
 from __future__ import annotations
@@ -53,7 +50,6 @@ __all__ = [
     "HYBRID_LEXICAL_WEIGHT",
     "TRAINING_RESOURCE",
     "HeadCache",
-    "PrototypeClassifier",
     "SoftmaxHead",
     "TrainingExample",
     "feature_rows",
@@ -73,7 +69,6 @@ AGENT_EMBEDDING_WEIGHT: Final = 1.0
 _L2: Final = 3e-4
 _STEPS: Final = 800
 _LEARNING_RATE: Final = 2.0
-_PROTOTYPE_TEMPERATURE: Final = 0.05
 
 Matrix = npt.NDArray[np.float32]
 
@@ -249,21 +244,3 @@ class HeadCache:
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
             log.warning("could not cache the analysis heads in %s: %s", self.directory, exc)
-
-
-class PrototypeClassifier:
-    """Softmax over the cosine similarity to each label's mean example embedding."""
-
-    def __init__(self, labels: Sequence[str], embeddings: Matrix, targets: Sequence[str]) -> None:
-        self.labels = tuple(labels)
-        rows = []
-        for label in self.labels:
-            members = embeddings[[i for i, t in enumerate(targets) if t == label]]
-            centre = members.mean(axis=0) if len(members) else np.zeros(embeddings.shape[1], dtype=np.float32)
-            norm = float(np.linalg.norm(centre))
-            rows.append(centre / norm if norm > 0 else centre)
-        self._centres = np.stack(rows).astype(np.float32)
-
-    def predict(self, embeddings: Matrix) -> Matrix:
-        """Class probabilities, one row per embedding."""
-        return _softmax((embeddings @ self._centres.T) / _PROTOTYPE_TEMPERATURE)

@@ -17,7 +17,7 @@ __all__ = [
     "UtteranceAnalysis",
 ]
 
-SPEAKERS = ("customer", "agent", "unknown")
+SPEAKERS = ("customer", "agent", "unknown")  # what an utterance's speaker can be; anything else is "unknown"
 
 # The keys of the protocol's `analysis` block, in order.
 EVENT_KEYS = (

@@ -521,15 +521,15 @@ def test_agent_score_is_clamped() -> None:
         agent_score_module.ScoredUtterance("customer", c, 10, agent_score_module.AgentSignals())
         for c in (-0.8, -0.5, 0.2, 0.9)
     ]
-    score, breakdown = agent_score_module.score(best, has_repeated_problems=False)
-    assert score == 5 and agent_score_module.BASE_SCORE + sum(breakdown.values()) > 5
+    scored = agent_score_module.evaluate(best, has_repeated_problems=False)
+    assert scored.score == 5 and agent_score_module.BASE_SCORE + sum(scored.breakdown.values()) > 5
     rude = agent_score_module.AgentSignals(rude=2)
     worst = [agent_score_module.ScoredUtterance("agent", -0.5, 10, rude)] + [
         agent_score_module.ScoredUtterance("customer", c, 10, agent_score_module.AgentSignals())
         for c in (0.5, -0.2, -0.9)
     ]
-    score, breakdown = agent_score_module.score(worst, has_repeated_problems=True)
-    assert score == 1 and agent_score_module.BASE_SCORE + sum(breakdown.values()) < 1
+    scored = agent_score_module.evaluate(worst, has_repeated_problems=True)
+    assert scored.score == 1 and agent_score_module.BASE_SCORE + sum(scored.breakdown.values()) < 1
 
 
 # --- min_words, summary ----------------------------------------------------------------------------
