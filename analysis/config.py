@@ -56,7 +56,7 @@ DEFAULT_CATEGORY_SIMILARITY: Final = 0.6
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """How to build the process-wide analysis backend (see ``analysis.models.load_analysis_backend``)."""
+    """How to build the process-wide analysis backend (see ``analysis.backends.load_analysis_backend``)."""
 
     sentiment_backend: SentimentBackendName = "finetuned"
     sentiment_model: str | None = None

@@ -8,8 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from analysis.embeddings import ModelUnavailableError
-from analysis.models import prepare_analysis_backend
+from analysis import ModelUnavailableError, prepare_analysis_backend
 from audiohook_server.config import Settings, parse_command_line
 from audiohook_server.engine import ResolvedModels, resolve_models
 from audiohook_server.errors import ConfigurationError

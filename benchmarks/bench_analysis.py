@@ -33,10 +33,10 @@ sys.path.insert(0, str(ROOT))
 
 from analysis import CallAnalyzer, Utterance  # noqa: E402
 from analysis import sentiment as vader  # noqa: E402
+from analysis.backends import SENTIMENT_ORDER, AnalysisModels, lexicon_backend, load_analysis_backend  # noqa: E402
 from analysis.categories import CATEGORY_NAMES  # noqa: E402
 from analysis.config import AnalysisConfig  # noqa: E402
 from analysis.emotion import EMOTION_LABELS  # noqa: E402
-from analysis.models import SENTIMENT_ORDER, AnalysisModels, lexicon_backend, load_analysis_backend  # noqa: E402
 from analysis.text import split_sentences  # noqa: E402
 from benchmarks.analytics_scoring import labelled_turns  # noqa: E402
 from benchmarks.common import machine  # noqa: E402

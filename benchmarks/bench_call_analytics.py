@@ -41,10 +41,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analysis import CallAnalyzer, Utterance  # noqa: E402
+from analysis.backends import AnalysisModels, load_analysis_backend  # noqa: E402
 from analysis.categories import CATEGORY_NAMES  # noqa: E402
 from analysis.config import AnalysisConfig  # noqa: E402
 from analysis.model_cache import default_cache_root, text_sha256  # noqa: E402
-from analysis.models import AnalysisModels, load_analysis_backend  # noqa: E402
 from audiohook_server.wavio import read_wav  # noqa: E402
 from benchmarks.analytics_scoring import (  # noqa: E402
     CallScore,

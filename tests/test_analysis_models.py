@@ -13,13 +13,13 @@ import pytest
 
 from analysis import CallAnalyzer, Utterance
 from analysis.agent_score import AgentSignals, ScoredUtterance, evaluate
+from analysis.backends import AnalysisModels, load_analysis_backend
 from analysis.categories import CATEGORY_NAMES, load_category_tables
 from analysis.config import AnalysisConfig
 from analysis.embeddings import ModelUnavailableError, SentenceEncoder, default_embedding_path
 from analysis.emotion import EMOTION_LABELS
 from analysis.heads import training_examples
 from analysis.hf_sentiment import map_label
-from analysis.models import AnalysisModels, load_analysis_backend
 from benchmarks.analytics_scoring import PredictedRow, best_turn, labelled_turns, score_call
 
 HELD_OUT_CALL = Path(__file__).parent / "fixtures" / "analytics" / "call.json"

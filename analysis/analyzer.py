@@ -21,7 +21,7 @@ over that speaker's labels) and a rolling emotion distribution (the same weights
 distributions). The customer's trajectory compares the mean score of the first third of their
 utterances with the last third.
 
-The models come from an ``AnalysisModels`` backend (``analysis.models``), loaded once per process and
+The models come from an ``AnalysisModels`` backend (``analysis.backends``), loaded once per process and
 shared; without one, the rules-only ``lexicon_backend()`` is used. The analyzer itself is pure: no
 I/O, no threads; it is not safe to share one instance between threads (one analyzer per call).
 """
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from analysis import agent_score, emotion, sentiment, summary
+from analysis.backends import AnalysisModels, lexicon_backend
 from analysis.categories import CATEGORY_NAMES, CategoryMatcher, describe
-from analysis.models import AnalysisModels, lexicon_backend
 from analysis.text import count_words
 from analysis.types import SPEAKERS, CallAnalysis, CategoryHit, Utterance, UtteranceAnalysis
 
