@@ -29,7 +29,7 @@ I/O, no threads; it is not safe to share one instance between threads (one analy
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from analysis import agent_score, emotion, sentiment, summary
@@ -137,16 +137,7 @@ class CallAnalyzer:
         self._min_words = max(0, min_words)
         self._models = models if models is not None else lexicon_backend()
         if categories is not None:
-            self._models = AnalysisModels(
-                self._models.config,
-                phrases=categories,
-                encoder=self._models.encoder,
-                sentiment_head=self._models.sentiment_head,
-                emotion_head=self._models.emotion_head,
-                transformers_sentiment=self._models.transformers_sentiment,
-                semantic=self._models.semantic,
-                turn_classifier=self._models.turn_classifier,
-            )
+            self._models = replace(self._models, phrases=categories)
         self._records: list[_Record] = []
         self._word_count = 0
         self._content_counts: Counter[str] = Counter()

@@ -1,4 +1,5 @@
-"""The process-wide analysis backend: models loaded once, shared by every call and thread.
+"""The process-wide analysis backend (models loaded once, shared by every call and thread), and the
+registry of sentiment and emotion backends.
 
 Loading MiniLM, training the small heads and embedding the category examples takes a few seconds,
 so it happens once, at server start (``load_analysis_backend``, from a worker thread), and the
@@ -11,6 +12,14 @@ Per utterance (``AnalysisModels.analyse``) the work is: VADER once, one encoder 
 the utterance and its sentences (one batch; at most ``MAX_SENTENCES`` sentences), two small matrix
 products for the heads, one for the category examples, and the phrase regexes.
 
+The registry: ``SENTIMENT_BACKENDS`` and ``EMOTION_BACKENDS`` map each backend name (the values of
+``AnalysisConfig.sentiment_backend`` and ``emotion_backend``, which takes its valid names from them)
+to a ``Backend``: the models it needs (``needs``: ``AnalysisModels`` fields, each loaded once by the
+``_Loader`` property of the same name) and the function that scores one utterance with them
+(``score``). Adding a backend is one row in a table, its scoring function and its name in
+``SentimentBackendName``/``EmotionBackendName``; a new kind of model adds an ``AnalysisModels`` field,
+a ``COMPONENTS`` entry and a ``_Loader`` property. All of it is in this module.
+
 Torch threads: ``load_analysis_backend`` sets ``torch.set_num_threads(config.torch_threads)``
 (default 1). This is a process-wide torch setting; Whisper runs on CTranslate2, which has its own
 thread pool, so the setting only keeps the analysis from competing with it for the cores.
@@ -18,45 +27,62 @@ thread pool, so the setting only keeps the analysis from competing with it for t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cache
-from typing import Final
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import KW_ONLY, dataclass
+from functools import cache, cached_property
+from typing import Final, Generic, Literal, TypeVar
 
 import numpy as np
 
 from analysis import emotion, sentiment
-from analysis.categories import CategoryMatcher, default_matcher, load_category_tables
+from analysis.categories import CategoryMatcher, Table, default_matcher, load_category_tables
 from analysis.config import AnalysisConfig
 from analysis.embeddings import Embeddings, SentenceEncoder, _require_transformers
 from analysis.emotion import EMOTION_LABELS
-from analysis.heads import (
-    HeadCache,
-    SoftmaxHead,
-    feature_rows,
-    training_examples,
-    training_text,
-)
+from analysis.heads import HeadCache, SoftmaxHead, feature_rows, training_examples, training_text
 from analysis.hf_sentiment import TransformersSentiment
 from analysis.model_cache import default_analysis_cache_dir
 from analysis.semantic_categories import SemanticCategoryMatcher
+from analysis.sentiment import SENTIMENT_LABELS
 from analysis.text import split_sentences
 from analysis.turn_classifier import TurnClassifier
 from analysis.types import CategoryHit, UtteranceAnalysis
 
 __all__ = [
+    "COMPONENTS",
+    "EMOTION_BACKENDS",
     "MAX_SENTENCES",
-    "SENTIMENT_ORDER",
+    "SENTIMENT_BACKENDS",
     "AnalysisModels",
+    "Backend",
+    "Component",
+    "EmotionBackendName",
+    "EmotionScore",
+    "SentimentBackendName",
+    "SentimentScore",
     "UtteranceFindings",
     "lexicon_backend",
-    "lexicon_emotion_distribution",
     "load_analysis_backend",
     "prepare_analysis_backend",
+    "required_components",
 ]
 
 MAX_SENTENCES: Final = 16
-SENTIMENT_ORDER: Final = ("positive", "neutral", "negative")
+
+SentimentBackendName = Literal["finetuned", "embedding", "vader", "transformers"]
+EmotionBackendName = Literal["finetuned", "embedding", "lexicon"]
+# The loadable models, in load order: each is an AnalysisModels field and a _Loader property.
+Component = Literal[
+    "turn_classifier", "encoder", "sentiment_head", "emotion_head", "transformers_sentiment", "semantic"
+]
+COMPONENTS: Final[tuple[Component, ...]] = (
+    "turn_classifier",
+    "encoder",
+    "sentiment_head",
+    "emotion_head",
+    "transformers_sentiment",
+    "semantic",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,47 +93,188 @@ class UtteranceFindings:
     hits: tuple[CategoryHit, ...]
 
 
-def lexicon_emotion_distribution(text: str, compound: float, label: str) -> dict[str, float]:
-    """The cue lexicon's scores as a distribution over EMOTION_LABELS (its label gets at least half)."""
-    scores = emotion.emotion_scores(text, compound)
-    raw = {name: 0.0 for name in EMOTION_LABELS}
-    raw.update({name: max(0.0, value) for name, value in scores.items() if name in raw})
-    raw[label] = max(raw[label], sum(raw.values()), 1.0)
-    total = sum(raw.values())
-    return {name: round(value / total, 4) for name, value in raw.items()}
+@dataclass(frozen=True, slots=True)
+class SentimentScore:
+    """A sentiment backend's verdict on one utterance."""
+
+    label: str
+    score: float  # -1..1 before clamping
+    probabilities: dict[str, float]  # over SENTIMENT_LABELS
 
 
-def _vader_probabilities(compound: float) -> dict[str, float]:
-    return {
-        "positive": round(max(compound, 0.0), 4),
-        "neutral": round(1.0 - abs(compound), 4),
-        "negative": round(max(-compound, 0.0), 4),
-    }
+@dataclass(frozen=True, slots=True)
+class EmotionScore:
+    """An emotion backend's verdict on one utterance."""
+
+    label: str
+    distribution: dict[str, float]  # over EMOTION_LABELS
 
 
+ScoreT = TypeVar("ScoreT", SentimentScore, EmotionScore)
+
+
+@dataclass(frozen=True, slots=True)
+class Backend(Generic[ScoreT]):
+    """One sentiment or emotion backend: the models it needs, and how it scores an utterance with them
+    (None when a model it needs is missing from a hand-built ``AnalysisModels``: the rules decide)."""
+
+    needs: frozenset[Component]
+    score: Callable[[AnalysisModels, _Turn], ScoreT | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Embedded:
+    """The encoder's rows for one utterance: the whole text, its sentences, its last sentence."""
+
+    utterance: Embeddings
+    sentences: Embeddings
+    last: Embeddings
+
+
+def _embed(encoder: SentenceEncoder, text: str, sentences: list[str], last_sentence: str) -> _Embedded:
+    """One forward pass over the utterance, its sentences (when it has more than itself) and its last
+    sentence (when ``MAX_SENTENCES`` cut it off)."""
+    extra = sentences if len(sentences) > 1 or (sentences and sentences[0] != text) else []
+    texts = [text, *extra]
+    if last_sentence not in texts:  # past MAX_SENTENCES
+        texts.append(last_sentence)
+    batch = encoder.encode(texts)
+    return _Embedded(
+        utterance=batch[0],
+        sentences=batch[1 : 1 + len(extra)] if extra else batch[:1],
+        last=batch[len(texts) - 1 - texts[::-1].index(last_sentence)],
+    )
+
+
+class _Turn:
+    """One utterance being analysed; what several backends use is computed once, when first needed."""
+
+    def __init__(self, models: AnalysisModels, text: str, speaker: str, sentences: Sequence[str]) -> None:
+        self._models = models
+        self.text = text
+        self.speaker = speaker
+        self.compound = sentiment.polarity(text)
+        self.last_sentence = sentences[-1] if sentences else text
+        self.sentences = list(sentences[:MAX_SENTENCES])
+
+    @cached_property
+    def embedded(self) -> _Embedded:
+        return _embed(_loaded(self._models.encoder, "encoder"), self.text, self.sentences, self.last_sentence)
+
+    @cached_property
+    def head_features(self) -> Embeddings:
+        """The feature row of the embedding heads (``analysis.heads.feature_rows``)."""
+        lexical = sentiment.vader_scores(self.text)
+        embedded = self.embedded
+        return feature_rows(embedded.utterance[None, :], embedded.last[None, :], [lexical], [self.speaker])
+
+    @cached_property
+    def tuned(self) -> tuple[Embeddings, Embeddings]:
+        """The turn classifier's (sentiment, emotion) probabilities: one forward pass for both."""
+        classifier = _loaded(self._models.turn_classifier, "turn classifier")
+        sentiment_rows, emotion_rows = classifier.predict([self.text], [self.speaker])
+        return sentiment_rows[0], emotion_rows[0]
+
+
+ModelT = TypeVar("ModelT")
+
+
+def _loaded(model: ModelT | None, name: str) -> ModelT:
+    if model is None:  # a scorer asked for a model its Backend.needs does not name
+        raise RuntimeError(f"this analysis backend has no {name} loaded")
+    return model
+
+
+def _rounded(labels: Sequence[str], row: Iterable[float]) -> dict[str, float]:
+    return {label: round(float(p), 4) for label, p in zip(labels, row, strict=True)}
+
+
+def _by_probability(probabilities: dict[str, float]) -> SentimentScore:
+    label = max(SENTIMENT_LABELS, key=lambda name: probabilities[name])
+    return SentimentScore(label, round(probabilities["positive"] - probabilities["negative"], 4), probabilities)
+
+
+def _top_emotion(distribution: dict[str, float]) -> EmotionScore:
+    return EmotionScore(max(EMOTION_LABELS, key=lambda name: distribution[name]), distribution)
+
+
+def _finetuned_sentiment(models: AnalysisModels, turn: _Turn) -> SentimentScore | None:
+    if models.turn_classifier is None:
+        return None
+    return _by_probability(_rounded(SENTIMENT_LABELS, turn.tuned[0]))
+
+
+def _embedding_sentiment(models: AnalysisModels, turn: _Turn) -> SentimentScore | None:
+    if models.sentiment_head is None or models.encoder is None:
+        return None
+    return _by_probability(_rounded(SENTIMENT_LABELS, models.sentiment_head.predict(turn.head_features)[0]))
+
+
+def _transformers_sentiment(models: AnalysisModels, turn: _Turn) -> SentimentScore | None:
+    if models.transformers_sentiment is None:
+        return None
+    return _by_probability(models.transformers_sentiment.predict([turn.text])[0])
+
+
+def _vader_sentiment(models: AnalysisModels, turn: _Turn) -> SentimentScore:
+    return SentimentScore(sentiment.label_for(turn.compound), turn.compound, sentiment.probabilities(turn.compound))
+
+
+def _finetuned_emotion(models: AnalysisModels, turn: _Turn) -> EmotionScore | None:
+    if models.turn_classifier is None:
+        return None
+    return _top_emotion(_rounded(EMOTION_LABELS, turn.tuned[1]))
+
+
+def _embedding_emotion(models: AnalysisModels, turn: _Turn) -> EmotionScore | None:
+    if models.emotion_head is None or models.encoder is None:
+        return None
+    return _top_emotion(_rounded(EMOTION_LABELS, models.emotion_head.predict(turn.head_features)[0]))
+
+
+def _lexicon_emotion(models: AnalysisModels, turn: _Turn) -> EmotionScore:
+    label = emotion.classify(turn.text, turn.compound)
+    return EmotionScore(label, emotion.lexicon_distribution(turn.text, turn.compound, label))
+
+
+SENTIMENT_BACKENDS: Final[Mapping[SentimentBackendName, Backend[SentimentScore]]] = {
+    # MiniLM fine-tuned on the packaged examples (analysis.turn_classifier): the default
+    "finetuned": Backend(frozenset({"turn_classifier"}), _finetuned_sentiment),
+    # frozen MiniLM + VADER + speaker features, logistic head (analysis.heads)
+    "embedding": Backend(frozenset({"encoder", "sentiment_head"}), _embedding_sentiment),
+    # tuned VADER alone (analysis.sentiment)
+    "vader": Backend(frozenset(), _vader_sentiment),
+    # any text-classification model (analysis.hf_sentiment)
+    "transformers": Backend(frozenset({"transformers_sentiment"}), _transformers_sentiment),
+}
+EMOTION_BACKENDS: Final[Mapping[EmotionBackendName, Backend[EmotionScore]]] = {
+    "finetuned": Backend(frozenset({"turn_classifier"}), _finetuned_emotion),
+    "embedding": Backend(frozenset({"encoder", "emotion_head"}), _embedding_emotion),
+    # cue lexicon + VADER (analysis.emotion)
+    "lexicon": Backend(frozenset(), _lexicon_emotion),
+}
+_SEMANTIC_CATEGORIES: Final[frozenset[Component]] = frozenset({"encoder", "semantic"})
+
+
+def required_components(config: AnalysisConfig) -> frozenset[Component]:
+    """The models ``config`` needs loaded; none for the rules alone (then torch is never imported)."""
+    needs = SENTIMENT_BACKENDS[config.sentiment_backend].needs | EMOTION_BACKENDS[config.emotion_backend].needs
+    return (needs | _SEMANTIC_CATEGORIES) if config.semantic_categories else needs
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class AnalysisModels:
     """Loaded models and matchers; build with ``load_analysis_backend`` or ``lexicon_backend``."""
 
-    def __init__(
-        self,
-        config: AnalysisConfig,
-        *,
-        phrases: CategoryMatcher,
-        encoder: SentenceEncoder | None = None,
-        sentiment_head: SoftmaxHead | None = None,
-        emotion_head: SoftmaxHead | None = None,
-        transformers_sentiment: TransformersSentiment | None = None,
-        semantic: SemanticCategoryMatcher | None = None,
-        turn_classifier: TurnClassifier | None = None,
-    ) -> None:
-        self.config = config
-        self.phrases = phrases
-        self.encoder = encoder
-        self.sentiment_head = sentiment_head
-        self.emotion_head = emotion_head
-        self.transformers_sentiment = transformers_sentiment
-        self.semantic = semantic
-        self.turn_classifier = turn_classifier
+    config: AnalysisConfig
+    _: KW_ONLY
+    phrases: CategoryMatcher
+    encoder: SentenceEncoder | None = None
+    sentiment_head: SoftmaxHead | None = None
+    emotion_head: SoftmaxHead | None = None
+    transformers_sentiment: TransformersSentiment | None = None
+    semantic: SemanticCategoryMatcher | None = None
+    turn_classifier: TurnClassifier | None = None
 
     def describe(self) -> str:
         """One line for the server log: which backend does what."""
@@ -125,78 +292,35 @@ class AnalysisModels:
 
     def analyse(self, text: str, start: float, speaker: str, sentences: Sequence[str]) -> UtteranceFindings:
         """Sentiment, emotion and category hits of one utterance with at least one word."""
-        compound = sentiment.polarity(text)
-        last_sentence = sentences[-1] if sentences else text
-        sentences = list(sentences[:MAX_SENTENCES])
-        utterance_embedding: Embeddings | None = None
-        sentence_embeddings: Embeddings | None = None
-        last_embedding: Embeddings | None = None
-        if self.encoder is not None:
-            extra = sentences if len(sentences) > 1 or (sentences and sentences[0] != text) else []
-            texts = [text, *extra]
-            if last_sentence not in texts:  # past MAX_SENTENCES
-                texts.append(last_sentence)
-            batch = self.encoder.encode(texts)
-            utterance_embedding = batch[0]
-            sentence_embeddings = batch[1 : 1 + len(extra)] if extra else batch[:1]
-            last_embedding = batch[len(texts) - 1 - texts[::-1].index(last_sentence)]
-
-        def head_features(lexical: tuple[float, float, float]) -> Embeddings:
-            assert utterance_embedding is not None and last_embedding is not None
-            return feature_rows(utterance_embedding[None, :], last_embedding[None, :], [lexical], [speaker])
-
-        lexical: tuple[float, float, float] | None = None
-        tuned: tuple[list[float], list[float]] | None = None
-        if self.turn_classifier is not None:
-            sentiment_row, emotion_row = self.turn_classifier.predict([text], [speaker])
-            tuned = ([float(p) for p in sentiment_row[0]], [float(p) for p in emotion_row[0]])
-        if self.transformers_sentiment is not None:
-            sentiment_probs = self.transformers_sentiment.predict([text])[0]
-        elif tuned is not None and self.config.sentiment_backend == "finetuned":
-            sentiment_probs = {label: round(p, 4) for label, p in zip(SENTIMENT_ORDER, tuned[0], strict=True)}
-        elif self.sentiment_head is not None and utterance_embedding is not None:
-            lexical = sentiment.vader_scores(text)
-            row = self.sentiment_head.predict(head_features(lexical))[0]
-            sentiment_probs = {label: round(float(p), 4) for label, p in zip(SENTIMENT_ORDER, row, strict=True)}
-        else:
-            sentiment_probs = _vader_probabilities(compound)
-        if self.config.sentiment_backend == "vader":
-            sentiment_label = sentiment.label_for(compound)
-            score = compound
-        else:
-            sentiment_label = max(SENTIMENT_ORDER, key=lambda label: sentiment_probs[label])
-            score = round(sentiment_probs["positive"] - sentiment_probs["negative"], 4)
-
-        if tuned is not None and self.config.emotion_backend == "finetuned":
-            distribution = {label: round(p, 4) for label, p in zip(EMOTION_LABELS, tuned[1], strict=True)}
-            emotion_label = max(EMOTION_LABELS, key=lambda label: distribution[label])
-        elif self.emotion_head is not None and utterance_embedding is not None:
-            lexical = lexical or sentiment.vader_scores(text)
-            row = self.emotion_head.predict(head_features(lexical))[0]
-            distribution = {label: round(float(p), 4) for label, p in zip(EMOTION_LABELS, row, strict=True)}
-            emotion_label = max(EMOTION_LABELS, key=lambda label: distribution[label])
-        else:
-            emotion_label = emotion.classify(text, compound)
-            distribution = lexicon_emotion_distribution(text, compound, emotion_label)
-
-        hits = self.phrases.match(text, start, speaker)
-        if self.semantic is not None and sentence_embeddings is not None:
-            already = {(hit.category, hit.label) for hit in hits}
-            hits += self.semantic.match(sentences, sentence_embeddings, start, speaker, text, already)
-        result = UtteranceAnalysis(
-            sentiment=sentiment_label,
-            sentiment_score=max(-1.0, min(1.0, score)),
-            emotion=emotion_label,
-            emotion_scores=distribution,
-            sentiment_scores=sentiment_probs,
-            hits=tuple(hits),
+        turn = _Turn(self, text, speaker, sentences)
+        # a backend whose model is missing (a hand-built AnalysisModels) leaves it to the rules
+        found = SENTIMENT_BACKENDS[self.config.sentiment_backend].score(self, turn) or _by_probability(
+            sentiment.probabilities(turn.compound)
         )
-        return UtteranceFindings(result, tuple(hits))
+        feeling = EMOTION_BACKENDS[self.config.emotion_backend].score(self, turn) or _lexicon_emotion(self, turn)
+        hits = self._category_hits(turn, start)
+        result = UtteranceAnalysis(
+            sentiment=found.label,
+            sentiment_score=max(-1.0, min(1.0, found.score)),
+            emotion=feeling.label,
+            emotion_scores=feeling.distribution,
+            sentiment_scores=found.probabilities,
+            hits=hits,
+        )
+        return UtteranceFindings(result, hits)
+
+    def _category_hits(self, turn: _Turn, start: float) -> tuple[CategoryHit, ...]:
+        hits = self.phrases.match(turn.text, start, turn.speaker)
+        if self.semantic is None or self.encoder is None:
+            return hits
+        already = {(hit.category, hit.label) for hit in hits}
+        embedded = turn.embedded.sentences
+        return hits + self.semantic.match(turn.sentences, embedded, start, turn.speaker, turn.text, already)
 
 
 def _train_heads(encoder: SentenceEncoder, cache: HeadCache) -> tuple[SoftmaxHead, SoftmaxHead]:
     """The sentiment and emotion heads: from the cache when their key matches, else trained (and cached)."""
-    labels = (SENTIMENT_ORDER, EMOTION_LABELS)
+    labels = (SENTIMENT_LABELS, EMOTION_LABELS)
     key = HeadCache.key(encoder.path, training_text(), labels)
     cached = cache.load(key, labels)
     if cached is not None:
@@ -211,10 +335,47 @@ def _train_heads(encoder: SentenceEncoder, cache: HeadCache) -> tuple[SoftmaxHea
         [sentiment.vader_scores(e.text) for e in examples],
         [e.speaker for e in examples],
     )
-    sentiment_head = SoftmaxHead(SENTIMENT_ORDER, features, [e.sentiment for e in examples])
+    sentiment_head = SoftmaxHead(SENTIMENT_LABELS, features, [e.sentiment for e in examples])
     emotion_head = SoftmaxHead(EMOTION_LABELS, features, [e.emotion for e in examples])
     cache.save(key, (sentiment_head, emotion_head))
     return sentiment_head, emotion_head
+
+
+class _Loader:
+    """Loads, once each, the models of one ``AnalysisConfig``: a property per ``Component``."""
+
+    def __init__(self, config: AnalysisConfig, examples: Table) -> None:
+        self.config = config
+        self.examples = examples
+        self.cache_dir = config.cache_dir or default_analysis_cache_dir()
+
+    @cached_property
+    def turn_classifier(self) -> TurnClassifier:
+        return TurnClassifier.load(self.cache_dir, self.config.embedding_model)  # trains once, then from the cache
+
+    @cached_property
+    def encoder(self) -> SentenceEncoder:
+        return SentenceEncoder(self.config.embedding_model)
+
+    @cached_property
+    def heads(self) -> tuple[SoftmaxHead, SoftmaxHead]:
+        return _train_heads(self.encoder, HeadCache(self.cache_dir))  # both from one fit
+
+    @property
+    def sentiment_head(self) -> SoftmaxHead:
+        return self.heads[0]
+
+    @property
+    def emotion_head(self) -> SoftmaxHead:
+        return self.heads[1]
+
+    @cached_property
+    def transformers_sentiment(self) -> TransformersSentiment:
+        return TransformersSentiment(_loaded(self.config.sentiment_model, "sentiment_model"))
+
+    @cached_property
+    def semantic(self) -> SemanticCategoryMatcher:
+        return SemanticCategoryMatcher(self.encoder, self.examples, self.config.category_similarity)
 
 
 def load_analysis_backend(config: AnalysisConfig | None = None) -> AnalysisModels:
@@ -226,39 +387,14 @@ def load_analysis_backend(config: AnalysisConfig | None = None) -> AnalysisModel
     config = config if config is not None else AnalysisConfig()
     tables = load_category_tables(config.categories_file)
     phrases = CategoryMatcher(tables.phrases) if config.categories_file is not None else default_matcher()
-    if not (config.needs_encoder or config.needs_turn_classifier or config.sentiment_backend == "transformers"):
+    needed = required_components(config)
+    if not needed:
         return AnalysisModels(config, phrases=phrases)
     torch, _ = _require_transformers()
-    cache_dir = config.cache_dir or default_analysis_cache_dir()
-    turn_classifier = (
-        TurnClassifier.load(cache_dir, config.embedding_model) if config.needs_turn_classifier else None
-    )  # trains once (all cores, before serving), then loads from the cache
-    torch.set_num_threads(config.torch_threads)
-    encoder = SentenceEncoder(config.embedding_model) if config.needs_encoder else None
-    sentiment_head: SoftmaxHead | None = None
-    emotion_head: SoftmaxHead | None = None
-    if encoder is not None and (config.sentiment_backend == "embedding" or config.emotion_backend == "embedding"):
-        sentiment_head, emotion_head = _train_heads(encoder, HeadCache(cache_dir))
-    transformers_sentiment = (
-        TransformersSentiment(config.sentiment_model)
-        if config.sentiment_backend == "transformers" and config.sentiment_model
-        else None
-    )
-    semantic = (
-        SemanticCategoryMatcher(encoder, tables.examples, config.category_similarity)
-        if encoder is not None and config.semantic_categories
-        else None
-    )
-    return AnalysisModels(
-        config,
-        phrases=phrases,
-        encoder=encoder,
-        sentiment_head=sentiment_head if config.sentiment_backend == "embedding" else None,
-        emotion_head=emotion_head if config.emotion_backend == "embedding" else None,
-        transformers_sentiment=transformers_sentiment,
-        semantic=semantic,
-        turn_classifier=turn_classifier,
-    )
+    torch.set_num_threads(config.torch_threads)  # the turn classifier's one-off training sets its own
+    loader = _Loader(config, tables.examples)
+    models = {name: getattr(loader, name) for name in COMPONENTS if name in needed}
+    return AnalysisModels(config, phrases=phrases, **models)
 
 
 def prepare_analysis_backend(config: AnalysisConfig | None = None) -> str:
@@ -266,7 +402,7 @@ def prepare_analysis_backend(config: AnalysisConfig | None = None) -> str:
     returns a line saying what is ready. Used by ``audiohook-server --check-config`` (the Docker build)
     and ``python -m analysis`` (``scripts/setup.sh``)."""
     config = config if config is not None else AnalysisConfig()
-    if not config.needs_turn_classifier:
+    if "turn_classifier" not in required_components(config):
         return "nothing to train"
     path = TurnClassifier.prepare(config.cache_dir, config.embedding_model)
     return f"turn classifier {path}"

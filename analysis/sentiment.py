@@ -34,6 +34,7 @@ __all__ = [
     "SENTIMENT_LABELS",
     "label_for",
     "polarity",
+    "probabilities",
     "vader_scores",
 ]
 
@@ -110,3 +111,12 @@ def label_for(compound: float) -> str:
     if compound <= NEGATIVE_THRESHOLD:
         return "negative"
     return "neutral"
+
+
+def probabilities(compound: float) -> dict[str, float]:
+    """A compound score as positive/neutral/negative "probabilities" (the rules' sentiment_scores)."""
+    return {
+        "positive": round(max(compound, 0.0), 4),
+        "neutral": round(1.0 - abs(compound), 4),
+        "negative": round(max(-compound, 0.0), 4),
+    }

@@ -12,7 +12,7 @@ disk (``TurnClassifier.prepare``; about 90 MB). ``scripts/setup.sh``, the Docker
 so a server normally finds it ready; otherwise the server trains it while /readyz says 503.
 
 Model: the encoder's attention-masked mean pooling, dropout, and two linear heads (sentiment over
-``SENTIMENT_ORDER``, emotion over ``EMOTION_LABELS``). The input is ``"<speaker>: <text>"``, so the
+``SENTIMENT_LABELS``, emotion over ``EMOTION_LABELS``). The input is ``"<speaker>: <text>"``, so the
 same words can mean different things from each side (an agent's "I understand how frustrating that
 is" is a neutral, professional turn). Training: AdamW, linear warm-up and decay, class-weighted
 cross-entropy (sentiment + half the emotion loss), fixed seeds, deterministic data order. The
@@ -52,10 +52,10 @@ from analysis.embeddings import (
 from analysis.emotion import EMOTION_LABELS
 from analysis.heads import TrainingExample, training_examples, training_text
 from analysis.model_cache import default_analysis_cache_dir, text_sha256
+from analysis.sentiment import SENTIMENT_LABELS
 
 __all__ = [
     "MODEL_VERSION",
-    "SENTIMENT_LABELS",
     "TurnClassifier",
     "model_key",
 ]
@@ -63,7 +63,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MODEL_VERSION: Final = 1
-SENTIMENT_LABELS: Final = ("positive", "neutral", "negative")
 EPOCHS: Final = 5
 LEARNING_RATE: Final = 8e-5
 BATCH_SIZE: Final = 16

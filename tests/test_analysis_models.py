@@ -13,7 +13,7 @@ import pytest
 
 from analysis import CallAnalyzer, Utterance
 from analysis.agent_score import AgentSignals, ScoredUtterance, evaluate
-from analysis.backends import AnalysisModels, load_analysis_backend
+from analysis.backends import AnalysisModels, load_analysis_backend, required_components
 from analysis.categories import CATEGORY_NAMES, load_category_tables
 from analysis.config import AnalysisConfig
 from analysis.embeddings import ModelUnavailableError, SentenceEncoder, default_embedding_path
@@ -218,7 +218,7 @@ def test_config_validation() -> None:
         AnalysisConfig(category_similarity=0.0)
     with pytest.raises(ValueError):
         AnalysisConfig(emotion_backend="magic")  # type: ignore[arg-type]
-    assert not AnalysisConfig.lexicon_only().needs_encoder
+    assert not required_components(AnalysisConfig.lexicon_only())
     assert AnalysisConfig().with_sentiment_model("x").sentiment_backend == "transformers"
     assert AnalysisConfig().with_sentiment_model(None) == AnalysisConfig()
 

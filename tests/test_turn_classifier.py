@@ -12,7 +12,8 @@ import pytest
 
 from analysis.emotion import EMOTION_LABELS
 from analysis.heads import TrainingExample, training_examples
-from analysis.turn_classifier import SENTIMENT_LABELS, TurnClassifier, model_input
+from analysis.sentiment import SENTIMENT_LABELS
+from analysis.turn_classifier import TurnClassifier, model_input
 
 
 def small_set() -> list[TrainingExample]:
