@@ -22,6 +22,7 @@ compound exactly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -35,6 +36,7 @@ __all__ = [
     "label_for",
     "polarity",
     "probabilities",
+    "thirds",
     "vader_scores",
 ]
 
@@ -120,3 +122,12 @@ def probabilities(compound: float) -> dict[str, float]:
         "neutral": round(1.0 - abs(compound), 4),
         "negative": round(max(-compound, 0.0), 4),
     }
+
+
+def thirds(scores: Sequence[float]) -> tuple[float, float]:
+    """The mean score of the first third and of the last third (at least one each; 0.0 for no scores):
+    where a speaker's sentiment started and where it ended."""
+    if not scores:
+        return 0.0, 0.0
+    third = max(1, len(scores) // 3)
+    return sum(scores[:third]) / third, sum(scores[-third:]) / third
