@@ -56,6 +56,28 @@ class _Record:
     signals: agent_score.AgentSignals
     features: summary.SummaryFeatures
 
+    def scored(self) -> agent_score.ScoredUtterance:
+        """What the agent score needs of this utterance."""
+        hold = any(h.label == "hold" for h in self.hits)
+        result = self.result
+        return agent_score.ScoredUtterance(
+            self.speaker, result.sentiment_score, self.words, self.signals, self.start, self.end, hold, result.sentiment
+        )
+
+    def summarised(self) -> summary.SummaryUtterance:
+        """What the summary needs of this utterance."""
+        aside = any(hit.category == "marketing_mentions" or hit.label == "transfer" for hit in self.hits)
+        return summary.SummaryUtterance(
+            self.speaker,
+            self.result.sentiment_score,
+            self.words,
+            self.features,
+            self.signals.resolution_sentence,
+            self.result.sentiment,
+            self.signals.closing > 0,
+            aside,
+        )
+
 
 def _normal_speaker(speaker: object) -> str:
     value = speaker.strip().lower() if isinstance(speaker, str) else ""
@@ -106,12 +128,15 @@ def _speaker_view(records: list[_Record]) -> dict[str, object]:
     }
 
 
+def _speaker_views(spoken: list[_Record]) -> dict[str, dict[str, object]]:
+    """The view of each speaker who said something."""
+    return {name: _speaker_view(records) for name in SPEAKERS if (records := [r for r in spoken if r.speaker == name])}
+
+
 def _trajectory(records: list[_Record]) -> dict[str, object]:
     if not records:
         return {}
-    third = max(1, len(records) // 3)
-    first = sum(r.result.sentiment_score for r in records[:third]) / third
-    last = sum(r.result.sentiment_score for r in records[-third:]) / third
+    first, last = sentiment.thirds([r.result.sentiment_score for r in records])
     change = last - first
     direction = "improved" if change >= 0.2 else "worsened" if change <= -0.2 else "steady"
     return {
@@ -201,48 +226,15 @@ class CallAnalyzer:
         focus = customer or spoken
 
         compound = _weighted_compound(focus)
-        call_emotion = emotion.call_emotion([r.result.emotion for r in focus])
-
-        scored = agent_score.evaluate(
-            [
-                agent_score.ScoredUtterance(
-                    r.speaker,
-                    r.result.sentiment_score,
-                    r.words,
-                    r.signals,
-                    r.start,
-                    r.end,
-                    any(h.label == "hold" for h in r.hits),
-                    r.result.sentiment,
-                )
-                for r in ordered
-            ],
-            self._has_repeated_problems,
-        )
-        summary_input = [
-            summary.SummaryUtterance(
-                r.speaker,
-                r.result.sentiment_score,
-                r.words,
-                r.features,
-                r.signals.resolution_sentence,
-                r.result.sentiment,
-                r.signals.closing > 0,
-                any(hit.category == "marketing_mentions" or hit.label == "transfer" for hit in r.hits),
-            )
-            for r in ordered
-        ]
-        text_summary = summary.summarise(summary_input, self._content_counts)
+        scored = agent_score.evaluate([r.scored() for r in ordered], self._has_repeated_problems)
+        summary_input = [r.summarised() for r in ordered]
         hits = tuple(hit for r in ordered for hit in r.hits)
         process, repeated, marketing = (describe(hits, name) for name in CATEGORY_NAMES)
-        speakers = {
-            name: _speaker_view(records) for name in SPEAKERS if (records := [r for r in spoken if r.speaker == name])
-        }
         return CallAnalysis(
-            summary=text_summary,
+            summary=summary.summarise(summary_input, self._content_counts),
             sentiment=sentiment.label_for(compound),
             sentiment_score=round(compound, 4),
-            emotion=call_emotion,
+            emotion=emotion.call_emotion([r.result.emotion for r in focus]),
             agent_score=scored.score,
             agent_score_breakdown=scored.breakdown,
             process_issues=process,
@@ -250,7 +242,7 @@ class CallAnalyzer:
             marketing_mentions=marketing,
             hits=hits,
             word_count=self._word_count,
-            speakers=speakers,
+            speakers=_speaker_views(spoken),
             customer_trajectory=_trajectory(focus),
             agent_score_evidence=scored.evidence,
             agent_score_limit=scored.limit,
