@@ -16,27 +16,9 @@ from analysis import emotion as emotion_module
 from analysis import sentiment as sentiment_module
 from analysis.categories import CategoryMatcher, default_categories, describe
 from analysis.text import compile_phrases, truncate
+from analysis.types import EVENT_KEYS
 
-EVENT_KEYS = {
-    "summary",
-    "sentiment",
-    "emotion",
-    "agent_score",
-    "process_issues",
-    "repeated_problems",
-    "marketing_mentions",
-}
-BREAKDOWN_KEYS = {
-    "greeting",
-    "empathy",
-    "resolution",
-    "politeness",
-    "agent_negativity",
-    "customer_trajectory",
-    "unresolved_repeats",
-    "talk_ratio",
-    "long_silences",
-}
+BREAKDOWN_KEYS = set(agent_score_module.COMPONENTS)
 
 # A realistic stereo call: (start, speaker, text). The customer's internet failed twice, they are put
 # on hold and transferred, the agent apologises, resets the line, offers an upgrade; customer thanks.
@@ -211,8 +193,10 @@ def test_support_call_summary_has_issue_action_and_outcome() -> None:
 def test_to_event_has_exactly_the_protocol_keys() -> None:
     _, result = run_call(SUPPORT_CALL)
     event = result.to_event()
-    assert set(event) == EVENT_KEYS
+    assert tuple(event) == EVENT_KEYS
     assert len(event) == 7
+    protocol = "summary sentiment emotion agent_score process_issues repeated_problems marketing_mentions"
+    assert " ".join(EVENT_KEYS) == protocol  # the protocol's keys, in this order
     assert event["agent_score"] == result.agent_score
     assert isinstance(event["agent_score"], int)
     assert event["sentiment"] in {"positive", "neutral", "negative"}
