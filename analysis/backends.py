@@ -18,7 +18,7 @@ to a ``Backend``: the models it needs (``needs``: ``AnalysisModels`` fields, eac
 ``_Loader`` property of the same name) and the function that scores one utterance with them
 (``score``). Adding a backend is one row in a table, its scoring function and its name in
 ``SentimentBackendName``/``EmotionBackendName``; a new kind of model adds an ``AnalysisModels`` field,
-a ``COMPONENTS`` entry and a ``_Loader`` property. All of it is in this module.
+a ``MODELS`` entry and a ``_Loader`` property. All of it is in this module.
 
 Torch threads: ``load_analysis_backend`` sets ``torch.set_num_threads(config.torch_threads)``
 (default 1). This is a process-wide torch setting; Whisper runs on CTranslate2, which has its own
@@ -49,22 +49,22 @@ from analysis.turn_classifier import TurnClassifier
 from analysis.types import CategoryHit, UtteranceAnalysis
 
 __all__ = [
-    "COMPONENTS",
     "EMOTION_BACKENDS",
     "MAX_SENTENCES",
+    "MODELS",
     "SENTIMENT_BACKENDS",
     "AnalysisModels",
     "Backend",
-    "Component",
     "EmotionBackendName",
     "EmotionScore",
+    "ModelName",
     "SentimentBackendName",
     "SentimentScore",
     "UtteranceFindings",
     "lexicon_backend",
     "load_analysis_backend",
     "prepare_analysis_backend",
-    "required_components",
+    "required_models",
 ]
 
 MAX_SENTENCES: Final = 16
@@ -72,10 +72,10 @@ MAX_SENTENCES: Final = 16
 SentimentBackendName = Literal["finetuned", "embedding", "vader", "transformers"]
 EmotionBackendName = Literal["finetuned", "embedding", "lexicon"]
 # The loadable models, in load order: each is an AnalysisModels field and a _Loader property.
-Component = Literal[
+ModelName = Literal[
     "turn_classifier", "encoder", "sentiment_head", "emotion_head", "transformers_sentiment", "semantic"
 ]
-COMPONENTS: Final[tuple[Component, ...]] = (
+MODELS: Final[tuple[ModelName, ...]] = (
     "turn_classifier",
     "encoder",
     "sentiment_head",
@@ -118,7 +118,7 @@ class Backend(Generic[ScoreT]):
     """One sentiment or emotion backend: the models it needs, and how it scores an utterance with them
     (None when a model it needs is missing from a hand-built ``AnalysisModels``: the rules decide)."""
 
-    needs: frozenset[Component]
+    needs: frozenset[ModelName]
     score: Callable[[AnalysisModels, _Turn], ScoreT | None]
 
 
@@ -253,10 +253,10 @@ EMOTION_BACKENDS: Final[Mapping[EmotionBackendName, Backend[EmotionScore]]] = {
     # cue lexicon + VADER (analysis.emotion)
     "lexicon": Backend(frozenset(), _lexicon_emotion),
 }
-_SEMANTIC_CATEGORIES: Final[frozenset[Component]] = frozenset({"encoder", "semantic"})
+_SEMANTIC_CATEGORIES: Final[frozenset[ModelName]] = frozenset({"encoder", "semantic"})
 
 
-def required_components(config: AnalysisConfig) -> frozenset[Component]:
+def required_models(config: AnalysisConfig) -> frozenset[ModelName]:
     """The models ``config`` needs loaded; none for the rules alone (then torch is never imported)."""
     needs = SENTIMENT_BACKENDS[config.sentiment_backend].needs | EMOTION_BACKENDS[config.emotion_backend].needs
     return (needs | _SEMANTIC_CATEGORIES) if config.semantic_categories else needs
@@ -342,7 +342,7 @@ def _train_heads(encoder: SentenceEncoder, cache: HeadCache) -> tuple[SoftmaxHea
 
 
 class _Loader:
-    """Loads, once each, the models of one ``AnalysisConfig``: a property per ``Component``."""
+    """Loads, once each, the models of one ``AnalysisConfig``: a property per ``ModelName``."""
 
     def __init__(self, config: AnalysisConfig, examples: Table) -> None:
         self.config = config
@@ -387,14 +387,14 @@ def load_analysis_backend(config: AnalysisConfig | None = None) -> AnalysisModel
     config = config if config is not None else AnalysisConfig()
     tables = load_category_tables(config.categories_file)
     phrases = CategoryMatcher(tables.phrases) if config.categories_file is not None else default_matcher()
-    needed = required_components(config)
+    needed = required_models(config)
     if not needed:
         return AnalysisModels(config, phrases=phrases)
     torch, _ = _require_transformers()
     torch.set_num_threads(config.torch_threads)  # the turn classifier's one-off training sets its own
     loader = _Loader(config, tables.examples)
-    models = {name: getattr(loader, name) for name in COMPONENTS if name in needed}
-    return AnalysisModels(config, phrases=phrases, **models)
+    loaded = {name: getattr(loader, name) for name in MODELS if name in needed}
+    return AnalysisModels(config, phrases=phrases, **loaded)
 
 
 def prepare_analysis_backend(config: AnalysisConfig | None = None) -> str:
@@ -402,7 +402,7 @@ def prepare_analysis_backend(config: AnalysisConfig | None = None) -> str:
     returns a line saying what is ready. Used by ``audiohook-server --check-config`` (the Docker build)
     and ``python -m analysis`` (``scripts/setup.sh``)."""
     config = config if config is not None else AnalysisConfig()
-    if "turn_classifier" not in required_components(config):
+    if "turn_classifier" not in required_models(config):
         return "nothing to train"
     path = TurnClassifier.prepare(config.cache_dir, config.embedding_model)
     return f"turn classifier {path}"

@@ -14,19 +14,19 @@ import pytest
 
 from analysis import CallAnalyzer, Utterance
 from analysis.backends import (
-    COMPONENTS,
     EMOTION_BACKENDS,
+    MODELS,
     SENTIMENT_BACKENDS,
     AnalysisModels,
     Backend,
-    Component,
     EmotionBackendName,
+    ModelName,
     SentimentBackendName,
     SentimentScore,
     _Loader,
     lexicon_backend,
     load_analysis_backend,
-    required_components,
+    required_models,
 )
 from analysis.categories import default_matcher
 from analysis.config import AnalysisConfig
@@ -51,25 +51,25 @@ def test_registry_names_are_the_settings_names() -> None:
         AnalysisConfig(emotion_backend="vader")  # type: ignore[arg-type]
 
 
-def test_every_component_is_a_field_with_a_loader() -> None:
+def test_every_model_is_a_field_with_a_loader() -> None:
     fields = {field.name for field in dataclasses.fields(AnalysisModels)}
-    assert set(COMPONENTS) == set(get_args(Component))
-    assert set(COMPONENTS) <= fields
-    assert all(hasattr(_Loader, name) for name in COMPONENTS)
+    assert set(MODELS) == set(get_args(ModelName))
+    assert set(MODELS) <= fields
+    assert all(hasattr(_Loader, name) for name in MODELS)
     needs = [b.needs for b in SENTIMENT_BACKENDS.values()] + [b.needs for b in EMOTION_BACKENDS.values()]
     for need in needs:
-        assert need <= set(COMPONENTS)
+        assert need <= set(MODELS)
         if need & {"sentiment_head", "emotion_head", "semantic"}:
             assert "encoder" in need  # loaded with what it is computed from
 
 
-def test_required_components() -> None:
-    assert required_components(AnalysisConfig()) == {"turn_classifier", "encoder", "semantic"}
-    assert required_components(AnalysisConfig.lexicon_only()) == frozenset()
+def test_required_models() -> None:
+    assert required_models(AnalysisConfig()) == {"turn_classifier", "encoder", "semantic"}
+    assert required_models(AnalysisConfig.lexicon_only()) == frozenset()
     embedding = AnalysisConfig(sentiment_backend="embedding", emotion_backend="lexicon", semantic_categories=False)
-    assert required_components(embedding) == {"encoder", "sentiment_head"}
+    assert required_models(embedding) == {"encoder", "sentiment_head"}
     transformers = AnalysisConfig(emotion_backend="finetuned", semantic_categories=False).with_sentiment_model("m")
-    assert required_components(transformers) == {"transformers_sentiment", "turn_classifier"}
+    assert required_models(transformers) == {"transformers_sentiment", "turn_classifier"}
 
 
 def test_a_new_backend_is_one_table_row(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.backends import required_components
+from analysis.backends import required_models
 from analysis.config import AnalysisConfig
 
 
@@ -15,6 +15,6 @@ def test_config_validation() -> None:
         AnalysisConfig(category_similarity=0.0)
     with pytest.raises(ValueError):
         AnalysisConfig(emotion_backend="magic")  # type: ignore[arg-type]
-    assert not required_components(AnalysisConfig.lexicon_only())
+    assert not required_models(AnalysisConfig.lexicon_only())
     assert AnalysisConfig().with_sentiment_model("x").sentiment_backend == "transformers"
     assert AnalysisConfig().with_sentiment_model(None) == AnalysisConfig()
