@@ -2,7 +2,7 @@
 
 The set-up script runs it so that neither the server nor the tests train the turn classifier
 (``analysis.turn_classifier``); running it again finds the cached model and returns at once. It is
-``analysis.models.prepare_analysis_backend``, which ``audiohook-server --check-config`` also runs.
+``analysis.backends.prepare_analysis_backend``, which ``audiohook-server --check-config`` also runs.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from analysis.backends import prepare_analysis_backend
 from analysis.config import AnalysisConfig
-from analysis.models import prepare_analysis_backend
-from analysis.turn_classifier import default_analysis_cache_dir
+from analysis.model_cache import default_analysis_cache_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -64,7 +64,7 @@ phrases are only looked for in the agent's text, so an angry customer cannot low
 way (except on mono calls).
 
 ``utterance_signals`` runs the phrase matching once per utterance (when it is added);
-``score`` only aggregates those stored signals, so re-scoring a long call stays cheap.
+``evaluate`` only aggregates those stored signals, so re-scoring a long call stays cheap.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from analysis import sentiment
 from analysis.text import compile_phrases, split_sentences
 
 __all__ = [
@@ -90,7 +91,6 @@ __all__ = [
     "AgentSignals",
     "ScoredUtterance",
     "evaluate",
-    "score",
     "utterance_signals",
 ]
 
@@ -263,7 +263,7 @@ class AgentSignals:
 
 @dataclass(frozen=True, slots=True)
 class ScoredUtterance:
-    """What ``score`` needs to know about one utterance (already analysed)."""
+    """What ``evaluate`` needs to know about one utterance (already analysed)."""
 
     speaker: str
     sentiment_score: float  # -1..1, the per-utterance sentiment model's
@@ -308,33 +308,112 @@ def utterance_signals(text: str) -> AgentSignals:
     )
 
 
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values) if values else 0.0
+_Points = tuple[float, str]  # a component's (points, evidence)
 
 
-def _thirds(scores: Sequence[float]) -> tuple[float, float]:
-    """Mean of the first and of the last third (at least one utterance each)."""
-    if not scores:
-        return 0.0, 0.0
-    third = max(1, len(scores) // 3)
-    return _mean(scores[:third]), _mean(scores[-third:])
+@dataclass(frozen=True, slots=True)
+class _Sides:
+    """The utterances with words, and who the rubric counts as agent and as customer."""
+
+    spoken: list[ScoredUtterance]
+    agent: list[ScoredUtterance]  # every utterance on a mono call
+    customer: list[ScoredUtterance]  # every utterance on a mono call or a call without customer text
+    mono: bool
+
+    @property
+    def customer_upset(self) -> bool:
+        return any(u.sentiment == "negative" for u in self.customer)
+
+    @property
+    def customer_scores(self) -> list[float]:
+        return [u.sentiment_score for u in self.customer]
 
 
-def _trajectory(scores: Sequence[float]) -> float:
-    if not scores:
-        return 0.0
-    first, last = _thirds(scores)
-    points = 0.5 if last >= _ENDS_PLEASED else -0.5 if last <= _ENDS_UPSET else 0.0
-    return points + (0.25 if last - first >= _ROSE else 0.0)
+def _sides(utterances: Sequence[ScoredUtterance]) -> _Sides:
+    spoken = [u for u in utterances if u.words > 0]
+    mono = all(u.speaker not in ("agent", "customer") for u in spoken)
+    agent = spoken if mono else [u for u in spoken if u.speaker == "agent"]
+    customer = [u for u in spoken if u.speaker == "customer"]
+    return _Sides(spoken, agent, customer if customer and not mono else spoken, mono)
 
 
-def _empathy(count: int, customer_upset: bool) -> float:
+@dataclass(frozen=True, slots=True)
+class _Conduct:
+    """What the agent's utterances show, from their stored signals."""
+
+    greeted: bool  # in the first GREETING_WINDOW utterances
+    empathy: int  # empathy/apology phrases
+    stated: bool  # a fix or next step stated
+    good_news: bool  # an agent utterance after the first, long enough, positive, not a closing, not rude
+    closing: bool
+    polite: bool
+    rude: bool
+
+    @property
+    def resolved(self) -> bool:
+        return self.stated or self.good_news
+
+
+def _conduct(agent: Sequence[ScoredUtterance]) -> _Conduct:
+    return _Conduct(
+        greeted=any(u.signals.greeting for u in agent[:GREETING_WINDOW]),
+        empathy=sum(u.signals.empathy for u in agent),
+        stated=any(u.signals.resolution for u in agent),
+        good_news=any(_is_good_news(u) for u in agent[1:]),
+        closing=any(u.signals.closing for u in agent),
+        polite=any(u.signals.polite for u in agent),
+        rude=any(u.signals.rude for u in agent),
+    )
+
+
+def _is_good_news(utterance: ScoredUtterance) -> bool:
+    signals = utterance.signals
+    return (
+        utterance.sentiment == "positive"
+        and utterance.words >= GOOD_NEWS_MIN_WORDS
+        and not (signals.closing or signals.rude)
+    )
+
+
+def _greeting(conduct: _Conduct) -> _Points:
+    if conduct.greeted:
+        return 0.25, "greeted in the first utterances"
+    return -0.25, "no greeting in the first utterances"
+
+
+def _empathy_points(count: int, customer_upset: bool) -> float:
     if customer_upset:
         return 0.75 if count >= 2 else 0.5 if count == 1 else -0.5
     return 0.25 if count else 0.0
 
 
-def _agent_negativity(agent: Sequence[ScoredUtterance]) -> tuple[float, str]:
+def _empathy(conduct: _Conduct, customer_upset: bool) -> _Points:
+    customer = "was upset" if customer_upset else "was never upset"
+    return _empathy_points(conduct.empathy, customer_upset), (
+        f"{conduct.empathy} empathy/apology phrase(s); customer {customer}"
+    )
+
+
+def _resolution(conduct: _Conduct) -> _Points:
+    if conduct.stated:
+        return 0.75, "fix or next step stated"
+    if conduct.good_news:
+        return 0.75, "good news delivered (an agent utterance labelled positive)"
+    if conduct.closing:
+        return 0.0, "only a closing offer of help"
+    return -0.5, "no fix or next step stated"
+
+
+def _politeness(conduct: _Conduct) -> _Points:
+    points = (0.25 if conduct.polite else 0.0) - (1.0 if conduct.rude else 0.0)
+    note = "polite phrases" if conduct.polite else "no polite phrases"
+    return points, note + ("; rude or dismissive phrases" if conduct.rude else "")
+
+
+def _agent_negativity(sides: _Sides) -> _Points:
+    agent = sides.agent
+    if sides.mono:
+        return 0.0, "not scored on mono calls"
     if not agent:
         return 0.0, "no agent utterances"
     negative = sum(u.sentiment == "negative" for u in agent)
@@ -343,9 +422,26 @@ def _agent_negativity(agent: Sequence[ScoredUtterance]) -> tuple[float, str]:
     return points, f"{negative} of {len(agent)} agent utterances negative ({share:.0%})"
 
 
-def _talk_ratio(agent: Sequence[ScoredUtterance], customer: Sequence[ScoredUtterance]) -> tuple[float, str]:
-    agent_words = sum(u.words for u in agent)
-    customer_words = sum(u.words for u in customer)
+def _customer_trajectory(scores: Sequence[float]) -> _Points:
+    first, last = sentiment.thirds(scores)
+    evidence = f"customer sentiment {first:+.2f} (first third) -> {last:+.2f} (last third)"
+    if not scores:
+        return 0.0, evidence
+    points = 0.5 if last >= _ENDS_PLEASED else -0.5 if last <= _ENDS_UPSET else 0.0
+    return points + (0.25 if last - first >= _ROSE else 0.0), evidence
+
+
+def _unresolved_repeats(has_repeated_problems: bool, conduct: _Conduct) -> _Points:
+    if has_repeated_problems and not conduct.resolved:
+        return -0.5, "repeated problem left without a resolution"
+    return 0.0, "no unresolved repeated problem"
+
+
+def _talk_ratio(sides: _Sides) -> _Points:
+    if sides.mono:
+        return 0.0, "not scored on mono calls"
+    agent_words = sum(u.words for u in sides.agent)
+    customer_words = sum(u.words for u in sides.customer)
     if customer_words < TALK_RATIO_MIN_WORDS:
         return 0.0, f"not scored: {customer_words} customer words (< {TALK_RATIO_MIN_WORDS}) or a mono call"
     ratio = agent_words / (agent_words + customer_words)
@@ -353,7 +449,7 @@ def _talk_ratio(agent: Sequence[ScoredUtterance], customer: Sequence[ScoredUtter
     return (-0.5 if ratio > MAX_AGENT_TALK_RATIO else 0.0), f"agent spoke {ratio:.0%} of the words ({verdict})"
 
 
-def _long_silences(spoken: Sequence[ScoredUtterance]) -> tuple[float, str]:
+def _long_silences(spoken: Sequence[ScoredUtterance]) -> _Points:
     unexplained: list[str] = []
     explained = 0
     latest_end = spoken[0].end if spoken else 0.0
@@ -373,87 +469,44 @@ def _long_silences(spoken: Sequence[ScoredUtterance]) -> tuple[float, str]:
     return 0.0, f"no unexplained silence of {LONG_SILENCE_S:.0f} s or more{note}"
 
 
-def score(utterances: Sequence[ScoredUtterance], has_repeated_problems: bool) -> tuple[int, dict[str, float]]:
-    """The 1..5 score and its breakdown (component -> points) for chronologically ordered utterances."""
-    result = evaluate(utterances, has_repeated_problems)
-    return result.score, result.breakdown
+def _components(sides: _Sides, conduct: _Conduct, has_repeated_problems: bool) -> dict[str, _Points]:
+    """Every rubric component, in ``COMPONENTS`` order."""
+    return {
+        "greeting": _greeting(conduct),
+        "empathy": _empathy(conduct, sides.customer_upset),
+        "resolution": _resolution(conduct),
+        "politeness": _politeness(conduct),
+        "agent_negativity": _agent_negativity(sides),
+        "customer_trajectory": _customer_trajectory(sides.customer_scores),
+        "unresolved_repeats": _unresolved_repeats(has_repeated_problems, conduct),
+        "talk_ratio": _talk_ratio(sides),
+        "long_silences": _long_silences(sides.spoken),
+    }
+
+
+def _limited(total: float, conduct: _Conduct, empathy_points: float) -> tuple[int, str]:
+    """The rounded, clamped score after the human scale's two limits, and why a limit applied ("" if none)."""
+    points = max(MIN_SCORE, min(MAX_SCORE, math.floor(total + 0.5)))
+    present = {
+        "greeting": conduct.greeted,
+        "empathy": empathy_points >= 0,
+        "resolution": conduct.resolved,
+        "politeness": not conduct.rude,
+    }
+    missing = [name for name, there in present.items() if not there]
+    if points == MAX_SCORE and missing:
+        return MAX_SCORE - 1, f"{total:.2f} points, capped at 4: no {', no '.join(missing)}"
+    if points == MIN_SCORE and not conduct.rude:
+        return MIN_SCORE + 1, f"{total:.2f} points, raised to 2: 1 is for rude or hostile agents"
+    return points, ""
 
 
 def evaluate(utterances: Sequence[ScoredUtterance], has_repeated_problems: bool) -> AgentScore:
     """The score, breakdown and evidence for chronologically ordered utterances."""
-    spoken = [u for u in utterances if u.words > 0]
-    mono = all(u.speaker not in ("agent", "customer") for u in spoken)
-    agent = spoken if mono else [u for u in spoken if u.speaker == "agent"]
-    customer = [u for u in spoken if u.speaker == "customer"]
-    if mono or not customer:
-        customer = spoken
-
-    greeted = any(u.signals.greeting for u in agent[:GREETING_WINDOW])
-    customer_upset = any(u.sentiment == "negative" for u in customer)
-    empathy_count = sum(u.signals.empathy for u in agent)
-    stated = any(u.signals.resolution for u in agent)
-    good_news = any(
-        u.sentiment == "positive" and u.words >= GOOD_NEWS_MIN_WORDS and not (u.signals.closing or u.signals.rude)
-        for u in agent[1:]
-    )
-    resolved = stated or good_news
-    closing = any(u.signals.closing for u in agent)
-    polite = any(u.signals.polite for u in agent)
-    rude = any(u.signals.rude for u in agent)
-    negativity, negativity_note = (0.0, "not scored on mono calls") if mono else _agent_negativity(agent)
-    scores = [u.sentiment_score for u in customer]
-    unresolved = -0.5 if has_repeated_problems and not resolved else 0.0
-    talk, talk_note = (0.0, "not scored on mono calls") if mono else _talk_ratio(agent, customer)
-    silences, silence_note = _long_silences(spoken)
-
-    breakdown = {
-        "greeting": 0.25 if greeted else -0.25,
-        "empathy": _empathy(empathy_count, customer_upset),
-        "resolution": 0.75 if resolved else 0.0 if closing else -0.5,
-        "politeness": (0.25 if polite else 0.0) - (1.0 if rude else 0.0),
-        "agent_negativity": negativity,
-        "customer_trajectory": _trajectory(scores),
-        "unresolved_repeats": unresolved,
-        "talk_ratio": talk,
-        "long_silences": silences,
-    }
-    first, last = _thirds(scores)
-    evidence = {
-        "greeting": "greeted in the first utterances" if greeted else "no greeting in the first utterances",
-        "empathy": f"{empathy_count} empathy/apology phrase(s); customer "
-        + ("was upset" if customer_upset else "was never upset"),
-        "resolution": "fix or next step stated"
-        if stated
-        else "good news delivered (an agent utterance labelled positive)"
-        if good_news
-        else "only a closing offer of help"
-        if closing
-        else "no fix or next step stated",
-        "politeness": ("polite phrases" if polite else "no polite phrases")
-        + ("; rude or dismissive phrases" if rude else ""),
-        "agent_negativity": negativity_note,
-        "customer_trajectory": f"customer sentiment {first:+.2f} (first third) -> {last:+.2f} (last third)",
-        "unresolved_repeats": "repeated problem left without a resolution"
-        if unresolved
-        else "no unresolved repeated problem",
-        "talk_ratio": talk_note,
-        "long_silences": silence_note,
-    }
-    total = BASE_SCORE + sum(breakdown.values())
-    points = max(MIN_SCORE, min(MAX_SCORE, math.floor(total + 0.5)))
-    missing = [
-        name
-        for name, present in (
-            ("greeting", greeted),
-            ("empathy", breakdown["empathy"] >= 0),
-            ("resolution", resolved),
-            ("politeness", not rude),
-        )
-        if not present
-    ]
-    limit = ""
-    if points == MAX_SCORE and missing:
-        points, limit = MAX_SCORE - 1, f"{total:.2f} points, capped at 4: no {', no '.join(missing)}"
-    elif points == MIN_SCORE and not rude:
-        points, limit = MIN_SCORE + 1, f"{total:.2f} points, raised to 2: 1 is for rude or hostile agents"
+    sides = _sides(utterances)
+    conduct = _conduct(sides.agent)
+    components = _components(sides, conduct, has_repeated_problems)
+    breakdown = {name: points for name, (points, _) in components.items()}
+    evidence = {name: note for name, (_, note) in components.items()}
+    points, limit = _limited(BASE_SCORE + sum(breakdown.values()), conduct, breakdown["empathy"])
     return AgentScore(points, breakdown, evidence, limit)

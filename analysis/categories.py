@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -129,6 +129,18 @@ def load_category_tables(path: Path | None = None) -> CategoryTables:
     examples = {c: dict(labels) for c, labels in default_examples().items()}
     if path is None:
         return CategoryTables(phrases, examples)
+    for category, label, entry in _user_entries(path):
+        replace = bool(entry.get("replace", False))
+        for key, table in (("phrases", phrases), ("examples", examples)):
+            values = _entry_strings(path, f"{category}/{label}/{key}", entry.get(key, []))
+            if values or replace:
+                _merge(table, str(category), str(label), values, replace)
+    _check_phrases(path, phrases)
+    return CategoryTables(phrases, examples)
+
+
+def _user_entries(path: Path) -> Iterator[tuple[object, object, dict[str, object]]]:
+    """(category, label, table with phrases/examples/replace) for each label of the user's file."""
     try:
         raw = _read_file(path)
     except (OSError, ValueError) as error:
@@ -139,41 +151,42 @@ def load_category_tables(path: Path | None = None) -> CategoryTables:
         if not isinstance(labels, dict):
             raise ValueError(f"{path}: category {category!r} must map labels to phrase lists or tables")
         for label, entry in labels.items():
-            if isinstance(entry, list):
-                entry = {"phrases": entry}
-            if not isinstance(entry, dict) or set(entry) - {"phrases", "examples", "replace"}:
-                raise ValueError(f"{path}: {category}/{label} must be a list or a table of phrases/examples/replace")
-            replace = bool(entry.get("replace", False))
-            for key, table in (("phrases", phrases), ("examples", examples)):
-                values = entry.get(key, [])
-                if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
-                    raise ValueError(f"{path}: {category}/{label}/{key} must be a list of non-empty strings")
-                if values or replace:
-                    _merge(table, str(category), str(label), values, replace)
+            yield category, label, _user_entry(path, f"{category}/{label}", entry)
+
+
+def _user_entry(path: Path, where: str, entry: object) -> dict[str, object]:
+    """One label's entry as a table: a bare list is its phrases."""
+    if isinstance(entry, list):
+        entry = {"phrases": entry}
+    if not isinstance(entry, dict) or set(entry) - {"phrases", "examples", "replace"}:
+        raise ValueError(f"{path}: {where} must be a list or a table of phrases/examples/replace")
+    return entry
+
+
+def _check_phrases(path: Path, phrases: Table) -> None:
+    """Every phrase compiles (the file's phrases are written in the phrase syntax too)."""
     try:
         compile_phrases([p for labels in phrases.values() for ps in labels.values() for p in ps])
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from error
-    return CategoryTables(phrases, examples)
+
+
+def _entry_strings(path: Path, where: str, values: object) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        raise ValueError(f"{path}: {where} must be a list of non-empty strings")
+    return values
 
 
 class CategoryMatcher:
     """Finds category phrases in utterance text; compiled once, reused for every utterance."""
 
     def __init__(self, table: CategoryTable) -> None:
-        self._table = _validated({c: {lab: list(p) for lab, p in labels.items()} for c, labels in table.items()})
+        valid = _validated({c: {lab: list(p) for lab, p in labels.items()} for c, labels in table.items()})
         self._patterns: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
             (category, label, compile_phrases(phrases))
-            for category, labels in self._table.items()
+            for category, labels in valid.items()
             for label, phrases in labels.items()
         )
-
-    @property
-    def categories(self) -> tuple[str, ...]:
-        return tuple(self._table)
-
-    def labels(self, category: str) -> tuple[str, ...]:
-        return tuple(self._table.get(category, {}))
 
     def match(self, text: str, start: float, speaker: str) -> tuple[CategoryHit, ...]:
         """All hits in one utterance, in category/label order then text order."""

@@ -34,21 +34,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final
 
-__all__ = [
-    "DEFAULT_CATEGORY_SIMILARITY",
-    "EMOTION_BACKENDS",
-    "SENTIMENT_BACKENDS",
-    "AnalysisConfig",
-    "EmotionBackendName",
-    "SentimentBackendName",
-]
+if TYPE_CHECKING:  # the registry imports this module: its names are looked up when a config is made
+    from analysis.backends import EmotionBackendName, SentimentBackendName
 
-SentimentBackendName = Literal["finetuned", "embedding", "vader", "transformers"]
-EmotionBackendName = Literal["finetuned", "embedding", "lexicon"]
-SENTIMENT_BACKENDS: Final = ("finetuned", "embedding", "vader", "transformers")
-EMOTION_BACKENDS: Final = ("finetuned", "embedding", "lexicon")
+__all__ = ["DEFAULT_CATEGORY_SIMILARITY", "AnalysisConfig"]
 
 # Chosen on the dev calls (benchmarks/bench_analysis.py): below ~0.55 clean turns start to match.
 DEFAULT_CATEGORY_SIMILARITY: Final = 0.6
@@ -56,7 +47,9 @@ DEFAULT_CATEGORY_SIMILARITY: Final = 0.6
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """How to build the process-wide analysis backend (see ``analysis.models.load_analysis_backend``)."""
+    """How to build the process-wide analysis backend (see ``analysis.backends.load_analysis_backend``);
+    the valid backend names are those of the registry (``analysis.backends.SENTIMENT_BACKENDS``,
+    ``EMOTION_BACKENDS``)."""
 
     sentiment_backend: SentimentBackendName = "finetuned"
     sentiment_model: str | None = None
@@ -71,10 +64,13 @@ class AnalysisConfig:
     cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
+        from analysis.backends import EMOTION_BACKENDS, SENTIMENT_BACKENDS
+
         if self.sentiment_backend not in SENTIMENT_BACKENDS:
-            raise ValueError(f"sentiment_backend must be one of {SENTIMENT_BACKENDS}, not {self.sentiment_backend!r}")
+            names = tuple(SENTIMENT_BACKENDS)
+            raise ValueError(f"sentiment_backend must be one of {names}, not {self.sentiment_backend!r}")
         if self.emotion_backend not in EMOTION_BACKENDS:
-            raise ValueError(f"emotion_backend must be one of {EMOTION_BACKENDS}, not {self.emotion_backend!r}")
+            raise ValueError(f"emotion_backend must be one of {tuple(EMOTION_BACKENDS)}, not {self.emotion_backend!r}")
         if self.sentiment_backend == "transformers" and not self.sentiment_model:
             raise ValueError("sentiment_backend 'transformers' needs sentiment_model (a model id or a local path)")
         if not 0.0 < self.category_similarity <= 1.0:
@@ -91,16 +87,6 @@ class AnalysisConfig:
             semantic_categories=False,
             categories_file=categories_file,
         )
-
-    @property
-    def needs_encoder(self) -> bool:
-        """Whether the (plain) sentence encoder must be loaded for these settings."""
-        return self.sentiment_backend == "embedding" or self.emotion_backend == "embedding" or self.semantic_categories
-
-    @property
-    def needs_turn_classifier(self) -> bool:
-        """Whether the fine-tuned turn classifier must be loaded (and trained once) for these settings."""
-        return self.sentiment_backend == "finetuned" or self.emotion_backend == "finetuned"
 
     def with_sentiment_model(self, model: str | None) -> AnalysisConfig:
         """A copy using the ``transformers`` sentiment backend with ``model`` (unchanged when None)."""

@@ -46,6 +46,7 @@ __all__ = [
     "call_emotion",
     "classify",
     "emotion_scores",
+    "lexicon_distribution",
 ]
 
 EMOTION_LABELS: Final = ("neutral", "satisfied", "happy", "frustrated", "angry", "anxious", "confused", "sad")
@@ -268,6 +269,17 @@ def classify(text: str, compound: float) -> str:
     if compound >= _NO_CUE_SATISFIED:
         return "satisfied"
     return "neutral"
+
+
+def lexicon_distribution(text: str, compound: float, label: str) -> dict[str, float]:
+    """The cue lexicon's scores as a distribution over EMOTION_LABELS (``label``, the one ``classify``
+    chose, gets at least half)."""
+    scores = emotion_scores(text, compound)
+    raw = {name: 0.0 for name in EMOTION_LABELS}
+    raw.update({name: max(0.0, value) for name, value in scores.items() if name in raw})
+    raw[label] = max(raw[label], sum(raw.values()), 1.0)
+    total = sum(raw.values())
+    return {name: round(value / total, 4) for name, value in raw.items()}
 
 
 def call_emotion(labels: Sequence[str]) -> str:

@@ -24,14 +24,10 @@ Training embeds every example and its last sentence (about two thousand short te
 cores), so the fitted heads are cached on disk (``HeadCache``), keyed by everything they depend on:
 the training file, the encoder's files, the feature layout and the hyper-parameters. A cache that
 cannot be read or written is skipped (the heads are then trained at each start), never fatal.
-
-``PrototypeClassifier`` is the simpler alternative that the benchmark compares against: the cosine
-similarity to each label's mean example embedding, through a softmax.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -47,13 +43,13 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis.embeddings import encoder_fingerprint
+from analysis.model_cache import text_sha256
 
 __all__ = [
     "FEATURE_VERSION",
     "HYBRID_LEXICAL_WEIGHT",
     "TRAINING_RESOURCE",
     "HeadCache",
-    "PrototypeClassifier",
     "SoftmaxHead",
     "TrainingExample",
     "feature_rows",
@@ -73,7 +69,6 @@ AGENT_EMBEDDING_WEIGHT: Final = 1.0
 _L2: Final = 3e-4
 _STEPS: Final = 800
 _LEARNING_RATE: Final = 2.0
-_PROTOTYPE_TEMPERATURE: Final = 0.05
 
 Matrix = npt.NDArray[np.float32]
 
@@ -209,15 +204,13 @@ class HeadCache:
     @staticmethod
     def key(encoder_dir: Path, training_text: str, labels: Sequence[Sequence[str]]) -> str:
         """A digest of everything the heads depend on."""
-        digest = hashlib.sha256()
-        digest.update(f"v{FEATURE_VERSION} l2={_L2} steps={_STEPS} lr={_LEARNING_RATE} ".encode())
-        digest.update(
-            f"w={HYBRID_LEXICAL_WEIGHT},{SPEAKER_WEIGHT},{LAST_SENTENCE_WEIGHT},{AGENT_EMBEDDING_WEIGHT} ".encode()
-        )
-        digest.update(json.dumps([list(group) for group in labels]).encode())
-        digest.update(training_text.encode())
-        digest.update(encoder_fingerprint(encoder_dir).encode())
-        return digest.hexdigest()[:32]
+        return text_sha256(
+            f"v{FEATURE_VERSION} l2={_L2} steps={_STEPS} lr={_LEARNING_RATE} ",
+            f"w={HYBRID_LEXICAL_WEIGHT},{SPEAKER_WEIGHT},{LAST_SENTENCE_WEIGHT},{AGENT_EMBEDDING_WEIGHT} ",
+            json.dumps([list(group) for group in labels]),
+            training_text,
+            encoder_fingerprint(encoder_dir),
+        )[:32]
 
     def load(self, key: str, labels: Sequence[Sequence[str]]) -> list[SoftmaxHead] | None:
         if self.directory is None:
@@ -251,21 +244,3 @@ class HeadCache:
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
             log.warning("could not cache the analysis heads in %s: %s", self.directory, exc)
-
-
-class PrototypeClassifier:
-    """Softmax over the cosine similarity to each label's mean example embedding."""
-
-    def __init__(self, labels: Sequence[str], embeddings: Matrix, targets: Sequence[str]) -> None:
-        self.labels = tuple(labels)
-        rows = []
-        for label in self.labels:
-            members = embeddings[[i for i, t in enumerate(targets) if t == label]]
-            centre = members.mean(axis=0) if len(members) else np.zeros(embeddings.shape[1], dtype=np.float32)
-            norm = float(np.linalg.norm(centre))
-            rows.append(centre / norm if norm > 0 else centre)
-        self._centres = np.stack(rows).astype(np.float32)
-
-    def predict(self, embeddings: Matrix) -> Matrix:
-        """Class probabilities, one row per embedding."""
-        return _softmax((embeddings @ self._centres.T) / _PROTOTYPE_TEMPERATURE)

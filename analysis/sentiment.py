@@ -22,6 +22,7 @@ compound exactly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -34,6 +35,8 @@ __all__ = [
     "SENTIMENT_LABELS",
     "label_for",
     "polarity",
+    "probabilities",
+    "thirds",
     "vader_scores",
 ]
 
@@ -110,3 +113,21 @@ def label_for(compound: float) -> str:
     if compound <= NEGATIVE_THRESHOLD:
         return "negative"
     return "neutral"
+
+
+def probabilities(compound: float) -> dict[str, float]:
+    """A compound score as positive/neutral/negative "probabilities" (the rules' sentiment_scores)."""
+    return {
+        "positive": round(max(compound, 0.0), 4),
+        "neutral": round(1.0 - abs(compound), 4),
+        "negative": round(max(-compound, 0.0), 4),
+    }
+
+
+def thirds(scores: Sequence[float]) -> tuple[float, float]:
+    """The mean score of the first third and of the last third (at least one each; 0.0 for no scores):
+    where a speaker's sentiment started and where it ended."""
+    if not scores:
+        return 0.0, 0.0
+    third = max(1, len(scores) // 3)
+    return sum(scores[:third]) / third, sum(scores[-third:]) / third

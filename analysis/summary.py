@@ -245,49 +245,84 @@ def _issue_score(utterance: SummaryUtterance) -> float:
 
 def _speaker_parts(spoken: Sequence[SummaryUtterance]) -> dict[str, str]:
     customer_positions = [i for i, u in enumerate(spoken) if u.speaker == "customer"]
-    early = customer_positions[: max(_EARLY_MIN, math.ceil(len(customer_positions) / 2))]
-    issue_pos = max(early, key=lambda i: (_issue_score(spoken[i]), -i))
-    issue = spoken[issue_pos]
-    parts = {"issue": _quote(issue, from_problem=True)}
-
+    issue_position = _issue_position(spoken, customer_positions)
+    parts = {"issue": _quote(spoken[issue_position], from_problem=True)}
     agent = [u for u in spoken if u.speaker == "agent"]
-    action_utterance = next((u for u in agent if u.resolution_sentence and not u.aside), None)
+    action = next((u for u in agent if u.resolution_sentence and not u.aside), None)
     if agent:
-        action = action_utterance.resolution_sentence if action_utterance is not None else None
-        parts["action"] = truncate(action, PART_CHARS) if action else "no resolution stated"
-        follow_up = next(
-            (
-                u.features.sentences[i]
-                for u in agent
-                for i in u.features.follow_up_sentences
-                if u.features.sentences[i] != action
-            ),
-            None,
-        )
-        if follow_up:
-            parts["follow_up"] = truncate(follow_up, PART_CHARS)
-
-    results = [u for u in spoken[customer_positions[0] + 1 :] if u.speaker == "agent" and _states_result(u)]
-    later_customer = [spoken[i] for i in customer_positions if i > issue_pos]
-    clear = [u for u in later_customer if abs(u.compound) >= _CLEAR_SENTIMENT]
-    outcome: SummaryUtterance | None
-    if results and results[-1] is not action_utterance:
-        outcome = results[-1]  # the agent's last statement of how it ends (a fix, a refusal, news)
-    elif action_utterance is not None:
-        # nothing said after the fix, which is already the "Agent:" part: how the customer took it
-        fixed_at = next(i for i, u in enumerate(spoken) if u is action_utterance)
-        after = [spoken[i] for i in customer_positions if i > max(fixed_at, issue_pos)]
-        reaction = [u for u in after if abs(u.compound) >= _CLEAR_SENTIMENT]
-        outcome = reaction[0] if reaction else after[-1] if after else action_utterance
-    elif clear:
-        outcome = clear[-1]
-    elif later_customer:
-        outcome = later_customer[-1]
-    else:
-        outcome = spoken[-1] if spoken[-1] is not issue else None
+        parts.update(_agent_parts(agent, action))
+    outcome = _outcome(spoken, customer_positions, issue_position, action)
     if outcome is not None:
         parts["outcome"] = _quote(outcome)
     return parts
+
+
+def _issue_position(spoken: Sequence[SummaryUtterance], customer_positions: Sequence[int]) -> int:
+    """Where the issue is stated: the customer's most informative early utterance."""
+    early = customer_positions[: max(_EARLY_MIN, math.ceil(len(customer_positions) / 2))]
+    return max(early, key=lambda i: (_issue_score(spoken[i]), -i))
+
+
+def _agent_parts(agent: Sequence[SummaryUtterance], action: SummaryUtterance | None) -> dict[str, str]:
+    """``action`` (the first fix or next step stated) and, when there is one, ``follow_up``."""
+    sentence = action.resolution_sentence if action is not None else None
+    parts = {"action": truncate(sentence, PART_CHARS) if sentence else "no resolution stated"}
+    follow_up = next(
+        (
+            u.features.sentences[i]
+            for u in agent
+            for i in u.features.follow_up_sentences
+            if u.features.sentences[i] != sentence
+        ),
+        None,
+    )
+    if follow_up:
+        parts["follow_up"] = truncate(follow_up, PART_CHARS)
+    return parts
+
+
+def _outcome(
+    spoken: Sequence[SummaryUtterance],
+    customer_positions: Sequence[int],
+    issue_position: int,
+    action: SummaryUtterance | None,
+) -> SummaryUtterance | None:
+    """The utterance that says how the call ended (see the module doc); None when it would repeat the issue."""
+    results = [u for u in spoken[customer_positions[0] + 1 :] if u.speaker == "agent" and _states_result(u)]
+    if results and results[-1] is not action:
+        return results[-1]  # the agent's last statement of how it ends (a fix, a refusal, news)
+    if action is not None:
+        # nothing said after the fix, which is already the "Agent:" part: how the customer took it
+        return _reaction(spoken, customer_positions, issue_position, action)
+    return _last_customer_word(spoken, customer_positions, issue_position)
+
+
+def _last_customer_word(
+    spoken: Sequence[SummaryUtterance], customer_positions: Sequence[int], issue_position: int
+) -> SummaryUtterance | None:
+    """Without a result or an action: the customer's last clear utterance after the issue, else their
+    last one after it, else the call's last utterance (None when that is the issue itself)."""
+    later = [spoken[i] for i in customer_positions if i > issue_position]
+    clear = [u for u in later if abs(u.compound) >= _CLEAR_SENTIMENT]
+    if clear:
+        return clear[-1]
+    if later:
+        return later[-1]
+    return spoken[-1] if spoken[-1] is not spoken[issue_position] else None
+
+
+def _reaction(
+    spoken: Sequence[SummaryUtterance],
+    customer_positions: Sequence[int],
+    issue_position: int,
+    action: SummaryUtterance,
+) -> SummaryUtterance:
+    """The customer's first clear reaction after the action (and the issue), else their last word after
+    it, else the action itself."""
+    fixed_at = next(i for i, u in enumerate(spoken) if u is action)
+    after = [spoken[i] for i in customer_positions if i > max(fixed_at, issue_position)]
+    reaction = [u for u in after if abs(u.compound) >= _CLEAR_SENTIMENT]
+    return reaction[0] if reaction else after[-1] if after else action
 
 
 def _states_result(utterance: SummaryUtterance) -> bool:

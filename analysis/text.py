@@ -27,12 +27,10 @@ __all__ = [
     "MACROS",
     "clean_span",
     "compile_indexed",
-    "compile_phrase",
     "compile_phrases",
     "count_words",
     "is_negated",
     "phrase_index",
-    "phrase_regex",
     "split_sentences",
     "truncate",
     "words",
@@ -196,17 +194,6 @@ def _phrase_body(phrase: str, macros: Mapping[str, str] | None) -> tuple[bool, s
     if _ends_with_word(tokens[-1], table):
         parts.append(r"(?!\w)")
     return _starts_with_word(tokens[0], table), "".join(parts)
-
-
-def phrase_regex(phrase: str, macros: Mapping[str, str] | None = None) -> str:
-    """The regular expression (no flags) for one phrase in the syntax described in the module doc."""
-    word_start, body = _phrase_body(phrase, macros)
-    return rf"(?<!\w){body}" if word_start else body
-
-
-def compile_phrase(phrase: str, macros: Mapping[str, str] | None = None) -> re.Pattern[str]:
-    """Compile one phrase, case-insensitively."""
-    return re.compile(phrase_regex(phrase, macros), re.IGNORECASE)
 
 
 def _alternation(bodies: Sequence[tuple[bool, str]]) -> re.Pattern[str]:

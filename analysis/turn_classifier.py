@@ -12,7 +12,7 @@ disk (``TurnClassifier.prepare``; about 90 MB). ``scripts/setup.sh``, the Docker
 so a server normally finds it ready; otherwise the server trains it while /readyz says 503.
 
 Model: the encoder's attention-masked mean pooling, dropout, and two linear heads (sentiment over
-``SENTIMENT_ORDER``, emotion over ``EMOTION_LABELS``). The input is ``"<speaker>: <text>"``, so the
+``SENTIMENT_LABELS``, emotion over ``EMOTION_LABELS``). The input is ``"<speaker>: <text>"``, so the
 same words can mean different things from each side (an agent's "I understand how frustrating that
 is" is a neutral, professional turn). Training: AdamW, linear warm-up and decay, class-weighted
 cross-entropy (sentiment + half the emotion loss), fixed seeds, deterministic data order. The
@@ -27,7 +27,6 @@ two processes training at once do no harm.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -52,19 +51,18 @@ from analysis.embeddings import (
 )
 from analysis.emotion import EMOTION_LABELS
 from analysis.heads import TrainingExample, training_examples, training_text
+from analysis.model_cache import default_analysis_cache_dir, text_sha256
+from analysis.sentiment import SENTIMENT_LABELS
 
 __all__ = [
     "MODEL_VERSION",
-    "SENTIMENT_LABELS",
     "TurnClassifier",
-    "default_analysis_cache_dir",
     "model_key",
 ]
 
 log = logging.getLogger(__name__)
 
 MODEL_VERSION: Final = 1
-SENTIMENT_LABELS: Final = ("positive", "neutral", "negative")
 EPOCHS: Final = 5
 LEARNING_RATE: Final = 8e-5
 BATCH_SIZE: Final = 16
@@ -80,20 +78,11 @@ _INFO_FILE: Final = "turn_classifier.json"
 Probabilities = npt.NDArray[np.float32]
 
 
-def default_analysis_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME`` (or ``~/.cache``) ``/audiohook-server/analysis``."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "audiohook-server" / "analysis"
-
-
 def model_key(encoder_dir: Path, training: str) -> str:
     """A digest of everything the trained weights depend on."""
-    digest = hashlib.sha256()
     settings = (MODEL_VERSION, EPOCHS, LEARNING_RATE, BATCH_SIZE, WARMUP, WEIGHT_DECAY, EMOTION_LOSS_WEIGHT)
-    digest.update(repr((settings, DROPOUT, MAX_TOKENS, SEED, SENTIMENT_LABELS, EMOTION_LABELS)).encode())
-    digest.update(training.encode())
-    digest.update(encoder_fingerprint(encoder_dir).encode())
-    return digest.hexdigest()[:24]
+    hyper_parameters = repr((settings, DROPOUT, MAX_TOKENS, SEED, SENTIMENT_LABELS, EMOTION_LABELS))
+    return text_sha256(hyper_parameters, training, encoder_fingerprint(encoder_dir))[:24]
 
 
 def model_input(text: str, speaker: str) -> str:

@@ -17,7 +17,7 @@ __all__ = [
     "UtteranceAnalysis",
 ]
 
-SPEAKERS = ("customer", "agent", "unknown")
+SPEAKERS = ("customer", "agent", "unknown")  # what an utterance's speaker can be; anything else is "unknown"
 
 # The keys of the protocol's `analysis` block, in order.
 EVENT_KEYS = (
@@ -105,15 +105,7 @@ class CallAnalysis:
     def to_event(self) -> dict[str, object]:
         """The protocol's `analysis` block: exactly the keys summary, sentiment, emotion,
         agent_score, process_issues, repeated_problems, marketing_mentions."""
-        return {
-            "summary": self.summary,
-            "sentiment": self.sentiment,
-            "emotion": self.emotion,
-            "agent_score": self.agent_score,
-            "process_issues": self.process_issues,
-            "repeated_problems": self.repeated_problems,
-            "marketing_mentions": self.marketing_mentions,
-        }
+        return {key: getattr(self, key) for key in EVENT_KEYS}
 
     def to_summary(self) -> dict[str, object]:
         """Everything known about the call, JSON-serialisable, for ``<session>.summary.json``.

@@ -33,12 +33,13 @@ sys.path.insert(0, str(ROOT))
 
 from analysis import CallAnalyzer, Utterance  # noqa: E402
 from analysis import sentiment as vader  # noqa: E402
+from analysis.backends import AnalysisModels, lexicon_backend, load_analysis_backend  # noqa: E402
 from analysis.categories import CATEGORY_NAMES  # noqa: E402
 from analysis.config import AnalysisConfig  # noqa: E402
 from analysis.emotion import EMOTION_LABELS  # noqa: E402
-from analysis.evaluation import labelled_turns  # noqa: E402
-from analysis.models import SENTIMENT_ORDER, AnalysisModels, lexicon_backend, load_analysis_backend  # noqa: E402
+from analysis.sentiment import SENTIMENT_LABELS  # noqa: E402
 from analysis.text import split_sentences  # noqa: E402
+from benchmarks.analytics_scoring import labelled_turns  # noqa: E402
 from benchmarks.common import machine  # noqa: E402
 
 DATA = Path(__file__).parent / "analysis_data"
@@ -82,7 +83,7 @@ def predictor(models: AnalysisModels, task: str) -> Predictor:
 
 def utterance_tables(rows: list[dict[str, str]], backends: dict[str, AnalysisModels]) -> None:
     stock = SentimentIntensityAnalyzer()
-    for task, labels in (("sentiment", SENTIMENT_ORDER), ("emotion", EMOTION_LABELS)):
+    for task, labels in (("sentiment", SENTIMENT_LABELS), ("emotion", EMOTION_LABELS)):
         predictors: dict[str, Predictor] = {}
         if task == "sentiment":
             predictors["VADER (stock)"] = lambda rs: [

@@ -10,7 +10,7 @@ made a telephone call (8 kHz mu-law, customer on channel 0, agent on channel 1, 
 ``audiohook-server`` started as a subprocess.
 What is scored is what a QA team reads: the session's CSV (``utterance_sentiment``,
 ``utterance_categories``) and ``<session>.summary.json`` (agent score and its breakdown, summary
-parts). Turns are matched to rows by speaker and time (``analysis.evaluation``). Beside it, the same
+parts). Turns are matched to rows by speaker and time (``benchmarks.analytics_scoring``). Beside it, the same
 analysis on the script's text (one row per turn, no recogniser), so recognition's share of the errors
 shows.
 
@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
-import os
 import sys
 import tempfile
 import time
@@ -43,9 +41,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analysis import CallAnalyzer, Utterance  # noqa: E402
+from analysis.backends import AnalysisModels, load_analysis_backend  # noqa: E402
 from analysis.categories import CATEGORY_NAMES  # noqa: E402
 from analysis.config import AnalysisConfig  # noqa: E402
-from analysis.evaluation import (  # noqa: E402
+from analysis.model_cache import default_cache_root, text_sha256  # noqa: E402
+from audiohook_server.audio.wav_files import read_wav  # noqa: E402
+from benchmarks.analytics_scoring import (  # noqa: E402
     CallScore,
     LabelledTurn,
     PredictedRow,
@@ -55,14 +56,12 @@ from analysis.evaluation import (  # noqa: E402
     predicted_rows,
     score_call,
 )
-from analysis.models import AnalysisModels, load_analysis_backend  # noqa: E402
-from audiohook_server.audio.wav_files import read_wav  # noqa: E402
 from benchmarks.common import machine, serve  # noqa: E402
 from scripts.make_fixtures import FESTIVAL_VOICES, render_labelled_call  # noqa: E402
 from tests.genesys_client import GenesysClient, media_offer  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "analysis_data" / "calls"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "audiohook-server" / "bench-calls"
+CACHE = default_cache_root() / "bench-calls"
 KEY = "bench-analytics-key"
 SECRET = b"bench-analytics-client-secret-0123456789"
 
@@ -86,7 +85,7 @@ def spoken(call: dict[str, object]) -> tuple[npt.NDArray[np.int16], list[Labelle
     """The call as stereo 8 kHz audio and its turns with the rendered timings (cached on disk)."""
     turns = labelled_turns(call)
     key_material = [[(t.speaker, t.text, t.start, t.end) for t in turns], FESTIVAL_VOICES]
-    key = hashlib.sha256(json.dumps(key_material).encode()).hexdigest()[:16]
+    key = text_sha256(json.dumps(key_material))[:16]
     folder = CACHE / f"{call['id']}-{key}"
     timed_file = folder / "call.json"
     if not timed_file.exists():

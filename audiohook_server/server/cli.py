@@ -8,8 +8,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from analysis.embeddings import ModelUnavailableError
-from analysis.models import prepare_analysis_backend
+from analysis import ModelUnavailableError, prepare_analysis_backend
 from audiohook_server.logs import configure_logging
 from audiohook_server.server.app import AudioHookServer
 from audiohook_server.settings import ConfigurationError, Settings, parse_command_line

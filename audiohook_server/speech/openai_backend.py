@@ -4,7 +4,7 @@ No registry ships openai-whisper checkpoints, so the backend runs on the CTransl
 install: `resolve_openai_checkpoint` converts one once into the model cache (see `ct2_checkpoint`) and
 reuses it. The decoding mirrors `FasterWhisperTranscriber`: finals are beam search (5) with the same
 temperature fallback and word timestamps; partials a greedy pass without timestamps. On the
-fixtures both backends give the same transcripts and word timings (tests/test_openai_backend.py).
+fixtures both backends give the same transcripts and word timings (tests/speech/test_openai_backend.py).
 On a 2-core CPU, openai-whisper's finals take about twice as long as faster-whisper int8's (fp32
 PyTorch against int8 CTranslate2), and loading costs about 2.5 s more (torch, numba compilation).
 
@@ -76,8 +76,7 @@ def _fingerprint(ct2_dir: Path) -> str:
             continue
         digest.update(f"{name}\n".encode())
         with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
+            hashlib.file_digest(f, lambda: digest)  # the file's bytes into the same running digest
     return digest.hexdigest()
 
 
@@ -88,7 +87,7 @@ def resolve_openai_checkpoint(ct2_dir: Path, cache_dir: Path | None = None) -> P
     the source files and the converter's version: a changed model or converter gives a new file, an
     unchanged one is reused. It is written to a temporary file and renamed, so an interrupted or
     concurrent conversion never leaves half a checkpoint. `cache_dir` defaults to the model cache
-    (`models.default_cache_dir()`). Raises `ModelNotFoundError` (a `ConversionError`) with what is wrong.
+    (`model_files.default_cache_dir()`). Raises `ModelNotFoundError` (a `ConversionError`) with what is wrong.
     """
     _require_whisper()
     if not (ct2_dir / "model.bin").is_file():

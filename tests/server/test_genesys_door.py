@@ -29,6 +29,7 @@ import pandas as pd
 import pytest
 from websockets.exceptions import InvalidStatus
 
+from analysis.types import EVENT_KEYS
 from audiohook_server.settings import ApiKey, Settings
 from audiohook_server.speech.engine import SpeechEngine
 from benchmarks.wer import normalize_text, word_error_rate
@@ -68,15 +69,7 @@ PING_INTERVAL = 2.0  # Genesys pings every 5 s; shorter here so a 15 s call sees
 CLOSE_TIMEOUT = 60.0  # 10 s as Genesys, plus the time the last finals may take on a busy 2-core machine
 WER_BOUND = 0.25  # tiny.en on this robotic espeak 8 kHz call measures about 0.20; real speech: see below
 WER_TARGET = 0.15
-ANALYSIS_KEYS = {
-    "summary",
-    "sentiment",
-    "emotion",
-    "agent_score",
-    "process_issues",
-    "repeated_problems",
-    "marketing_mentions",
-}
+ANALYSIS_KEYS = set(EVENT_KEYS)
 
 PLAIN_KEY = "plain-key"  # configured without a secret: unsigned requests allowed
 SIGNED_KEY = "signed-key"

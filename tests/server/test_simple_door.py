@@ -17,21 +17,14 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from analysis.types import EVENT_KEYS
 from audiohook_server.calls.transcript_csv import CSV_COLUMNS
 from audiohook_server.client import ClientError, StreamResult, stream_audio, stream_wav
 from benchmarks.wer import normalize_text, word_error_rate
 from tests.conftest import API_KEY, RunningServer, make_settings
 from tests.speech_fixtures import DIALOGUE, librivox_call
 
-ANALYSIS_KEYS = {
-    "summary",
-    "sentiment",
-    "emotion",
-    "agent_score",
-    "process_issues",
-    "repeated_problems",
-    "marketing_mentions",
-}
+ANALYSIS_KEYS = set(EVENT_KEYS)
 
 
 def _stream(server: RunningServer, samples: np.ndarray, **kwargs: Any) -> StreamResult:

@@ -1,10 +1,10 @@
-"""Scoring analytics against labelled turns (analysis.evaluation): how CSV rows are matched to turns."""
+"""Scoring analytics against labelled turns (benchmarks.analytics_scoring): how CSV rows are matched to turns."""
 
 from __future__ import annotations
 
 import math
 
-from analysis.evaluation import (
+from benchmarks.analytics_scoring import (
     LabelledTurn,
     PredictedRow,
     best_turn,

@@ -1,6 +1,6 @@
 """The fine-tuned turn classifier (analysis.turn_classifier): trained for real on a small slice of the
 packaged examples (a few seconds), cached once, found again, and loaded into the analysis backend.
-The model the server uses, trained on all examples, is tested in test_analysis_models.py."""
+The model the server uses, trained on all examples, is tested in test_backends.py."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 
 from analysis.emotion import EMOTION_LABELS
 from analysis.heads import TrainingExample, training_examples
-from analysis.turn_classifier import SENTIMENT_LABELS, TurnClassifier, model_input
+from analysis.sentiment import SENTIMENT_LABELS
+from analysis.turn_classifier import TurnClassifier, model_input
 
 
 def small_set() -> list[TrainingExample]:

@@ -13,7 +13,8 @@ missing. So turns are matched to rows by speaker and time, and each turn is scor
 * a turn carries a predicted category when any row overlapping it has a hit of that category.
 
 Scoring the analyser directly on the script's text (no audio) is the same computation with one
-row per turn. Pure functions; the benchmark and the tests read the files.
+row per turn. Pure functions; the benchmarks (``bench_analysis``, ``bench_call_analytics``) and the
+tests read the files. Offline tooling: it is not part of the installed ``analysis`` package.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class LabelledTurn:
-    """One turn of a scripted call with its human labels."""
+class _SpokenLabels:
+    """Who said what when, with a sentiment and the categories it carries."""
 
     speaker: str
     start: float
@@ -50,15 +51,13 @@ class LabelledTurn:
 
 
 @dataclass(frozen=True, slots=True)
-class PredictedRow:
-    """One analysed utterance (a CSV row): who, when, and what the analyser said of it."""
+class LabelledTurn(_SpokenLabels):
+    """One turn of a scripted call with its human labels."""
 
-    speaker: str
-    start: float
-    end: float
-    text: str
-    sentiment: str
-    categories: frozenset[str] = frozenset()
+
+@dataclass(frozen=True, slots=True)
+class PredictedRow(_SpokenLabels):
+    """One analysed utterance (a CSV row): who, when, and what the analyser said of it."""
 
 
 @dataclass(slots=True)

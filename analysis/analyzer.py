@@ -21,7 +21,7 @@ over that speaker's labels) and a rolling emotion distribution (the same weights
 distributions). The customer's trajectory compares the mean score of the first third of their
 utterances with the last third.
 
-The models come from an ``AnalysisModels`` backend (``analysis.models``), loaded once per process and
+The models come from an ``AnalysisModels`` backend (``analysis.backends``), loaded once per process and
 shared; without one, the rules-only ``lexicon_backend()`` is used. The analyzer itself is pure: no
 I/O, no threads; it is not safe to share one instance between threads (one analyzer per call).
 """
@@ -29,20 +29,19 @@ I/O, no threads; it is not safe to share one instance between threads (one analy
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from analysis import agent_score, emotion, sentiment, summary
+from analysis.backends import AnalysisModels, lexicon_backend
 from analysis.categories import CATEGORY_NAMES, CategoryMatcher, describe
-from analysis.models import AnalysisModels, lexicon_backend
 from analysis.text import count_words
-from analysis.types import CallAnalysis, CategoryHit, Utterance, UtteranceAnalysis
+from analysis.types import SPEAKERS, CallAnalysis, CategoryHit, Utterance, UtteranceAnalysis
 
 __all__ = ["MAX_WORD_WEIGHT", "RECENCY_DECAY", "CallAnalyzer"]
 
 RECENCY_DECAY: Final = 0.7
 MAX_WORD_WEIGHT: Final = 30
-_KNOWN_SPEAKERS: Final = frozenset({"customer", "agent"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +56,32 @@ class _Record:
     signals: agent_score.AgentSignals
     features: summary.SummaryFeatures
 
+    def scored(self) -> agent_score.ScoredUtterance:
+        """What the agent score needs of this utterance."""
+        hold = any(h.label == "hold" for h in self.hits)
+        result = self.result
+        return agent_score.ScoredUtterance(
+            self.speaker, result.sentiment_score, self.words, self.signals, self.start, self.end, hold, result.sentiment
+        )
+
+    def summarised(self) -> summary.SummaryUtterance:
+        """What the summary needs of this utterance."""
+        aside = any(hit.category == "marketing_mentions" or hit.label == "transfer" for hit in self.hits)
+        return summary.SummaryUtterance(
+            self.speaker,
+            self.result.sentiment_score,
+            self.words,
+            self.features,
+            self.signals.resolution_sentence,
+            self.result.sentiment,
+            self.signals.closing > 0,
+            aside,
+        )
+
 
 def _normal_speaker(speaker: object) -> str:
     value = speaker.strip().lower() if isinstance(speaker, str) else ""
-    return value if value in _KNOWN_SPEAKERS else "unknown"
+    return value if value in SPEAKERS else "unknown"
 
 
 def _as_float(value: object) -> float:
@@ -107,12 +128,15 @@ def _speaker_view(records: list[_Record]) -> dict[str, object]:
     }
 
 
+def _speaker_views(spoken: list[_Record]) -> dict[str, dict[str, object]]:
+    """The view of each speaker who said something."""
+    return {name: _speaker_view(records) for name in SPEAKERS if (records := [r for r in spoken if r.speaker == name])}
+
+
 def _trajectory(records: list[_Record]) -> dict[str, object]:
     if not records:
         return {}
-    third = max(1, len(records) // 3)
-    first = sum(r.result.sentiment_score for r in records[:third]) / third
-    last = sum(r.result.sentiment_score for r in records[-third:]) / third
+    first, last = sentiment.thirds([r.result.sentiment_score for r in records])
     change = last - first
     direction = "improved" if change >= 0.2 else "worsened" if change <= -0.2 else "steady"
     return {
@@ -138,29 +162,12 @@ class CallAnalyzer:
         self._min_words = max(0, min_words)
         self._models = models if models is not None else lexicon_backend()
         if categories is not None:
-            self._models = AnalysisModels(
-                self._models.config,
-                phrases=categories,
-                encoder=self._models.encoder,
-                sentiment_head=self._models.sentiment_head,
-                emotion_head=self._models.emotion_head,
-                transformers_sentiment=self._models.transformers_sentiment,
-                semantic=self._models.semantic,
-                turn_classifier=self._models.turn_classifier,
-            )
+            self._models = replace(self._models, phrases=categories)
         self._records: list[_Record] = []
         self._word_count = 0
         self._content_counts: Counter[str] = Counter()
         self._has_repeated_problems = False
         self._cached: CallAnalysis | None = None
-
-    @property
-    def models(self) -> AnalysisModels:
-        return self._models
-
-    @property
-    def min_words(self) -> int:
-        return self._min_words
 
     @property
     def word_count(self) -> int:
@@ -219,50 +226,15 @@ class CallAnalyzer:
         focus = customer or spoken
 
         compound = _weighted_compound(focus)
-        call_emotion = emotion.call_emotion([r.result.emotion for r in focus])
-
-        scored = agent_score.evaluate(
-            [
-                agent_score.ScoredUtterance(
-                    r.speaker,
-                    r.result.sentiment_score,
-                    r.words,
-                    r.signals,
-                    r.start,
-                    r.end,
-                    any(h.label == "hold" for h in r.hits),
-                    r.result.sentiment,
-                )
-                for r in ordered
-            ],
-            self._has_repeated_problems,
-        )
-        summary_input = [
-            summary.SummaryUtterance(
-                r.speaker,
-                r.result.sentiment_score,
-                r.words,
-                r.features,
-                r.signals.resolution_sentence,
-                r.result.sentiment,
-                r.signals.closing > 0,
-                any(hit.category == "marketing_mentions" or hit.label == "transfer" for hit in r.hits),
-            )
-            for r in ordered
-        ]
-        text_summary = summary.summarise(summary_input, self._content_counts)
+        scored = agent_score.evaluate([r.scored() for r in ordered], self._has_repeated_problems)
+        summary_input = [r.summarised() for r in ordered]
         hits = tuple(hit for r in ordered for hit in r.hits)
         process, repeated, marketing = (describe(hits, name) for name in CATEGORY_NAMES)
-        speakers = {
-            name: _speaker_view(records)
-            for name in ("customer", "agent", "unknown")
-            if (records := [r for r in spoken if r.speaker == name])
-        }
         return CallAnalysis(
-            summary=text_summary,
+            summary=summary.summarise(summary_input, self._content_counts),
             sentiment=sentiment.label_for(compound),
             sentiment_score=round(compound, 4),
-            emotion=call_emotion,
+            emotion=emotion.call_emotion([r.result.emotion for r in focus]),
             agent_score=scored.score,
             agent_score_breakdown=scored.breakdown,
             process_issues=process,
@@ -270,7 +242,7 @@ class CallAnalyzer:
             marketing_mentions=marketing,
             hits=hits,
             word_count=self._word_count,
-            speakers=speakers,
+            speakers=_speaker_views(spoken),
             customer_trajectory=_trajectory(focus),
             agent_score_evidence=scored.evidence,
             agent_score_limit=scored.limit,

@@ -21,12 +21,12 @@ import pytest
 
 from analysis.agent_score import COMPONENTS
 from analysis.categories import CATEGORY_NAMES
-from analysis.evaluation import PredictedRow, best_turn, labelled_turns, predicted_rows, score_call
 from audiohook_server.audio.wav_files import read_wav
+from benchmarks.analytics_scoring import PredictedRow, best_turn, labelled_turns, predicted_rows, score_call
 from tests.conftest import API_KEY, RunningServer
 from tests.genesys_client import GenesysClient, media_offer
 
-FIXTURE = Path(__file__).parent / "fixtures" / "analytics"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "analytics"
 
 
 @pytest.fixture(scope="module")

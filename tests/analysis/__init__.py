@@ -1,0 +1,1 @@
+"""Tests of the analysis package, one module per module of analysis/."""
