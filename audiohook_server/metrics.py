@@ -39,6 +39,11 @@ class ServerMetrics:
         self.partials_skipped = Counter(
             "audiohook_partials_skipped", "Whisper partials skipped because Whisper was busy", registry=r
         )
+        self.ingest_held = Counter(
+            "audiohook_ingest_held_seconds",
+            "Time sessions were read more slowly for sending audio faster than --max-ingest-rate",
+            registry=r,
+        )
         self.errors = Counter("audiohook_protocol_errors", "Sessions ended by a protocol error", ["code"], registry=r)
         self.refused = Counter("audiohook_refused_connections", "Handshakes refused", ["reason"], registry=r)
         self.auth_failures = Counter("audiohook_auth_failures", "Authentication failures", ["kind"], registry=r)

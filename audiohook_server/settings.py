@@ -74,8 +74,10 @@ class Settings:
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     jwt_leeway_s: float = 30.0
+    jwt_max_age_s: float = 86400.0  # a token whose `exp` is further away than this is refused
     insecure_no_auth: bool = False
     record_audio: bool = True
+    recordings_file_mode: str = "0640"
 
     whisper_model: str = "tiny.en"
     whisper_backend: str = "faster"
@@ -102,6 +104,7 @@ class Settings:
     public_authority: str | None = None  # the Host clients sign (@authority) when a proxy rewrites it
     signature_max_age_s: float = 10.0
     signature_clock_skew_s: float = 3.0
+    nonce_store: str = "memory"  # memory (per process), or redis://host:port/db shared by the replicas
 
     sentiment_backend: str = "finetuned"
     sentiment_model: str | None = None
@@ -122,12 +125,16 @@ class Settings:
     max_text_bytes: int = 65536
     max_frame_bytes: int = 1 << 20
     max_buffered_audio_s: float = 120.0
+    max_ingest_rate: float = 8.0  # times real time, per session (0: unbounded)
+    ingest_burst_s: float = 30.0
+    max_queued_final_s: float = 90.0
     max_sessions: int = 64
     max_sessions_per_key: int = 32
     handshake_timeout_s: float = 10.0
     idle_timeout_s: float = 60.0
     max_session_s: float = 4 * 3600.0
     auth_failures_per_minute: int = 10
+    auth_failures_in_flight: int = 4
     drain_timeout_s: float = 20.0
     log_level: str = "INFO"
     log_format: str = "text"
@@ -161,6 +168,21 @@ class Settings:
             torch_threads=self.analysis_threads,
             cache_dir=self.model_cache_dir / "analysis" if self.model_cache_dir else None,
         )
+
+    @property
+    def file_mode(self) -> int:
+        """`recordings_file_mode` as a number (0640 by default)."""
+        try:
+            mode = int(self.recordings_file_mode, 8)
+        except ValueError:
+            raise ConfigurationError(
+                f"--recordings-file-mode must be an octal mode like 0640, got {self.recordings_file_mode!r}"
+            ) from None
+        if not 0 <= mode <= 0o777 or not mode & 0o600 == 0o600:
+            raise ConfigurationError(
+                f"--recordings-file-mode {self.recordings_file_mode} must let the server read and write (0600 at least)"
+            )
+        return mode
 
     @property
     def jwt_enabled(self) -> bool:
@@ -231,6 +253,19 @@ class Settings:
                 raise ConfigurationError(f"--{name.replace('_', '-')} must be positive")
         if self.auth_failures_per_minute < 1:
             raise ConfigurationError("--auth-failures-per-minute must be at least 1")
+        if self.auth_failures_in_flight < 1:
+            raise ConfigurationError("--auth-failures-in-flight must be at least 1")
+        if self.max_ingest_rate < 0 or self.ingest_burst_s <= 0 or self.max_queued_final_s <= 0:
+            raise ConfigurationError(
+                "--max-ingest-rate must be >= 0 (0: no limit); --ingest-burst-s and --max-queued-final-s positive"
+            )
+        if self.jwt_max_age_s <= 0:
+            raise ConfigurationError("--jwt-max-age-s must be positive")
+        self.file_mode  # noqa: B018 - raises ConfigurationError for a mode that is not octal
+        if not (self.nonce_store == "memory" or self.nonce_store.startswith(("redis://", "rediss://", "unix://"))):
+            raise ConfigurationError(
+                f"--nonce-store must be memory or a redis:// URL, got {self.nonce_store.split('@')[-1]!r}"
+            )
 
 
 def _env(environ: Mapping[str, str], name: str) -> str | None:
@@ -258,8 +293,11 @@ _HELP: dict[str, str] = {
     "jwt_audience": "required JWT 'aud' claim, when set",
     "jwt_issuer": "required JWT 'iss' claim, when set",
     "jwt_leeway_s": "clock leeway for JWT exp/nbf/iat, in seconds",
+    "jwt_max_age_s": "refuse JWTs whose exp is further in the future than this (a token that never expires is "
+    "a stolen token that never expires)",
     "insecure_no_auth": "accept clients without credentials (development only)",
     "record_audio": "save each session's audio as a WAV beside its CSV",
+    "recordings_file_mode": "permissions of the per-call files (octal; they hold what customers said)",
     "whisper_model": "tiny.en, base, or a CTranslate2 Whisper model directory",
     "whisper_backend": "faster (CTranslate2, default) or openai (openai-whisper on PyTorch, from the same model, "
     "converted once into --model-cache-dir; needs the 'openai' extra)",
@@ -299,15 +337,23 @@ _HELP: dict[str, str] = {
     "public_authority": "the host[:port] clients sign as @authority, when a proxy rewrites the Host header",
     "signature_max_age_s": "oldest acceptable signature 'created' time, in seconds",
     "signature_clock_skew_s": "clock skew tolerated when checking signature times",
+    "nonce_store": "where Genesys signature nonces are remembered: memory (this process only), or "
+    "redis://HOST:PORT/DB shared by every replica (a captured handshake cannot be replayed to another)",
     "max_text_bytes": "largest text (JSON) message accepted",
     "max_frame_bytes": "largest binary (audio) frame accepted",
     "max_buffered_audio_s": "audio a session may queue ahead of the recognizer before it is refused",
+    "max_ingest_rate": "fastest a session's audio is taken, in times real time (faster clients are read more "
+    "slowly: TCP backpressure); 0 for no limit",
+    "ingest_burst_s": "audio a session may send at once beyond its ingest rate (a client catching up)",
+    "max_queued_final_s": "speech a session may have waiting for its final transcripts before it is refused (503)",
     "max_sessions": "live sessions per process; more are refused with HTTP 503",
     "max_sessions_per_key": "live sessions per API key or JWT subject; more are refused with HTTP 429",
     "handshake_timeout_s": "time a client has to complete the WebSocket handshake",
     "idle_timeout_s": "a session that sends nothing (no audio, no ping) for this long is closed",
     "max_session_s": "a session is ended after this long",
     "auth_failures_per_minute": "authentication failures from one address before further failures are slowed down",
+    "auth_failures_in_flight": "slowed-down failures one address may have waiting at once; beyond, its handshakes "
+    "are refused with 429 before their credentials are looked at",
     "drain_timeout_s": "on SIGTERM, time live sessions get to send their last finals before they are cut",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "log_format": "text, or json (one object per line, with session_id, conversation_id and dialect)",
@@ -404,6 +450,8 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
     try:
         if name == "api_keys":
             return parse_api_keys(str(raw))
+        if name == "recordings_file_mode" and isinstance(raw, int) and not isinstance(raw, bool):
+            return f"0{raw:o}"  # a TOML number written as 0o640
         if name in {"supported_languages", "genesys_languages", "media_preference"}:
             return tuple(x.strip() for x in str(raw).split(",") if x.strip())
         if name in {

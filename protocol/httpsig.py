@@ -14,6 +14,11 @@ Rules (those of the AudioHook reference server):
 - an unknown key fails exactly like a wrong one; an unsigned request passes only for a key configured
   without a secret.
 The reason for a failure is returned for the server's log; the client only learns "unauthorized".
+
+Replays: `check` verifies everything but whether the nonce was seen before and returns the nonce; the
+caller remembers it for `nonce_ttl`. `verify` adds this verifier's own `NonceCache`. A deployment of
+several replicas remembers nonces in a store they share instead (the server's `auth.nonces`), since a
+nonce remembered by one process alone can be replayed once to each other one.
 """
 
 from __future__ import annotations
@@ -77,6 +82,15 @@ class NonceCache:
 
 
 @dataclass(frozen=True)
+class CheckedSignature:
+    """A request whose key and signature verified: the key, and the nonce to check for replays (None for an
+    unsigned request of a key without a secret)."""
+
+    api_key: str
+    nonce: str | None
+
+
+@dataclass(frozen=True)
 class SignedRequest:
     """What the verifier needs from the upgrade request."""
 
@@ -95,16 +109,29 @@ class SignatureVerifier:
     nonces: NonceCache = field(init=False)
 
     def __post_init__(self) -> None:
-        self.nonces = NonceCache(ttl=self.max_age + 2 * self.clock_skew)
+        self.nonces = NonceCache(ttl=self.nonce_ttl)
+
+    @property
+    def nonce_ttl(self) -> float:
+        """How long a nonce must be remembered: as long as a signature carrying it is acceptable."""
+        return self.max_age + 2 * self.clock_skew
 
     def verify(self, request: SignedRequest, now: float) -> str:
-        """Return the authenticated API key, or raise SignatureError saying why not."""
+        """Return the authenticated API key, or raise SignatureError saying why not (replays included,
+        remembered by this verifier only)."""
+        checked = self.check(request, now)
+        if checked.nonce is not None and not self.nonces.check_and_add(checked.nonce, now):
+            raise SignatureError("nonce was already used (replay)")
+        return checked.api_key
+
+    def check(self, request: SignedRequest, now: float) -> CheckedSignature:
+        """Everything but the replay check: the key, and the nonce to remember (None when unsigned)."""
         try:
-            return self._verify(request, now)
+            return self._check(request, now)
         except UnicodeError as exc:  # header values that are not text (lone surrogates)
             raise SignatureError("request headers are not valid text") from exc
 
-    def _verify(self, request: SignedRequest, now: float) -> str:
+    def _check(self, request: SignedRequest, now: float) -> CheckedSignature:
         headers = request.headers
         api_key = headers.get("x-api-key", "")
         known, secret = lookup_key(api_key, self.secrets.items())
@@ -112,7 +139,7 @@ class SignatureVerifier:
         signature = headers.get("signature")
         if signature_input is None and signature is None:
             if secret is None and known:
-                return api_key
+                return CheckedSignature(api_key, None)
             raise SignatureError("request is not signed, and the key requires a signature")
         if signature_input is None or signature is None:
             raise SignatureError("Signature and Signature-Input must both be present")
@@ -150,9 +177,7 @@ class SignatureVerifier:
         valid = hmac.compare_digest(expected.encode(), base64.b64encode(digest))
         if secret is None or not valid:
             raise SignatureError("signature does not verify" if secret is not None else "unknown API key")
-        if not self.nonces.check_and_add(nonce, now):
-            raise SignatureError("nonce was already used (replay)")
-        return api_key
+        return CheckedSignature(api_key, nonce)
 
     @staticmethod
     def _parse(signature_input: str, signature: str) -> tuple[InnerList, bytes]:

@@ -82,6 +82,8 @@ class RunningServer:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(60)
 
+    close = stop  # for contextlib.closing
+
     def call(self, coro: Any) -> Any:
         """Run a coroutine on the server's loop (to inspect its state) and wait for the result."""
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(60)

@@ -83,7 +83,9 @@ class StandInSpeech:
         mode = PartialsMode.WHISPER if self.partials else PartialsMode.OFF
         return ChannelPipeline(channel, rate, self.segmenter, partials=mode, partial_interval_s=0.5)
 
-    async def transcribe_final(self, samples: npt.NDArray[np.int16], rate: int, language: str | None) -> Transcription:
+    async def transcribe_final(
+        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = ""
+    ) -> Transcription:
         self.asked += 1
         index = self.asked
         delay = self.delays[index - 1] if index <= len(self.delays) else 0.0
@@ -96,7 +98,7 @@ class StandInSpeech:
         return _transcription(stand_in_text(index, len(samples), rate), len(samples) / rate, language)
 
     def try_transcribe_partial(
-        self, samples: npt.NDArray[np.int16], rate: int, language: str | None
+        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = ""
     ) -> asyncio.Future[Transcription] | None:
         if self.partial_busy:
             return None

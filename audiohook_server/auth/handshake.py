@@ -8,6 +8,9 @@ The rules, for `/audiohook` (and `/`):
 - otherwise it is the simple dialect: `?x-api-key=` or `X-API-KEY`, for keys without a secret (a key
   with a secret must sign, so it cannot be used unsigned through the other door).
 `/ws/transcribe` takes JWTs only. `--insecure-no-auth` lets everything in (development only).
+A request that carries a credential header twice (`X-API-KEY`, `Authorization`, the signature and
+`Audiohook-*` headers, `Host`) is refused with 400: which copy is meant is ambiguous, and an
+ambiguity in what is authenticated is an attack, not a client to guess for.
 
 Nothing here touches a socket: the transport passes the request's target and headers and carries out
 the decision (a 401, or for Genesys in `--auth-failure disconnect` mode, an accepted socket whose
@@ -17,13 +20,15 @@ the decision (a 401, or for Genesys in `--auth-failure disconnect` mode, an acce
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from audiohook_server.auth.api_keys import check_api_key, presented_api_key
+from audiohook_server.auth.nonces import NonceStoreUnavailable, nonce_store
 from audiohook_server.auth.tokens import JwtConfig, JwtError, JwtIdentity, JwtVerifier, token_from_request
 from audiohook_server.settings import Settings
 from protocol.httpsig import SignatureError, SignatureVerifier, SignedRequest
@@ -31,6 +36,20 @@ from protocol.httpsig import SignatureError, SignatureVerifier, SignedRequest
 __all__ = ["GENESYS_HEADERS", "AuthDecision", "Authenticator", "Handshake"]
 
 GENESYS_HEADERS = ("audiohook-session-id", "audiohook-organization-id")
+CREDENTIAL_HEADERS = frozenset(
+    {
+        "x-api-key",
+        "authorization",
+        "signature",
+        "signature-input",
+        "audiohook-organization-id",
+        "audiohook-session-id",
+        "audiohook-correlation-id",
+        "host",
+    }
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,11 +97,24 @@ class AuthDecision:
     handshake: Handshake
     error: str | None = None
     kind: str = "api-key"  # "genesys", "jwt" or "api-key"
-    reject_with_401: bool = True
+    reject_with_401: bool = True  # answer at once (else: accept, and let the session say `unauthorized`)
+    status: int = 401
 
     @property
     def refused(self) -> bool:
         return self.error is not None
+
+
+def _single_valued(raw_headers: Iterable[tuple[str, str]]) -> tuple[dict[str, str], str | None]:
+    """The headers by lowercase name, and the first credential header that appears more than once."""
+    headers: dict[str, str] = {}
+    repeated: str | None = None
+    for name, value in raw_headers:
+        key = name.lower()
+        if key in headers and key in CREDENTIAL_HEADERS and repeated is None:
+            repeated = key
+        headers[key] = value
+    return headers, repeated
 
 
 class Authenticator:
@@ -96,31 +128,42 @@ class Authenticator:
             settings.jwt_audience,
             settings.jwt_issuer,
             settings.jwt_leeway_s,
+            settings.jwt_max_age_s,
         )  # raises ConfigurationError for an unusable key, before anything is served
         self.jwt = JwtVerifier(jwt_config) if jwt_config.enabled else None
+        if self.jwt is not None and settings.jwt_audience is None:
+            log.warning(
+                "JWTs are accepted for any audience: set --jwt-audience (AUDIOHOOK_JWT_AUDIENCE) to accept only "
+                "tokens minted for this server"
+            )
         self.signatures = SignatureVerifier(
             {k.key: k.secret for k in settings.api_keys},
             max_age=settings.signature_max_age_s,
             clock_skew=settings.signature_clock_skew_s,
         )
+        self.nonces = nonce_store(settings.nonce_store, self.signatures.nonce_ttl)
 
     def is_genesys(self, headers: Mapping[str, str]) -> bool:
         dialect = self.settings.dialect
         return dialect == "genesys" or (dialect == "auto" and any(h in headers for h in GENESYS_HEADERS))
 
-    def authenticate(self, target: str, headers: Mapping[str, str], *, live: bool) -> AuthDecision:
-        """Decide on a request for `target` (path and query, as sent) with `headers` (lowercase names);
-        `live` for `/ws/transcribe`."""
+    async def authenticate(self, target: str, raw_headers: Iterable[tuple[str, str]], *, live: bool) -> AuthDecision:
+        """Decide on a request for `target` (path and query, as sent) with its headers as sent (any case,
+        in order); `live` for `/ws/transcribe`."""
+        headers, repeated = _single_valued(raw_headers)
+        if repeated is not None:
+            name = repeated.title() if repeated != "x-api-key" else "X-API-KEY"
+            return AuthDecision(Handshake(None), f"the {name} header appears more than once", "duplicate", status=400)
         token = token_from_request(target, headers) if self.jwt is not None else None
         if live:
             return self._jwt(token, "live")
         if self.is_genesys(headers):
-            return self._genesys(target, headers)
+            return await self._genesys(target, headers)
         if token is not None:
             return self._jwt(token, "simple" if self.settings.dialect == "simple" else None)
         return self._api_key(urlsplit(target).query, headers)
 
-    def _genesys(self, target: str, headers: Mapping[str, str]) -> AuthDecision:
+    async def _genesys(self, target: str, headers: Mapping[str, str]) -> AuthDecision:
         handshake = Handshake(
             "genesys",
             api_key=headers.get("x-api-key"),
@@ -132,7 +175,9 @@ class Authenticator:
             return AuthDecision(handshake, kind="genesys")
         authority = self.settings.public_authority or headers.get("host", "")
         try:
-            self.signatures.verify(SignedRequest(target, authority, headers), now=time.time())
+            checked = self.signatures.check(SignedRequest(target, authority, headers), now=time.time())
+            if checked.nonce is not None and not await self.nonces.first_use(checked.nonce, self.signatures.nonce_ttl):
+                raise SignatureError("nonce was already used (replay)")
         except SignatureError as exc:
             reason = f"Genesys authentication failed: {exc}"
             return AuthDecision(
@@ -141,6 +186,9 @@ class Authenticator:
                 "genesys",
                 reject_with_401=self.settings.auth_failure != "disconnect",
             )
+        except NonceStoreUnavailable as exc:
+            log.error("refusing a Genesys handshake: %s (%s)", exc, self.settings.nonce_store.split("@")[-1])
+            return AuthDecision(handshake, f"{exc}: try again", "nonce-store", status=503)
         return AuthDecision(handshake, kind="genesys")
 
     def _jwt(self, token: str | None, dialect: str | None) -> AuthDecision:
@@ -164,7 +212,8 @@ class Authenticator:
             return AuthDecision(Handshake(dialect), result.error)
         assert result.key is not None
         if result.key.secret is not None:
-            return AuthDecision(
-                Handshake(dialect), "this API key has a client secret: its requests must be signed (Genesys)"
-            )
+            # A key with a secret must sign (Genesys). Its unsigned use gets the same answer as an unknown
+            # key, so that the answer does not tell which keys exist; the log says what happened.
+            log.warning("an API key with a client secret was used unsigned (the simple dialect): refused")
+            return AuthDecision(Handshake(dialect), "invalid API key")
         return AuthDecision(Handshake(dialect, api_key=result.key.key))

@@ -14,7 +14,9 @@ Rules:
 - `exp` is required. `exp`, `nbf` and `iat` are checked with `leeway_s` of clock skew (a token issued in
   the future beyond the leeway is refused), and must be numbers.
 - `aud` and `iss` are checked when configured, and ignored when not (an operator who sets no audience
-  accepts tokens minted for any audience).
+  accepts tokens minted for any audience: the server says so at start-up).
+- A token whose `exp` is more than `max_age_s` (24 h by default) away is refused: a token that never
+  expires is a stolen token that never expires.
 - Key hygiene is enforced at start (`ConfigurationError`): an HS256 secret of at least 32 bytes
   (RFC 7518 §3.2) and an RSA public key (PEM, or an X.509 certificate) of at least 2048 bits.
 """
@@ -22,6 +24,7 @@ Rules:
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +83,7 @@ class JwtConfig:
     audience: str | None = None
     issuer: str | None = None
     leeway_s: float = 30.0
+    max_age_s: float = 86400.0
 
     @property
     def enabled(self) -> bool:
@@ -104,6 +108,7 @@ class JwtConfig:
         audience: str | None,
         issuer: str | None,
         leeway_s: float = 30.0,
+        max_age_s: float = 86400.0,
     ) -> JwtConfig:
         """Build and validate the configuration from settings (`AUDIOHOOK_JWT_SECRET`,
         `AUDIOHOOK_JWT_PUBLIC_KEY`, ...); reads the public key file. Raises `ConfigurationError` with a
@@ -120,6 +125,7 @@ class JwtConfig:
             audience=audience,
             issuer=issuer,
             leeway_s=leeway_s,
+            max_age_s=max_age_s,
         )
         _validate(config, source=str(public_key_path) if public_key_path is not None else "the RS256 public key")
         return config
@@ -200,7 +206,7 @@ class JwtVerifier:
     def algorithms(self) -> tuple[str, ...]:
         return tuple(self._keys)
 
-    def verify(self, token: str | None) -> JwtIdentity:
+    def verify(self, token: str | None, now: float | None = None) -> JwtIdentity:
         """The identity of a valid token; `JwtError` with the reason otherwise."""
         if not token:
             raise JwtError("missing token")
@@ -240,6 +246,12 @@ class JwtVerifier:
             value = claims.get(claim)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise JwtError(f"malformed token: '{claim}' must be a number (seconds since the epoch)")
+        remaining = float(claims["exp"]) - (time.time() if now is None else now)
+        if remaining > config.max_age_s + config.leeway_s:
+            raise JwtError(
+                f"token lifetime too long: it expires in {remaining:.0f} s, more than the {config.max_age_s:.0f} s "
+                "this server accepts"
+            )
         subject = claims.get("sub")
         return JwtIdentity(subject if isinstance(subject, str) else None, claims, algorithm)
 

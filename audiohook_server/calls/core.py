@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ class CallCore:
         emit: Emit,
         metrics: ServerMetrics | None = None,
         max_buffered_audio_s: float = 120.0,
+        max_queued_final_s: float = 90.0,
     ) -> None:
         self.session_id = session_id
         self.media = media
@@ -98,6 +100,9 @@ class CallCore:
         self._executor = executor
         self._max_buffered = int(max_buffered_audio_s * media.rate)
         self._buffered = 0
+        self._max_queued_final = int(max_queued_final_s * media.rate)
+        self._queued_final = 0  # samples of ended utterances waiting for their finals
+        self._call = uuid.uuid4().hex  # this call, to the recognizer's fair scheduling
         self._audio: asyncio.Queue[_QueueItem] = asyncio.Queue()
         self._finals: asyncio.Queue[tuple[FinalAudio, asyncio.Future[Transcription]] | None] = asyncio.Queue()
         self._closed_utterances: set[_UtteranceKey] = set()
@@ -120,6 +125,13 @@ class CallCore:
             return Refusal(
                 503,
                 f"server overloaded: more than {seconds:.0f} s of audio is waiting to be processed; try again later",
+            )
+        if self._queued_final > self._max_queued_final:
+            seconds = self._max_queued_final / self.media.rate
+            return Refusal(
+                503,
+                f"server overloaded: more than {seconds:.0f} s of this call's speech is waiting to be transcribed; "
+                "send audio no faster than real time",
             )
         self._buffered += samples.shape[0]
         self._audio.put_nowait(samples)
@@ -200,8 +212,9 @@ class CallCore:
             if isinstance(out, FinalAudio):
                 key = (out.channel, out.utterance)
                 self._closed_utterances.add(key)
+                self._queued_final += len(out.samples)
                 future = asyncio.ensure_future(
-                    self.recognizer.transcribe_final(out.samples, self.media.rate, self.language)
+                    self.recognizer.transcribe_final(out.samples, self.media.rate, self.language, call=self._call)
                 )
                 self._ended_at[key] = time.monotonic()
                 self._finals.put_nowait((out, future))
@@ -210,7 +223,9 @@ class CallCore:
             elif isinstance(out, PartialText):
                 await self._send_partial(out.channel, out.utterance, out.text, out.start_sample, out.end_sample)
             elif isinstance(out, PartialAudio):
-                pending = self.recognizer.try_transcribe_partial(out.samples, self.media.rate, self.language)
+                pending = self.recognizer.try_transcribe_partial(
+                    out.samples, self.media.rate, self.language, call=self._call
+                )
                 if pending is not None:
                     task = asyncio.create_task(self._recognized_partial(out, pending))
                     self._partial_tasks.add(task)
@@ -252,6 +267,8 @@ class CallCore:
                 log.exception("session %s: final transcription failed", self.session_id)
                 self._ended_at.pop(key, None)
                 continue
+            finally:
+                self._queued_final -= len(out.samples)
             if not transcription.text.strip():
                 self._ended_at.pop(key, None)
                 continue

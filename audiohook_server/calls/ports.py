@@ -46,12 +46,15 @@ class Recognizer(Protocol):
         """A new VAD/segmenter (and streaming-partials) pipeline for one channel of one call."""
         ...
 
-    async def transcribe_final(self, samples: npt.NDArray[np.int16], rate: int, language: str | None) -> Transcription:
-        """Whisper's final for one utterance (never skipped); word times from the utterance's start."""
+    async def transcribe_final(
+        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = ""
+    ) -> Transcription:
+        """Whisper's final for one utterance of `call` (never skipped; calls take turns); word times from
+        the utterance's start."""
         ...
 
     def try_transcribe_partial(
-        self, samples: npt.NDArray[np.int16], rate: int, language: str | None
+        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = ""
     ) -> asyncio.Future[Transcription] | None:
         """A partial for the open utterance, or None when the recognizer is busy (partials go first)."""
         ...

@@ -7,6 +7,7 @@ received.
 
 from __future__ import annotations
 
+import os
 import wave
 from pathlib import Path
 
@@ -19,9 +20,11 @@ __all__ = ["RecordingWriter"]
 class RecordingWriter:
     """Appends a session's audio to a PCM16 WAV."""
 
-    def __init__(self, path: Path, rate: int, channels: int) -> None:
+    def __init__(self, path: Path, rate: int, channels: int, mode: int = 0o640) -> None:
         self.path = path
-        self._file = path.open("wb")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        os.fchmod(fd, mode)
+        self._file = os.fdopen(fd, "wb")
         self._wav = wave.open(self._file, "wb")  # noqa: SIM115 - closed in close()
         self._wav.setnchannels(channels)
         self._wav.setsampwidth(2)

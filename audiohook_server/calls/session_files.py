@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis import CallAnalysis
-from audiohook_server.calls.atomic_files import reserve_session_files, write_json_atomically
+from audiohook_server.calls.atomic_files import FILE_MODE, reserve_session_files, write_json_atomically
 from audiohook_server.calls.journal import SessionJournal, journal_path
 from audiohook_server.calls.recording import RecordingWriter
 from audiohook_server.calls.transcript_csv import CSV_HEADER, TranscriptCsv, TranscriptRow
@@ -39,6 +39,7 @@ class SessionFiles:
     channels: int
     metadata: dict[str, Any]
     record_audio: bool = True
+    mode: int = FILE_MODE  # every file of the call (they hold what customers said)
     csv: TranscriptCsv | None = field(default=None, init=False)
     journal: SessionJournal | None = field(default=None, init=False)
     recording: RecordingWriter | None = field(default=None, init=False)
@@ -48,12 +49,12 @@ class SessionFiles:
         return self.csv.path if self.csv else None
 
     def open(self) -> None:
-        csv_path, wav_path = reserve_session_files(self.session_id, self.directory, CSV_HEADER)
-        self.csv = TranscriptCsv(csv_path)
-        self.journal = SessionJournal(journal_path(csv_path))
-        write_json_atomically(csv_path.with_suffix(".session.json"), self.metadata)
+        csv_path, wav_path = reserve_session_files(self.session_id, self.directory, CSV_HEADER, self.mode)
+        self.csv = TranscriptCsv(csv_path, mode=self.mode)
+        self.journal = SessionJournal(journal_path(csv_path), self.mode)
+        write_json_atomically(csv_path.with_suffix(".session.json"), self.metadata, self.mode)
         if self.record_audio:
-            self.recording = RecordingWriter(wav_path, self.rate, self.channels)
+            self.recording = RecordingWriter(wav_path, self.rate, self.channels, self.mode)
 
     def record(self, samples: npt.NDArray[np.int16]) -> None:
         if self.recording is not None:
@@ -73,7 +74,7 @@ class SessionFiles:
             return
         self.csv.write()
         if analysis is not None:
-            write_json_atomically(self.csv.path.with_suffix(".summary.json"), analysis.to_summary())
+            write_json_atomically(self.csv.path.with_suffix(".summary.json"), analysis.to_summary(), self.mode)
         if self.journal is not None:
             self.journal.close(remove=True)
             self.journal = None

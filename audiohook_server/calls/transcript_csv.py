@@ -2,7 +2,10 @@
 
 `TranscriptRow` is the one place the columns are defined (the CSV header, the journal's lines and
 recovery all derive from it). The file holds its header from the session's first moment and all rows
-once the session ends; `TranscriptCsv.write` replaces it whole (pandas writes the quoting).
+once the session ends; `TranscriptCsv.write` replaces it whole (pandas writes the quoting). Every text
+cell goes through `safe_text.csv_cell` as it is written: a cell that a spreadsheet would run as a
+formula (`=`, `+`, `-`, `@`, tab, carriage return first) starts with an apostrophe instead, so a
+session id or a transcript can never put `=HYPERLINK(...)` into a QA reader's spreadsheet.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from audiohook_server.calls.atomic_files import replace_atomically
+from audiohook_server.calls.atomic_files import FILE_MODE, replace_atomically
+from audiohook_server.safe_text import csv_cell
 
 __all__ = ["CSV_COLUMNS", "CSV_HEADER", "TranscriptCsv", "TranscriptRow"]
 
@@ -45,7 +49,9 @@ class TranscriptRow:
 
 
 CSV_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(TranscriptRow))
-CSV_HEADER = ",".join(CSV_COLUMNS) + "\n"
+# RFC 4180's line ending: a cell holding a newline or a carriage return is then always quoted.
+LINE_END = "\r\n"
+CSV_HEADER = ",".join(CSV_COLUMNS) + LINE_END
 
 
 @dataclass
@@ -54,6 +60,7 @@ class TranscriptCsv:
 
     path: Path
     rows: list[dict[str, Any]] = field(default_factory=list)
+    mode: int = FILE_MODE
 
     def add(self, row: TranscriptRow | dict[str, Any]) -> None:
         values = row.as_dict() if isinstance(row, TranscriptRow) else row
@@ -63,5 +70,6 @@ class TranscriptCsv:
         self.rows.append({c: values[c] for c in CSV_COLUMNS})
 
     def write(self) -> None:
-        frame = pd.DataFrame(self.rows, columns=list(CSV_COLUMNS))
-        replace_atomically(self.path, lambda f: frame.to_csv(f, index=False))
+        cells = [{column: csv_cell(value) for column, value in row.items()} for row in self.rows]
+        frame = pd.DataFrame(cells, columns=list(CSV_COLUMNS))
+        replace_atomically(self.path, lambda f: frame.to_csv(f, index=False, lineterminator=LINE_END), self.mode)

@@ -97,7 +97,9 @@ class AudioHookServer:
         self._load_task: asyncio.Task[None] | None = None
         self._doors: set[WebSocketDoor] = set()
         self._admitted: list[Handshake] = []  # from the handshake until the door's handler ends
-        self._auth_failures = AuthFailureLimiter(settings.auth_failures_per_minute)
+        self._auth_failures = AuthFailureLimiter(
+            settings.auth_failures_per_minute, in_flight_limit=settings.auth_failures_in_flight
+        )
         self._draining = False
 
     @property
@@ -140,7 +142,7 @@ class AudioHookServer:
         self.settings.recordings_dir.mkdir(parents=True, exist_ok=True)
         # Sessions a previous process did not finish (killed, power loss) get their CSVs first.
         recovered = await asyncio.get_running_loop().run_in_executor(
-            None, recover_journals, self.settings.recordings_dir
+            None, recover_journals, self.settings.recordings_dir, self.settings.file_mode
         )
         if recovered:
             log.warning("recovered %d session CSV(s) from journals of unfinished sessions", len(recovered))
@@ -180,6 +182,7 @@ class AudioHookServer:
                 await self._serving
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
+        await self.authenticator.nonces.close()
         self.engine.close()
 
     def state(self) -> ServerState:
@@ -198,23 +201,26 @@ class AudioHookServer:
             self.metrics.refused.labels("draining").inc()
             await _deny(websocket, http.HTTPStatus.SERVICE_UNAVAILABLE, "server shutting down")
             return
-        headers = {
-            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in websocket.scope["headers"]
-        }
+        address = websocket.client.host if websocket.client else "unknown"
+        if self._auth_failures.saturated(address):
+            self.metrics.refused.labels("auth-in-flight").inc()
+            await _deny(websocket, http.HTTPStatus.TOO_MANY_REQUESTS, "too many failing handshakes from this address")
+            return
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in websocket.scope["headers"]]
         target = websocket.scope.get("raw_path", b"").decode("latin-1") or websocket.url.path
         query = websocket.scope.get("query_string", b"").decode("latin-1")
         if query:
             target = f"{target}?{query}"
-        decision = self.authenticator.authenticate(target, headers, live=live)
+        decision = await self.authenticator.authenticate(target, headers, live=live)
         if decision.refused:
             assert decision.error is not None
-            address = websocket.client.host if websocket.client else "unknown"
             log.warning("refused %s: %s", address, decision.error)
             self.metrics.auth_failures.labels(decision.kind).inc()
-            await self._brake(address)
+            if decision.status != http.HTTPStatus.SERVICE_UNAVAILABLE:  # our store failed, not the client
+                await self._brake(address)
             if decision.reject_with_401:
                 body = "unauthorized" if decision.kind == "genesys" else decision.error
-                await _deny(websocket, http.HTTPStatus.UNAUTHORIZED, body)
+                await _deny(websocket, http.HTTPStatus(decision.status), body)
                 return
         refusal = self.limits.check(decision.handshake, self._admitted)
         if refusal is not None:
@@ -234,11 +240,17 @@ class AudioHookServer:
 
     async def _brake(self, address: str) -> None:
         """Failures beyond the limit get the same answer as any failure, only later."""
+        brake = self._auth_failures
         now = time.monotonic()
-        if self._auth_failures.blocked(address, now):
+        blocked = brake.blocked(address, now)
+        brake.record_failure(address, now)
+        if blocked:
             self.metrics.refused.labels("auth-backoff").inc()
-            await asyncio.sleep(AUTH_BACKOFF_DELAY_S)
-        self._auth_failures.record_failure(address, now)
+            brake.hold(address)
+            try:
+                await asyncio.sleep(AUTH_BACKOFF_DELAY_S)
+            finally:
+                brake.release(address)
 
 
 async def _deny(websocket: WebSocket, status: http.HTTPStatus, reason: str) -> None:

@@ -77,13 +77,16 @@ def describe(settings: Settings, models: ResolvedModels) -> str:
     lines = [
         "configuration OK",
         f"  listen:        {scheme}://{settings.host}:{settings.port}/audiohook (dialect {settings.dialect})",
-        f"  api keys:      {len(settings.api_keys)} ({signed} with a Genesys client secret)",
+        f"  api keys:      {len(settings.api_keys)} ({signed} with a Genesys client secret); "
+        f"nonces: {settings.nonce_store.split('@')[-1]}",
         f"  jwt:           {'on (/ws/transcribe)' if settings.jwt_enabled else 'off'}",
         f"  recordings:    {settings.recordings_dir.resolve()} (audio {'on' if settings.record_audio else 'off'})",
         f"  whisper:       {settings.whisper_backend}: {models.whisper_dir} ({settings.whisper_device})",
         f"  partials:      {settings.partials_mode.value}" + (f" ({models.vosk_dir})" if models.vosk_dir else ""),
         f"  analysis:      sentiment {settings.analysis.sentiment_backend}, "
         f"emotion {settings.analysis.emotion_backend}",
+        f"  ingest:        {settings.max_ingest_rate:g}x real time after a {settings.ingest_burst_s:g} s burst, "
+        f"{settings.max_queued_final_s:g} s of speech waiting per session",
         f"  limits:        {settings.max_sessions} sessions, {settings.max_sessions_per_key} per key, "
         f"idle {settings.idle_timeout_s:.0f} s, drain {settings.drain_timeout_s:.0f} s",
     ]

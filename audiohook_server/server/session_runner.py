@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from audiohook_server.auth.handshake import Handshake
 from audiohook_server.calls.core import CallCore, Emit
+from audiohook_server.calls.ingest import IngestBudget
 from audiohook_server.calls.ports import SpeechService
 from audiohook_server.calls.session_files import SessionFiles
 from audiohook_server.logs import bind_session
@@ -36,7 +37,7 @@ from protocol.actions import (
     SessionStarted,
 )
 from protocol.audio import speaker_for_channel
-from protocol.errors import CLOSE_TRY_AGAIN_LATER, ProtocolError
+from protocol.errors import CLOSE_TOO_BIG, CLOSE_TRY_AGAIN_LATER, ProtocolError
 from protocol.events import TranscriptUpdate
 from protocol.session import Session
 
@@ -53,6 +54,19 @@ class Outbox(Protocol):
         ...
 
     async def close(self, code: int, reason: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """How fast, and how much, audio one session may send (`calls.ingest`)."""
+
+    rate: float = 0.0  # times real time; 0: no limit
+    burst_s: float = 30.0
+    max_audio_s: float = float("inf")
+
+    @classmethod
+    def for_live_doors(cls, settings: Settings) -> IngestLimits:
+        return cls(settings.max_ingest_rate, settings.ingest_burst_s, settings.max_session_s)
 
 
 @dataclass(frozen=True)
@@ -83,6 +97,7 @@ class CallServices:
             len(media.channels),
             metadata,
             record_audio=self.settings.record_audio,
+            mode=self.settings.file_mode,
         )
         return CallCore(
             session_id=started.session_id,
@@ -95,6 +110,7 @@ class CallServices:
             emit=emit,
             metrics=self.metrics,
             max_buffered_audio_s=self.settings.max_buffered_audio_s,
+            max_queued_final_s=self.settings.max_queued_final_s,
         )
 
 
@@ -108,11 +124,15 @@ class SessionRunner:
         handshake: Handshake,
         start_call: Callable[[SessionStarted, Handshake, Emit], CallCore],
         metrics: ServerMetrics,
+        ingest: IngestLimits | None = None,
     ) -> None:
         self.session = session
         self.outbox = outbox
         self.handshake = handshake
         self.metrics = metrics
+        self.ingest = ingest or IngestLimits()
+        self._budget = IngestBudget(self.ingest.rate, self.ingest.burst_s)
+        self._audio_s = 0.0
         self.core: CallCore | None = None
         self._start_call = start_call
         self._closing: asyncio.Task[None] | None = None
@@ -181,6 +201,17 @@ class SessionRunner:
     async def _audio(self, action: AudioReceived) -> None:
         if self.core is None:
             return
+        seconds = action.samples.shape[0] / self.core.media.rate
+        self._audio_s += seconds
+        if self._audio_s > self.ingest.max_audio_s:
+            limit = self.ingest.max_audio_s
+            await self.fail(ProtocolError(413, f"more audio than a session may hold ({limit:.0f} s)", CLOSE_TOO_BIG))
+            return
+        delay = self._budget.delay_for(seconds)
+        if delay > 0:
+            # Faster than the ingest rate: read this client more slowly (its sends wait), lose nothing.
+            self.metrics.ingest_held.inc(delay)
+            await asyncio.sleep(delay)
         refusal = self.core.submit(action.samples)
         if refusal is not None:
             await self.fail(ProtocolError(refusal.code, refusal.message, CLOSE_TRY_AGAIN_LATER))

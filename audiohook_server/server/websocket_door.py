@@ -23,7 +23,7 @@ from audiohook_server.calls.core import CallCore, Emit
 from audiohook_server.logs import bind_session
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.server.dialects import looks_like_genesys, message_limits, new_session
-from audiohook_server.server.session_runner import SessionRunner
+from audiohook_server.server.session_runner import IngestLimits, SessionRunner
 from audiohook_server.settings import Settings
 from protocol.actions import SessionStarted
 from protocol.errors import CLOSE_GOING_AWAY, CLOSE_INTERNAL_ERROR, CLOSE_POLICY_VIOLATION, ProtocolError
@@ -80,7 +80,14 @@ class WebSocketDoor:
 
     def _runner(self, dialect: str) -> SessionRunner:
         session = new_session(dialect, self.handshake, self.settings)
-        return SessionRunner(session, self._outbox, self.handshake, self._start_call, self._metrics)
+        return SessionRunner(
+            session,
+            self._outbox,
+            self.handshake,
+            self._start_call,
+            self._metrics,
+            IngestLimits.for_live_doors(self.settings),
+        )
 
     @property
     def session_id(self) -> str | None:

@@ -4,9 +4,10 @@ session through worker pools.
 The models: Whisper (finals, and partials without Vosk), Vosk when configured, and the analysis
 backend (sentence embeddings and their heads).
 
-The event loop never runs model code. Whisper runs in its own bounded pool; VAD, Vosk, resampling,
-analysis and file writes run in the stream pool. Finals always run; a partial is skipped when
-Whisper is busy with finals or already has a partial in flight (partials are the first thing the
+The event loop never runs model code. Whisper runs in its own bounded pool, shared fairly between
+calls (`scheduler.FairScheduler`: each call's finals wait in its own queue and the calls take turns);
+VAD, Vosk, resampling, analysis and file writes run in the stream pool. Finals always run; a partial
+is skipped when Whisper has finals to do or no worker is free (partials are the first thing the
 server gives up under load, finals never).
 """
 
@@ -31,6 +32,7 @@ from audiohook_server.metrics import ServerMetrics
 from audiohook_server.settings import Settings
 from audiohook_server.speech.model_files import resolve_vosk_model, resolve_whisper_model
 from audiohook_server.speech.pipeline import ChannelPipeline, PartialsMode
+from audiohook_server.speech.scheduler import FairScheduler
 from audiohook_server.speech.streaming import load_vosk_model
 from audiohook_server.speech.transcriber import FasterWhisperTranscriber, Transcriber, Transcription
 
@@ -88,9 +90,8 @@ class SpeechEngine:
         if settings.whisper_backend == "openai":
             self.whisper_workers = 1
         self._whisper_pool = ThreadPoolExecutor(self.whisper_workers, thread_name_prefix="whisper")
+        self.scheduler = FairScheduler(self._whisper_pool, self.whisper_workers)
         self.stream_pool = ThreadPoolExecutor(max(2, min(8, available_cpus())), thread_name_prefix="stream")
-        self._finals_pending = 0
-        self._partials_in_flight = 0
 
     @property
     def ready(self) -> bool:
@@ -164,38 +165,37 @@ class SpeechEngine:
             partial_interval_s=self.settings.partial_interval_ms / 1000,
         )
 
-    async def transcribe_final(self, samples: npt.NDArray[np.int16], rate: int, language: str | None) -> Transcription:
-        """Whisper final for one utterance (never skipped)."""
+    async def transcribe_final(
+        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = ""
+    ) -> Transcription:
+        """Whisper final for one utterance of `call` (never skipped; calls take turns fairly)."""
         await self.wait_ready()
-        self._finals_pending += 1
         depth = self.metrics.queue_depth.labels("final")
         depth.inc()
         try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._whisper_pool, self._transcribe_blocking, samples, rate, language, True, time.monotonic()
+            return await self.scheduler.submit_final(
+                call, self._transcribe_blocking, samples, rate, language, True, time.monotonic()
             )
         finally:
-            self._finals_pending -= 1
             depth.dec()
 
     def try_transcribe_partial(
-        self, samples: npt.NDArray[np.int16], rate: int, language: str | None
+        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = ""
     ) -> asyncio.Future[Transcription] | None:
         """A Whisper partial, or None when Whisper is busy (the partial is skipped, not queued)."""
-        if not self.ready or self._finals_pending or self._partials_in_flight >= self.whisper_workers:
+        future = (
+            self.scheduler.try_partial(
+                call, self._transcribe_blocking, samples, rate, language, False, time.monotonic()
+            )
+            if self.ready
+            else None
+        )
+        if future is None:
             self.metrics.partials_skipped.inc()
             return None
-        self._partials_in_flight += 1
-        self.metrics.queue_depth.labels("partial").inc()
-        future = asyncio.get_running_loop().run_in_executor(
-            self._whisper_pool, self._transcribe_blocking, samples, rate, language, False, time.monotonic()
-        )
-
-        def _done(_: asyncio.Future[Transcription]) -> None:
-            self._partials_in_flight -= 1
-            self.metrics.queue_depth.labels("partial").dec()
-
-        future.add_done_callback(_done)
+        depth = self.metrics.queue_depth.labels("partial")
+        depth.inc()
+        future.add_done_callback(lambda _: depth.dec())
         return future
 
     def _transcribe_blocking(

@@ -648,6 +648,6 @@ def test_the_guide_and_deploy_readme_cover_every_recipe() -> None:
         assert recipe in guide or recipe.removeprefix("deploy/") in readme, recipe
     # Paths the guide names exist, except what an operator creates (what deploy/.gitignore keeps out).
     operator_made = {line.rstrip("/") for line in (DEPLOY / ".gitignore").read_text().splitlines() if line[:1] != "#"}
-    for mentioned in set(re.findall(r"\bdeploy/[\w./-]+\w", guide)):
+    for mentioned in set(re.findall(r"(?<![\w/])deploy/[\w./-]+\w", guide)):
         if Path(mentioned).name not in operator_made:
             assert (ROOT / mentioned).exists(), f"docs/deployment.md names {mentioned}, which does not exist"
