@@ -46,6 +46,8 @@ class FairScheduler:
     _running: dict[str, int] = field(default_factory=dict)  # call -> its finals running
     _busy: int = 0  # workers running a job (final or partial)
     _finals_running: int = 0
+    _served: dict[str, int] = field(default_factory=dict)  # call -> when it last got a worker (a counter)
+    _clock: int = 0
 
     @property
     def waiting_finals(self) -> int:
@@ -75,8 +77,8 @@ class FairScheduler:
 
     def _limit(self) -> int:
         """How many workers one call may hold: all of them when it is alone, else all but one."""
-        active = len(self._turns) + sum(1 for n in self._running.values() if n)
-        return self.workers if active <= 1 else max(1, self.workers - 1)
+        active = set(self._turns) | {call for call, n in self._running.items() if n}
+        return self.workers if len(active) <= 1 else max(1, self.workers - 1)
 
     def _dispatch(self) -> None:
         while self._busy < self.workers and self._turns:
@@ -87,20 +89,18 @@ class FairScheduler:
 
     def _next_job(self) -> _Job[Any] | None:
         limit = self._limit()
-        best: str | None = None
-        for call in self._turns:  # round-robin order; among them the call with the fewest running
-            running = self._running.get(call, 0)
-            if running < limit and (best is None or running < self._running.get(best, 0)):
-                best = call
-        if best is None:
+        candidates = [call for call in self._turns if self._running.get(call, 0) < limit]
+        if not candidates:
             return None
+        # The call with the fewest jobs running, and among those the one served longest ago: round-robin.
+        best = min(candidates, key=lambda call: (self._running.get(call, 0), self._served.get(call, -1)))
+        self._clock += 1
+        self._served[best] = self._clock
         queue = self._waiting[best]
         job = queue.popleft()
-        self._turns.remove(best)
-        if queue:
-            self._turns.append(best)  # its next job waits for the other calls' turns
-        else:
+        if not queue:
             del self._waiting[best]
+            self._turns.remove(best)
         return job
 
     def _start(self, job: _Job[Any]) -> None:
@@ -120,6 +120,8 @@ class FairScheduler:
                 self._running[job.call] = left
             else:
                 self._running.pop(job.call, None)
+            if not self.pending(job.call):
+                self._served.pop(job.call, None)  # no work left: nothing to remember (memory stays bounded)
         if not job.future.done():
             if done.cancelled():
                 job.future.cancel()
