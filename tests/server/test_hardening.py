@@ -224,10 +224,10 @@ def test_a_flooding_session_does_not_slow_another(real_server: RunningServer) ->
 
     unloaded = run(alone(), 120)
 
-    flood = np.tile(samples, 8)  # 245 s of speech
+    flood = np.tile(samples, 8)  # 245 s of speech, sent as the probe did: 300 times real time (0.8 s)
 
     async def beside_a_flood() -> tuple[list[float], Any, float]:
-        flooding = asyncio.create_task(stream_audio(url, flood, api_key=KEY, speed=0, session_id="flood"))
+        flooding = asyncio.create_task(stream_audio(url, flood, api_key=KEY, speed=300, session_id="flood"))
         await asyncio.sleep(1.0)
         seen: list[ReceivedEvent] = []
         result = await stream_audio(url, normal, api_key=KEY, speed=1.0, session_id="normal", on_message=seen.append)
@@ -238,10 +238,9 @@ def test_a_flooding_session_does_not_slow_another(real_server: RunningServer) ->
     loaded, flood_result, _ = run(beside_a_flood(), 300)
     assert len(loaded) == len(unloaded) == 3, (loaded, unloaded)
     assert max(loaded) <= 1.5 * max(unloaded) + 0.2, f"unloaded {unloaded}, beside a flood {loaded}"
-    # The flood itself was read at the ingest rate (8x real time after a 30 s burst) or refused with 503.
-    errors = [e["parameters"]["code"] for e in flood_result.errors]
+    # The flood itself was read at the ingest rate (8x real time after a 30 s burst), not at 300x.
     elapsed = flood_result.finished_at - flood_result.started_at
-    assert errors == [503] or elapsed >= (flood_result.audio_seconds - 30) / 8 * 0.9, (errors, elapsed)
+    assert elapsed >= (flood_result.audio_seconds - 30) / 8 * 0.9, (flood_result.errors, elapsed)
 
 
 def test_ingest_is_read_at_the_configured_rate(tmp_path: Path) -> None:
