@@ -44,6 +44,19 @@ class ServerMetrics:
             "Time sessions were read more slowly for sending audio faster than --max-ingest-rate",
             registry=r,
         )
+        self.http_events = Counter(
+            "audiohook_http_events", "Server-Sent Events produced by live-capture sessions", ["event"], registry=r
+        )
+        self.http_chunks = Counter(
+            "audiohook_http_chunks", "Live-capture chunks received (accepted, or resent and acknowledged again)",
+            ["result"], registry=r,
+        )  # fmt: skip
+        self.http_bytes = Counter("audiohook_http_bytes", "Live-capture audio bytes accepted", registry=r)
+        self.http_final_latency = Histogram(
+            "audiohook_http_final_latency_seconds",
+            "Arrival of the chunk that completed an utterance to its final_transcript event",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
         self.errors = Counter("audiohook_protocol_errors", "Sessions ended by a protocol error", ["code"], registry=r)
         self.refused = Counter("audiohook_refused_connections", "Handshakes refused", ["reason"], registry=r)
         self.auth_failures = Counter("audiohook_auth_failures", "Authentication failures", ["kind"], registry=r)

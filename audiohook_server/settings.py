@@ -95,6 +95,11 @@ class Settings:
     language: str = "en"
     supported_languages: tuple[str, ...] = ("en",)
 
+    live_streaming: bool = True  # the HTTP live-capture API (/analyze/*); ENABLE_LIVE_STREAMING=false turns it off
+    max_chunk_bytes: int = 1 << 20
+    max_upload_bytes: int = 512 << 20
+    trust_route_header: bool = False  # take session ids from X-Audiohook-Route (set by the routing proxy)
+
     dialect: str = "auto"  # auto: Genesys when the upgrade carries Audiohook-* headers or `open` looks like it
     genesys_languages: tuple[str, ...] = ("en-US",)
     media_preference: tuple[str, ...] = ("stereo", "external", "internal")
@@ -245,7 +250,14 @@ class Settings:
             raise ConfigurationError(f"--genesys-languages must be codes like en-US, got {bad}")
         if self.max_buffered_audio_s <= 0:
             raise ConfigurationError("--max-buffered-audio-s must be positive")
-        for name in ("max_text_bytes", "max_frame_bytes", "max_sessions", "max_sessions_per_key"):
+        for name in (
+            "max_text_bytes",
+            "max_frame_bytes",
+            "max_sessions",
+            "max_sessions_per_key",
+            "max_chunk_bytes",
+            "max_upload_bytes",
+        ):
             if getattr(self, name) < 1:
                 raise ConfigurationError(f"--{name.replace('_', '-')} must be at least 1")
         for name in ("handshake_timeout_s", "idle_timeout_s", "max_session_s", "drain_timeout_s"):
@@ -311,6 +323,13 @@ _HELP: dict[str, str] = {
     "partials": "partial transcripts: auto (Vosk if --vosk-model, else Whisper), vosk, whisper, off",
     "partial_interval_ms": "speech between two Whisper partials of one utterance",
     "language": "default language when the client does not say",
+    "live_streaming": "serve the HTTP live-capture API (/analyze/live/*, /analyze/stream); also "
+    "ENABLE_LIVE_STREAMING=false",
+    "max_chunk_bytes": "largest live-capture chunk (413 beyond); clients send 32-128 kB",
+    "max_upload_bytes": "largest live-capture upload in all, and largest replay file (413 beyond)",
+    "trust_route_header": "name new live-capture sessions after the X-Audiohook-Route header (set it only "
+    "behind the routing proxy of deploy/, which overwrites it: it routes every request of a session "
+    "to the replica that holds it)",
     "supported_languages": "comma-separated languages announced in 'opened'",
     "sentiment_backend": "per-utterance sentiment: finetuned (MiniLM fine-tuned on the packaged examples, "
     "trained once and cached), embedding (frozen MiniLM + trained head), vader, or transformers",
@@ -411,6 +430,12 @@ def parse_command_line(
 ) -> tuple[Settings, argparse.Namespace]:
     environ = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)
+    if args.live_streaming is None and environ.get("ENABLE_LIVE_STREAMING") is not None:
+        # The published service's own switch, honoured as well as AUDIOHOOK_LIVE_STREAMING.
+        try:
+            args.live_streaming = _bool(environ["ENABLE_LIVE_STREAMING"])
+        except argparse.ArgumentTypeError as exc:
+            raise ConfigurationError(f"ENABLE_LIVE_STREAMING: {exc}") from None
     config_path = args.config or environ.get(ENV_PREFIX + "CONFIG")
     from_file = read_config_file(Path(config_path)) if config_path else {}
     defaults = Settings()

@@ -48,12 +48,14 @@ class ServedProcess:
 
 @contextmanager
 def serve(
-    recordings: Path, api_key: str, secret: bytes, extra_args: Sequence[str] = (), timeout_s: float = 120.0
+    recordings: Path, api_key: str, secret: bytes | None, extra_args: Sequence[str] = (), timeout_s: float = 120.0
 ) -> Iterator[ServedProcess]:
-    """Start `python -m audiohook_server` on a free loopback port (one Genesys key), wait until
-    /healthz answers 200, and terminate it (drain) on exit."""
+    """Start `python -m audiohook_server` on a free loopback port (one key: a Genesys key with its client
+    secret, or a plain key when `secret` is None), wait until /healthz answers 200, and terminate it
+    (drain) on exit."""
     port = free_port()
-    env = dict(os.environ, AUDIOHOOK_API_KEYS=f"{api_key}:" + base64.b64encode(secret).decode())
+    keys = api_key if secret is None else f"{api_key}:" + base64.b64encode(secret).decode()
+    env = dict(os.environ, AUDIOHOOK_API_KEYS=keys)
     command = [sys.executable, "-m", "audiohook_server", "--port", str(port), "--recordings-dir", str(recordings)]
     began = time.monotonic()
     server = subprocess.Popen([*command, *extra_args], env=env, stderr=subprocess.DEVNULL)

@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from audiohook_server.auth.api_keys import check_api_key, presented_api_key
 from audiohook_server.auth.nonces import NonceStoreUnavailable, nonce_store
@@ -162,6 +162,20 @@ class Authenticator:
         if token is not None:
             return self._jwt(token, "simple" if self.settings.dialect == "simple" else None)
         return self._api_key(urlsplit(target).query, headers)
+
+    async def authenticate_http(self, raw_headers: Iterable[tuple[str, str]], query: str) -> AuthDecision:
+        """An HTTP API request: its API key in `X-API-Key` (or `?api_key=`, `?x-api-key=`), or a bearer JWT."""
+        headers, repeated = _single_valued(raw_headers)
+        if repeated is not None:
+            name = repeated.title() if repeated != "x-api-key" else "X-API-KEY"
+            return AuthDecision(Handshake(None), f"the {name} header appears more than once", "duplicate", status=400)
+        if self.jwt is not None and (token := token_from_request(query, headers)) is not None:
+            return self._jwt(token, "http")
+        if "x-api-key" not in headers:
+            values = parse_qs(query, keep_blank_values=True).get("api_key")
+            if values:
+                headers["x-api-key"] = values[0]
+        return self._api_key(query, headers)
 
     async def _genesys(self, target: str, headers: Mapping[str, str]) -> AuthDecision:
         handshake = Handshake(

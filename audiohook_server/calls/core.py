@@ -55,7 +55,9 @@ __all__ = ["CallCore", "Emit"]
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-Emit = Callable[[TranscriptUpdate, dict[str, Any] | None], Awaitable[None]]
+# What the core publishes: each transcript update, the call's analysis as of it (None until 5 words of
+# final text exist), and for a final its own analysis (sentiment, emotion, category hits).
+Emit = Callable[[TranscriptUpdate, CallAnalysis | None, UtteranceAnalysis | None], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,11 @@ class CallCore:
         self._finished = False
         self._worker = asyncio.create_task(self._run_audio(), name=f"audio-{session_id}")
         self._finalizer = asyncio.create_task(self._run_finals(), name=f"finals-{session_id}")
+
+    @property
+    def buffered_s(self) -> float:
+        """Seconds of audio submitted and not yet through the speech pipeline."""
+        return self._buffered / self.media.rate
 
     # ---- input -------------------------------------------------------------------------------
 
@@ -253,7 +260,7 @@ class CallCore:
             end=end / self.media.rate,
             language=self.language,
         )
-        await self.emit(update, self._analysis_event())
+        await self.emit(update, self.latest_analysis, None)
 
     # ---- finals ------------------------------------------------------------------------------
 
@@ -282,7 +289,7 @@ class CallCore:
         start, end = out.start_sample / rate, out.end_sample / rate
         speaker = self.speakers[out.channel]
         utterance = Utterance(transcription.text, start, end, out.channel, speaker, transcription.confidence)
-        self.latest_analysis = await self._blocking(self._record_final, utterance)
+        result, self.latest_analysis = await self._blocking(self._record_final, utterance)
         self.final_count += 1
         update = TranscriptUpdate(
             utterance_id=f"{out.channel}-{out.utterance}",
@@ -296,23 +303,20 @@ class CallCore:
             confidence=transcription.confidence,
             words=tuple(word.shifted(start) for word in transcription.words),
         )
-        await self.emit(update, self._analysis_event())
+        await self.emit(update, self.latest_analysis, result)
         self.metrics.utterances.inc()
         ended = self._ended_at.pop((out.channel, out.utterance), None)
         if ended is not None:
             self.metrics.final_latency.observe(time.monotonic() - ended)
 
-    def _record_final(self, utterance: Utterance) -> CallAnalysis | None:
+    def _record_final(self, utterance: Utterance) -> tuple[UtteranceAnalysis, CallAnalysis | None]:
         """Worker thread: analyse the utterance, add its CSV row and fsync it to the journal, all before
         the client is sent the final."""
         assert self._analyzer is not None  # finals only exist once the recognizer is ready
         result = self._analyzer.add(utterance)
         analysis = self._analyzer.analysis()
         self.exports.add_final(self._row(utterance, result, analysis))
-        return analysis
-
-    def _analysis_event(self) -> dict[str, Any] | None:
-        return self.latest_analysis.to_event() if self.latest_analysis else None
+        return result, analysis
 
     def _row(self, utterance: Utterance, result: UtteranceAnalysis, analysis: CallAnalysis | None) -> TranscriptRow:
         # The call-level columns are the analysis block the clients get (analysis.types.EVENT_KEYS).

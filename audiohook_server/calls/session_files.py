@@ -40,6 +40,9 @@ class SessionFiles:
     metadata: dict[str, Any]
     record_audio: bool = True
     mode: int = FILE_MODE  # every file of the call (they hold what customers said)
+    # The server chose the id (HTTP sessions): its files are exactly `<id>.*`, replaced when the session is
+    # resumed after a restart (it transcribes its upload again from the start), never `<id>-2.*`.
+    exact_stem: bool = False
     csv: TranscriptCsv | None = field(default=None, init=False)
     journal: SessionJournal | None = field(default=None, init=False)
     recording: RecordingWriter | None = field(default=None, init=False)
@@ -49,7 +52,13 @@ class SessionFiles:
         return self.csv.path if self.csv else None
 
     def open(self) -> None:
-        csv_path, wav_path = reserve_session_files(self.session_id, self.directory, CSV_HEADER, self.mode)
+        if self.exact_stem:
+            csv_path, wav_path = self.directory / f"{self.session_id}.csv", self.directory / f"{self.session_id}.wav"
+            self.directory.mkdir(parents=True, exist_ok=True)
+            TranscriptCsv(csv_path, mode=self.mode).write()  # the header alone, until the rows come
+            journal_path(csv_path).unlink(missing_ok=True)  # a killed run's: its rows are made again
+        else:
+            csv_path, wav_path = reserve_session_files(self.session_id, self.directory, CSV_HEADER, self.mode)
         self.csv = TranscriptCsv(csv_path, mode=self.mode)
         self.journal = SessionJournal(journal_path(csv_path), self.mode)
         write_json_atomically(csv_path.with_suffix(".session.json"), self.metadata, self.mode)

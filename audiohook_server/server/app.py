@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import http
 import logging
 import socket
@@ -28,6 +29,7 @@ from collections.abc import Iterator
 
 import uvicorn
 from fastapi.responses import PlainTextResponse
+from starlette.requests import Request
 from starlette.websockets import WebSocket
 
 from audiohook_server.auth.brake import AuthFailureLimiter
@@ -37,12 +39,14 @@ from audiohook_server.calls.recovery import recover_journals
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.server.admission import SessionLimits
 from audiohook_server.server.asgi import build_app
+from audiohook_server.server.capture import Caller, CaptureService
 from audiohook_server.server.http_protocol import with_head_timeout
 from audiohook_server.server.routes import ServerState
 from audiohook_server.server.session_runner import CallServices
 from audiohook_server.server.websocket_door import WebSocketDoor
 from audiohook_server.settings import ConfigurationError, Settings
 from audiohook_server.speech.engine import ResolvedModels, SpeechEngine
+from protocol.capture import CaptureError
 
 __all__ = ["AudioHookServer"]
 
@@ -90,6 +94,7 @@ class AudioHookServer:
         self.authenticator = Authenticator(settings)  # raises ConfigurationError for an unusable JWT key
         self.limits = SessionLimits(settings.max_sessions, settings.max_sessions_per_key)
         self._ssl = tls_context(settings)
+        self.capture = CaptureService(settings, self.engine, self.metrics, self.engine.stream_pool)
         self.app = build_app(self)
         self._uvicorn: _EmbeddedUvicorn | None = None
         self._serving: asyncio.Task[None] | None = None
@@ -156,6 +161,7 @@ class AudioHookServer:
                 raise RuntimeError("the HTTP server stopped while starting")
             await asyncio.sleep(0.01)
         self._load_task = asyncio.create_task(self.engine.load(), name="load-models")
+        await self.capture.start()  # live-capture sessions a killed process left resume
         scheme = "wss" if self._ssl else "ws"
         log.info("listening on %s://%s:%d/audiohook", scheme, self.settings.host, self.port)
 
@@ -167,15 +173,17 @@ class AudioHookServer:
     async def stop(self) -> None:
         """Drain: stop accepting; let each live session send its last finals and end (Genesys gets
         `disconnect` completed, the simple dialect a 1001 close) within the drain timeout; then cut
-        whatever is left (their CSVs are still written); release the pools."""
+        whatever is left (their CSVs are still written); release the pools. HTTP live-capture sessions
+        that are finishing finish; those still ingesting stay on disk and resume after the restart."""
         self._draining = True
         live = list(self._doors)
+        drains = [asyncio.create_task(door.drain()) for door in live]
+        drains.append(asyncio.create_task(self.capture.stop()))
         if live:
             log.info("draining %d live session(s)", len(live))
-            drains = [asyncio.create_task(door.drain()) for door in live]
-            _, pending = await asyncio.wait(drains, timeout=self.settings.drain_timeout_s)
-            for task in pending:
-                task.cancel()
+        _, pending = await asyncio.wait(drains, timeout=self.settings.drain_timeout_s)
+        for task in pending:
+            task.cancel()
         if self._uvicorn is not None and self._serving is not None:
             self._uvicorn.should_exit = True
             with contextlib.suppress(asyncio.CancelledError):
@@ -237,6 +245,26 @@ class AudioHookServer:
         finally:
             self._doors.discard(door)
             self._admitted.remove(decision.handshake)
+
+    async def authenticate_http(self, request: Request) -> Caller:
+        """An HTTP API request's credentials, checked as the handshakes' are (brake included): who it
+        is, or CaptureError 401 (400 for a doubled header, 429 while the address has too many failures
+        waiting)."""
+        address = request.client.host if request.client else "unknown"
+        if self._auth_failures.saturated(address):
+            self.metrics.refused.labels("auth-in-flight").inc()
+            raise CaptureError(429, "too many failing requests from this address")
+        headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.scope["headers"]]
+        decision = await self.authenticator.authenticate_http(headers, request.url.query)
+        if decision.refused:
+            assert decision.error is not None
+            log.warning("refused %s: %s", address, decision.error)
+            self.metrics.auth_failures.labels(decision.kind).inc()
+            await self._brake(address)
+            raise CaptureError(decision.status, decision.error)
+        handshake = decision.handshake
+        owner = hashlib.sha256((handshake.principal or "").encode("utf-8", "surrogatepass")).hexdigest()
+        return Caller(handshake.auth_details(), owner)
 
     async def _brake(self, address: str) -> None:
         """Failures beyond the limit get the same answer as any failure, only later."""

@@ -7,8 +7,9 @@ accepted; a refusal is a real HTTP answer (401, 429, 503, 404) through the ASGI 
 response extension, exactly as the `websockets` server answered before the move.
 
 Routes: `/healthz`, `/readyz`, `/metrics` (plain HTTP), `/audiohook` and `/` (the AudioHook door:
-Genesys and the simple dialect), `/ws/transcribe` (the JWT door). Any other path is a 404 naming the
-endpoints, for HTTP and WebSocket alike.
+Genesys and the simple dialect), `/ws/transcribe` (the JWT door), `/analyze/live/*` and
+`/analyze/stream` (the HTTP live-capture door, `capture_routes`), `/docs` (the OpenAPI page). Any other
+path is a 404 naming the endpoints, for HTTP and WebSocket alike.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from audiohook_server.server.capture_routes import capture_router
 from audiohook_server.server.routes import AUDIOHOOK_PATHS, LIVE_PATH, Door, HttpAnswer, route
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ def build_app(server: AudioHookServer) -> FastAPI:
 
     for path in ("/healthz", "/readyz", "/metrics"):
         app.add_api_route(path, http_answer, methods=["GET", "HEAD"], include_in_schema=False)
+    app.include_router(capture_router(server))
 
     async def door(websocket: WebSocket) -> None:
         target = route(websocket.url.path, server.state())

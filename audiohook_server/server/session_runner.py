@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from analysis import CallAnalysis, UtteranceAnalysis
 from audiohook_server.auth.handshake import Handshake
 from audiohook_server.calls.core import CallCore, Emit
 from audiohook_server.calls.ingest import IngestBudget
@@ -216,8 +217,10 @@ class SessionRunner:
         if refusal is not None:
             await self.fail(ProtocolError(refusal.code, refusal.message, CLOSE_TRY_AGAIN_LATER))
 
-    async def _emit(self, update: TranscriptUpdate, analysis: dict[str, Any] | None) -> None:
-        await self.perform(self.session.transcript(update, analysis))
+    async def _emit(
+        self, update: TranscriptUpdate, analysis: CallAnalysis | None, utterance: UtteranceAnalysis | None
+    ) -> None:
+        await self.perform(self.session.transcript(update, analysis.to_event() if analysis else None))
 
     def _start(self, action: SessionStarted) -> None:
         bind_session(session_id=action.session_id, conversation_id=action.conversation_id, dialect=action.dialect)

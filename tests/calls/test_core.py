@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 import pytest
 
-from analysis import CallAnalyzer
+from analysis import CallAnalysis, CallAnalyzer, UtteranceAnalysis
 from audiohook_server.calls.core import CallCore
 from audiohook_server.calls.ports import Refusal
 from audiohook_server.calls.session_files import SessionFiles
@@ -61,8 +61,11 @@ class Harness:
             **options,
         )
 
-    async def _emit(self, update: TranscriptUpdate, analysis: dict[str, Any] | None) -> None:
-        self.sent.append((update, analysis))
+    async def _emit(
+        self, update: TranscriptUpdate, analysis: CallAnalysis | None, utterance: UtteranceAnalysis | None
+    ) -> None:
+        assert (utterance is not None) == update.is_final  # a final carries its own analysis
+        self.sent.append((update, analysis.to_event() if analysis else None))
 
     def feed(self, audio: npt.NDArray[np.int16], frame_s: float = 0.5) -> list[Refusal]:
         step = int(frame_s * self.core.media.rate)
