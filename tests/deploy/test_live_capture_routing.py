@@ -12,10 +12,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
-import subprocess
-import sys
-import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +21,9 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.deploy.deploy_helpers import NGINX_TEMPLATE, ROOT, NginxProcess, Pki, make_pki, nginx_binary, render_template
+from tests.deploy.deploy_helpers import NGINX_TEMPLATE, NginxProcess, Pki, make_pki, nginx_binary, render_template
 from tests.speech_fixtures import librivox_call
+from tests.stand_in_server import StandInServerProcess
 
 KEY = "routing-key"
 SESSIONS = 12
@@ -43,30 +40,13 @@ def _wav() -> bytes:
     return buffer.getvalue()
 
 
-class Replica:
+class Replica(StandInServerProcess):
     def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        directory.mkdir(parents=True, exist_ok=True)
-        self.recordings = directory / "recordings"
-        log = directory / "server.log"
-        env = {**os.environ, "AUDIOHOOK_API_KEYS": KEY, "PYTHONPATH": str(ROOT)}
-        command = [sys.executable, "-m", "tests.stand_in_server", "--port", str(self.port), "--trust-route-header"]
-        command += ["--recordings-dir", str(self.recordings)]
-        with log.open("w") as out:
-            self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
-        deadline = time.monotonic() + 30
-        while f"listening on {self.port}" not in log.read_text():
-            assert self.process.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        super().__init__(directory / "recordings", directory / "server.log", keys=KEY, flags=["--trust-route-header"])
 
     def sessions(self) -> set[str]:
         live = self.recordings / "live"
         return {p.name for p in live.iterdir()} if live.exists() else set()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(30)
 
 
 @pytest.fixture(scope="module")

@@ -10,11 +10,6 @@ import contextlib
 import dataclasses
 import io
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +25,7 @@ import pytest
 from audiohook_server.settings import ApiKey
 from tests.conftest import RunningServer, free_port, make_settings
 from tests.speech_fixtures import librivox_call
+from tests.stand_in_server import StandInServerProcess
 from tests.stand_in_speech import StandInSpeech
 
 KEY = "capture-key"
@@ -426,35 +422,8 @@ def test_metrics_count_events_chunks_bytes_and_latency(capture: RunningServer) -
 # ---- SIGKILL in the middle of a session ----------------------------------------------------------
 
 
-class ServerProcess:
-    def __init__(self, recordings: Path, log: Path, port: int) -> None:
-        self.port = port
-        env = {**os.environ, "AUDIOHOOK_API_KEYS": KEY, "PYTHONPATH": str(ROOT)}
-        command = [
-            sys.executable,
-            "-m",
-            "tests.stand_in_server",
-            "--port",
-            str(port),
-            "--recordings-dir",
-            str(recordings),
-        ]
-        with log.open("a") as out:
-            self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out)
-        deadline = time.monotonic() + 30
-        while f"listening on {port}" not in log.read_text():
-            assert self.process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(30)
+def server_process(recordings: Path, log: Path, port: int) -> StandInServerProcess:
+    return StandInServerProcess(recordings, log, keys=KEY, port=port)
 
 
 async def _events_until(client: httpx.AsyncClient, url: str, last_id: int, out: list[dict[str, Any]]) -> None:
@@ -469,7 +438,7 @@ def test_sigkill_mid_session_then_restart_loses_nothing(tmp_path: Path) -> None:
     half = len(data) // 2 // 65536
     port = free_port()
     recordings = tmp_path / "recordings"
-    first = ServerProcess(recordings, tmp_path / "first.log", port)
+    first = server_process(recordings, tmp_path / "first.log", port)
 
     async def before_the_kill() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
@@ -485,7 +454,7 @@ def test_sigkill_mid_session_then_restart_loses_nothing(tmp_path: Path) -> None:
 
     session, seen = run(before_the_kill())
     assert any(e["event"] == "final_transcript" for e in seen)
-    second = ServerProcess(recordings, tmp_path / "second.log", port)
+    second = server_process(recordings, tmp_path / "second.log", port)
 
     async def after_the_restart() -> tuple[int, list[dict[str, Any]]]:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:

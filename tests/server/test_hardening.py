@@ -14,13 +14,10 @@ import base64
 import contextlib
 import dataclasses
 import json
-import os
 import shutil
-import signal
 import socket
 import struct
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -40,6 +37,7 @@ from audiohook_server.settings import ApiKey, Settings
 from tests.conftest import RunningServer, free_port, make_settings
 from tests.genesys_client import GenesysClient, media_offer, signed_headers
 from tests.speech_fixtures import librivox_call
+from tests.stand_in_server import StandInServerProcess
 from tests.stand_in_speech import StandInSpeech
 
 KEY = "hardening-key"
@@ -85,35 +83,15 @@ async def _simple_call(url: str, session_id: str, audio: np.ndarray[Any, Any]) -
 # ---- 1. recovery on a shared volume destroys another replica's finished CSVs ----------------------
 
 
-class ServerProcess:
-    """A stand-in server process (python -m tests.stand_in_server) on a recordings directory."""
+class ServerProcess(StandInServerProcess):
+    """A stand-in server process on a recordings directory, reading audio as fast as it comes."""
 
     def __init__(self, recordings: Path, log: Path) -> None:
-        self.port = free_port()
-        self.log = log
-        env = {**os.environ, "AUDIOHOOK_API_KEYS": KEY, "PYTHONPATH": str(ROOT)}
-        command = [sys.executable, "-m", "tests.stand_in_server", "--port", str(self.port)]
-        command += ["--recordings-dir", str(recordings), "--max-ingest-rate", "0"]
-        with log.open("a") as out:
-            self.process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=out, text=True)
-        deadline = time.monotonic() + 30
-        while f"listening on {self.port}" not in log.read_text():
-            assert self.process.poll() is None, log.read_text()[-3000:]
-            assert time.monotonic() < deadline, "server not ready"
-            time.sleep(0.05)
+        super().__init__(recordings, log, keys=KEY, flags=["--max-ingest-rate", "0"])
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/audiohook?x-api-key={KEY}"
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(30)
 
 
 async def _open_call(url: str, session_id: str, audio: np.ndarray[Any, Any]) -> tuple[Any, list[str]]:
