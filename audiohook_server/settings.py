@@ -206,78 +206,79 @@ class Settings:
             self.analysis  # noqa: B018 - so does AnalysisConfig
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from exc
-        if self.categories_file is not None and not self.categories_file.is_file():
-            raise ConfigurationError(f"--categories-file {self.categories_file} does not exist")
-        if self.partials not in {"auto", "vosk", "whisper", "off"}:
-            raise ConfigurationError(f"--partials must be auto, vosk, whisper or off, got {self.partials!r}")
-        if self.partials == "vosk" and not self.vosk_model:
-            raise ConfigurationError("--partials vosk needs --vosk-model (AUDIOHOOK_VOSK_MODEL)")
-        if not self.api_keys and not self.jwt_enabled and not self.insecure_no_auth:
-            raise ConfigurationError(
-                "no credentials configured: set AUDIOHOOK_API_KEYS=key1,key2:BASE64SECRET (or --api-keys) "
-                "and/or AUDIOHOOK_JWT_SECRET / AUDIOHOOK_JWT_PUBLIC_KEY, or pass --insecure-no-auth to accept "
-                "unauthenticated clients (development only)"
-            )
+        self.file_mode  # noqa: B018 - raises ConfigurationError for a mode that is not octal
+        self._validate_ranges()
+        self._validate_choices()
+        self._validate_credentials_and_files()
+
+    def _validate_ranges(self) -> None:
+        for name in _AT_LEAST_ONE:
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"--{name.replace('_', '-')} must be at least 1")
+        for name in _POSITIVE:
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(f"--{name.replace('_', '-')} must be positive")
         if not 0 <= self.port <= 65535:
             raise ConfigurationError(f"--port must be 0-65535, got {self.port}")
         if self.whisper_workers < 0:
             raise ConfigurationError("--whisper-workers must be 0 (one per CPU) or more")
-        if self.beam_size < 1:
-            raise ConfigurationError("--beam-size must be at least 1")
         if self.partial_interval_ms < 100:
             raise ConfigurationError("--partial-interval-ms must be at least 100")
-        if (self.tls_cert is None) != (self.tls_key is None):
-            raise ConfigurationError("--tls-cert and --tls-key go together: give both, or neither")
-        for name in ("tls_cert", "tls_key"):
-            path = getattr(self, name)
-            if path is not None and not path.is_file():
-                raise ConfigurationError(f"--{name.replace('_', '-')} {path} does not exist")
-        if self.log_format not in {"text", "json"}:
-            raise ConfigurationError(f"--log-format must be text or json, got {self.log_format!r}")
-        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ConfigurationError(f"--log-level must be DEBUG, INFO, WARNING or ERROR, got {self.log_level!r}")
-        if self.whisper_backend not in {"faster", "openai"}:
-            raise ConfigurationError(f"--whisper-backend must be faster or openai, got {self.whisper_backend!r}")
-        if self.dialect not in {"auto", "simple", "genesys"}:
-            raise ConfigurationError(f"--dialect must be auto, simple or genesys, got {self.dialect!r}")
-        if self.auth_failure not in {"http", "disconnect"}:
-            raise ConfigurationError(f"--auth-failure must be http or disconnect, got {self.auth_failure!r}")
+        if self.max_ingest_rate < 0:
+            raise ConfigurationError("--max-ingest-rate must be >= 0 (0: no limit)")
+
+    def _validate_choices(self) -> None:
+        for name, allowed in _CHOICES.items():
+            value = getattr(self, name)
+            if (value.upper() if name == "log_level" else value) not in allowed:
+                choices = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
+                raise ConfigurationError(f"--{name.replace('_', '-')} must be {choices}, got {value!r}")
+        if self.partials == "vosk" and not self.vosk_model:
+            raise ConfigurationError("--partials vosk needs --vosk-model (AUDIOHOOK_VOSK_MODEL)")
         unknown = set(self.media_preference) - {"stereo", "external", "internal", "any"}
         if unknown or not self.media_preference:
             raise ConfigurationError("--media-preference is a comma-separated list of stereo, external, internal, any")
         bad = [code for code in self.genesys_languages if not re.match(r"^[a-z]{2,3}-[A-Za-z]{2,3}$", code)]
         if bad:
             raise ConfigurationError(f"--genesys-languages must be codes like en-US, got {bad}")
-        if self.max_buffered_audio_s <= 0:
-            raise ConfigurationError("--max-buffered-audio-s must be positive")
-        for name in (
-            "max_text_bytes",
-            "max_frame_bytes",
-            "max_sessions",
-            "max_sessions_per_key",
-            "max_chunk_bytes",
-            "max_upload_bytes",
-        ):
-            if getattr(self, name) < 1:
-                raise ConfigurationError(f"--{name.replace('_', '-')} must be at least 1")
-        for name in ("handshake_timeout_s", "idle_timeout_s", "max_session_s", "drain_timeout_s"):
-            if getattr(self, name) <= 0:
-                raise ConfigurationError(f"--{name.replace('_', '-')} must be positive")
-        if self.auth_failures_per_minute < 1:
-            raise ConfigurationError("--auth-failures-per-minute must be at least 1")
-        if self.auth_failures_in_flight < 1:
-            raise ConfigurationError("--auth-failures-in-flight must be at least 1")
-        if self.max_ingest_rate < 0 or self.ingest_burst_s <= 0 or self.max_queued_final_s <= 0:
-            raise ConfigurationError(
-                "--max-ingest-rate must be >= 0 (0: no limit); --ingest-burst-s and --max-queued-final-s positive"
-            )
-        if self.jwt_max_age_s <= 0:
-            raise ConfigurationError("--jwt-max-age-s must be positive")
-        self.file_mode  # noqa: B018 - raises ConfigurationError for a mode that is not octal
         if not (self.nonce_store == "memory" or self.nonce_store.startswith(("redis://", "rediss://", "unix://"))):
             raise ConfigurationError(
                 f"--nonce-store must be memory or a redis:// URL, got {self.nonce_store.split('@')[-1]!r}"
             )
+
+    def _validate_credentials_and_files(self) -> None:
+        if not self.api_keys and not self.jwt_enabled and not self.insecure_no_auth:
+            raise ConfigurationError(
+                "no credentials configured: set AUDIOHOOK_API_KEYS=key1,key2:BASE64SECRET (or --api-keys) "
+                "and/or AUDIOHOOK_JWT_SECRET / AUDIOHOOK_JWT_PUBLIC_KEY, or pass --insecure-no-auth to accept "
+                "unauthenticated clients (development only)"
+            )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigurationError("--tls-cert and --tls-key go together: give both, or neither")
+        for name in ("tls_cert", "tls_key", "categories_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ConfigurationError(f"--{name.replace('_', '-')} {path} does not exist")
+
+
+# What Settings.validate checks by table: fields that must be >= 1, fields that must be > 0, and
+# fields with a fixed set of values.
+_AT_LEAST_ONE = (
+    "beam_size", "max_text_bytes", "max_frame_bytes", "max_sessions", "max_sessions_per_key", "max_chunk_bytes",
+    "max_upload_bytes", "auth_failures_per_minute", "auth_failures_in_flight",
+)  # fmt: skip
+_POSITIVE = (
+    "handshake_timeout_s", "idle_timeout_s", "max_session_s", "drain_timeout_s", "max_buffered_audio_s",
+    "ingest_burst_s", "max_queued_final_s", "jwt_max_age_s",
+)  # fmt: skip
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "partials": ("auto", "vosk", "whisper", "off"),
+    "log_format": ("text", "json"),
+    "log_level": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+    "whisper_backend": ("faster", "openai"),
+    "dialect": ("auto", "simple", "genesys"),
+    "auth_failure": ("http", "disconnect"),
+}
 
 
 def _env(environ: Mapping[str, str], name: str) -> str | None:
