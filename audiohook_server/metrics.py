@@ -36,6 +36,14 @@ class ServerMetrics:
             "audiohook_final_latency_seconds", "End of an utterance on the stream to its final being sent",
             buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
+        self.encoder_windows = Counter(
+            "audiohook_whisper_encoder_windows", "Whisper decodes by the encoder window that gave the result "
+            "(fit: sized to the utterance; full: the 30 s window)", ["kind", "window"], registry=r,
+        )  # fmt: skip
+        self.window_fallbacks = Counter(
+            "audiohook_whisper_window_fallbacks", "Fitted-window decodes refused by a guard and decoded again "
+            "with the full window", ["kind", "reason"], registry=r,
+        )  # fmt: skip
         self.partials_skipped = Counter(
             "audiohook_partials_skipped", "Whisper partials skipped because Whisper was busy", registry=r
         )

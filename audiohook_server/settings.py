@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis import AnalysisConfig
+from audiohook_server.speech.encoder_window import DEFAULT_MARGIN_S, DEFAULT_MINIMUM_S, EncoderWindow
 from audiohook_server.speech.pipeline import PartialsMode
 from audiohook_server.speech.segmenter import SegmenterConfig
 
@@ -86,6 +87,11 @@ class Settings:
     whisper_threads: int = 0  # 0: the CPUs this process may use (container limit), shared by the workers
     whisper_workers: int = 0  # 0: one per available CPU (measured: benchmarks/bench_genesys.py)
     beam_size: int = 5
+    # Whisper's encoder sized to the utterance (speech/encoder_window.py): fit or full, with its margin
+    # and minimum context, chosen by benchmarks/bench_encoder_window.py.
+    encoder_window: str = "fit"
+    encoder_margin_s: float = DEFAULT_MARGIN_S
+    encoder_min_s: float = DEFAULT_MINIMUM_S
     model_cache_dir: Path | None = None
 
     vosk_model: str | None = None
@@ -156,6 +162,10 @@ class Settings:
         )
 
     @property
+    def encoder(self) -> EncoderWindow:
+        return EncoderWindow(self.encoder_window, self.encoder_margin_s, self.encoder_min_s)
+
+    @property
     def analysis(self) -> AnalysisConfig:
         backend = (
             "transformers"
@@ -204,6 +214,7 @@ class Settings:
         try:
             self.segmenter  # noqa: B018 - SegmenterConfig validates itself
             self.analysis  # noqa: B018 - so does AnalysisConfig
+            self.encoder  # noqa: B018 - and EncoderWindow
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from exc
         self.file_mode  # noqa: B018 - raises ConfigurationError for a mode that is not octal
@@ -319,6 +330,10 @@ _HELP: dict[str, str] = {
     "whisper_threads": "CPU threads per Whisper worker (0: the CPUs available to the process / workers)",
     "whisper_workers": "parallel Whisper transcriptions (0: one per CPU available to the process)",
     "beam_size": "beam size for final transcripts",
+    "encoder_window": "Whisper's encoder input: fit (the utterance plus a margin; a decode that trips a guard "
+    "is redone with the full window) or full (always Whisper's 30 s window, as faster-whisper pads it)",
+    "encoder_margin_s": "audio beyond the utterance's end the fitted encoder window covers",
+    "encoder_min_s": "the fitted encoder window's minimum length",
     "model_cache_dir": "where assembled models are cached (default ~/.cache/audiohook-server/models)",
     "vosk_model": "Vosk model directory (or model package name) for streaming partials",
     "partials": "partial transcripts: auto (Vosk if --vosk-model, else Whisper), vosk, whisper, off",

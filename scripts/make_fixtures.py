@@ -6,6 +6,7 @@ How to run (from the repository root)::
     .venv/bin/python scripts/make_fixtures.py                    # both parts below
     .venv/bin/python scripts/make_fixtures.py --only dialogue    # just the synthetic call
     .venv/bin/python scripts/make_fixtures.py --only librivox    # just the LibriVox clips
+    .venv/bin/python scripts/make_fixtures.py --only commands    # just the short commands
 
 Requirements:
 
@@ -337,6 +338,32 @@ def copy_librivox(src: Path = LIBRIVOX_SRC, out_dir: Path = LIBRIVOX_OUT) -> dic
     return transcripts
 
 
+COMMANDS_SRC = Path("/usr/share/pocketsphinx/test/data")
+COMMANDS_OUT = FIXTURES / "commands"
+# pocketsphinx's own tests decode goforward.raw to this (it has no transcription file).
+GOFORWARD_TEXT = "go forward ten meters"
+
+
+def copy_commands(src: Path = COMMANDS_SRC, out_dir: Path = COMMANDS_OUT) -> dict[str, str]:
+    """Short spoken commands (1-3.5 s), where a Whisper encoder window sized to the utterance has least
+    context: the five `cards` clips and `goforward.raw` (raw PCM16 16 kHz, written as a WAV)."""
+    if not (src / "cards").is_dir():
+        sys.exit(f"error: {src} not found; install the Debian package pocketsphinx-testdata.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    transcripts: dict[str, str] = {}
+    for utt_id, text in sorted(parse_transcription((src / "cards" / "cards.transcription").read_text()).items()):
+        shutil.copyfile(src / "cards" / f"{utt_id}.wav", out_dir / f"cards-{utt_id}.wav")
+        transcripts[f"cards-{utt_id}.wav"] = text
+    with wave.open(str(out_dir / "goforward.wav"), "wb") as w:  # the samples unchanged, with a header
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((src / "goforward.raw").read_bytes())
+    transcripts["goforward.wav"] = GOFORWARD_TEXT
+    (out_dir / "transcripts.json").write_text(json.dumps(transcripts, indent=2) + "\n", encoding="utf-8")
+    return transcripts
+
+
 MIN_GAP_S = 0.5
 ANALYTICS_OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "analytics"
 
@@ -361,7 +388,7 @@ def render_labelled_call(call: dict[str, Any], out_dir: Path, stereo_name: str =
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("librivox", "dialogue"), help="build just one part")
+    parser.add_argument("--only", choices=("librivox", "commands", "dialogue"), help="build just one part")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"dialogue output folder (default {DEFAULT_OUT})")
     parser.add_argument(
         "--analytics-call",
@@ -378,7 +405,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "librivox"):
         for name, text in copy_librivox().items():
             print(f"{name}: {text}")
-    if args.only == "librivox":
+    if args.only in (None, "commands"):
+        for name, text in copy_commands().items():
+            print(f"{name}: {text}")
+    if args.only in ("librivox", "commands"):
         return 0
     meta = build(args.out)
     turns = meta["turns"]

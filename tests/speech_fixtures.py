@@ -12,6 +12,7 @@ import numpy.typing as npt
 FIXTURES = Path(__file__).parent / "fixtures"
 LIBRIVOX = FIXTURES / "librivox"
 DIALOGUE = FIXTURES / "dialogue"
+COMMANDS = FIXTURES / "commands"
 
 
 def read_pcm16(path: Path) -> tuple[npt.NDArray[np.int16], int]:
@@ -22,10 +23,19 @@ def read_pcm16(path: Path) -> tuple[npt.NDArray[np.int16], int]:
 
 def librivox_clips() -> list[tuple[str, npt.NDArray[np.int16], str]]:
     """(name, 16 kHz mono samples, reference transcript) for each LibriVox clip."""
-    transcripts: dict[str, str] = json.loads((LIBRIVOX / "transcripts.json").read_text())
+    return _clips(LIBRIVOX)
+
+
+def command_clips() -> list[tuple[str, npt.NDArray[np.int16], str]]:
+    """(name, 16 kHz mono samples, reference transcript) for each short spoken command (1-3.5 s)."""
+    return _clips(COMMANDS)
+
+
+def _clips(folder: Path) -> list[tuple[str, npt.NDArray[np.int16], str]]:
+    transcripts: dict[str, str] = json.loads((folder / "transcripts.json").read_text())
     clips = []
     for name in sorted(transcripts):
-        samples, rate = read_pcm16(LIBRIVOX / name)
+        samples, rate = read_pcm16(folder / name)
         assert rate == 16000
         clips.append((name, samples, transcripts[name]))
     return clips

@@ -22,7 +22,7 @@ STEREO = DIALOGUE / "call_stereo8k_ulaw.wav"
 CALL_JSON = DIALOGUE / "call.json"
 
 WAVE_FORMAT_MULAW = 7
-MAX_FIXTURE_BYTES = 5_000_000  # "a few MB" in all (about 4.8 MB)
+MAX_FIXTURE_BYTES = 5_500_000  # "a few MB" in all (about 5.3 MB)
 
 
 def read_riff(path: Path) -> tuple[dict[str, int], bytes]:
@@ -107,6 +107,17 @@ def test_every_librivox_clip_has_a_transcript() -> None:
         assert "<s>" not in text and "</s>" not in text and "(" not in text, name
     # The reference keeps the reader's disfluency (see README).
     assert "a more a amiable" in transcripts["sense_and_sensibility_01_austen_64kb-0920.wav"]
+
+
+def test_command_clips_are_short_16k_mono_pcm16_with_transcripts() -> None:
+    commands = FIXTURES / "commands"
+    transcripts = json.loads((commands / "transcripts.json").read_text(encoding="utf-8"))
+    assert set(transcripts) == {p.name for p in commands.glob("*.wav")} and len(transcripts) == 6
+    for name, text in transcripts.items():
+        with wave.open(str(commands / name), "rb") as w:
+            assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 16000), name
+            assert 1.0 < w.getnframes() / w.getframerate() < 4.0, name
+        assert text and text == text.lower() and text == " ".join(text.split()), name
 
 
 # --- Scripted call -----------------------------------------------------------------------------------

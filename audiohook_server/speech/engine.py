@@ -132,7 +132,11 @@ class SpeechEngine:
 
             # One model, calls serialised inside: more workers would only queue behind its lock.
             self.transcriber = OpenAIWhisperTranscriber(
-                self.models.openai_checkpoint, device=s.whisper_device, threads=s.whisper_threads, beam_size=s.beam_size
+                self.models.openai_checkpoint,
+                device=s.whisper_device,
+                threads=s.whisper_threads,
+                beam_size=s.beam_size,
+                window=s.encoder,
             )
         else:
             self.transcriber = FasterWhisperTranscriber(
@@ -142,6 +146,7 @@ class SpeechEngine:
                 cpu_threads=s.whisper_threads or max(1, available_cpus() // self.whisper_workers),
                 num_workers=self.whisper_workers,
                 beam_size=s.beam_size,
+                window=s.encoder,
             )
         if self.partials_mode is PartialsMode.VOSK and self.models.vosk_dir is not None:
             self.vosk_model = load_vosk_model(self.models.vosk_dir)
@@ -207,6 +212,9 @@ class SpeechEngine:
         self.metrics.queue_wait.labels(kind).observe(started - queued_at)
         result = self.transcriber.transcribe(to_whisper_audio(samples, rate), language=language, final=final)
         self.metrics.inference.labels(kind).observe(time.monotonic() - started)
+        self.metrics.encoder_windows.labels(kind, result.window).inc()
+        if result.fallback is not None:
+            self.metrics.window_fallbacks.labels(kind, result.fallback).inc()
         return result
 
     def close(self) -> None:

@@ -12,6 +12,12 @@ openai-whisper installs hooks on the shared model for every decode (its key/valu
 word timestamps, the cross-attention capture), so two transcriptions must never run at once on one
 model: a lock serialises them. torch's intra-op threads do the parallel work.
 
+The encoder window is fitted to the utterance as for faster-whisper (`encoder_window`): openai-whisper
+pads every segment's mel to 3000 frames and its `AudioEncoder` insists on exactly that many, so the
+model's encoder gets a forward that drops the padding beyond the fitted window and adds the matching
+slice of its positional embedding (`_fit_encoder`); decoding and the word alignment already work on
+the segment's real length.
+
 Threads: torch's thread count is a process-wide default that each thread adopts at its first
 parallel operation, and the analysis backend sets it to `analysis_threads` (1) at start. So each
 transcription sets the Whisper thread's own count (`threads`; by default one fewer than the CPUs,
@@ -27,6 +33,7 @@ import math
 import os
 import pickle
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +41,9 @@ import numpy as np
 import numpy.typing as npt
 
 from audiohook_server.speech.ct2_checkpoint import CONVERTER_VERSION, alignment_heads_dump, convert
+from audiohook_server.speech.encoder_window import EncoderWindow
 from audiohook_server.speech.model_files import ModelNotFoundError, default_cache_dir
-from audiohook_server.speech.transcriber import Transcription, whisper_language
+from audiohook_server.speech.transcriber import Transcription, decode_in_window, whisper_language
 from protocol.events import Word
 
 log = logging.getLogger(__name__)
@@ -111,6 +119,7 @@ class OpenAIWhisperTranscriber:
         threads: int = 0,
         beam_size: int = 5,
         warmup: bool = True,
+        window: EncoderWindow | None = None,
     ) -> None:
         """Load a checkpoint written by `ct2_checkpoint.convert` (or any openai-whisper checkpoint).
 
@@ -127,6 +136,8 @@ class OpenAIWhisperTranscriber:
         self.threads = threads if threads > 0 else default_threads()
         self._fp16 = device.startswith("cuda")
         self._lock = threading.Lock()
+        self.window = window or EncoderWindow()
+        self._frames: int | None = None  # the encoder window of the decode in progress (under the lock)
         try:
             saved: dict[str, Any] = torch.load(checkpoint, map_location=device, weights_only=True)
             dims = ModelDimensions(**saved["dims"])
@@ -148,6 +159,7 @@ class OpenAIWhisperTranscriber:
         ) as exc:
             raise ModelNotFoundError(f"{checkpoint} is not a loadable openai-whisper checkpoint: {exc}") from exc
         self._model = model.to(device).eval()
+        _fit_encoder(self._model.encoder, lambda: self._frames)
         self.english_only = not model.is_multilingual
         if warmup:
             self._warm_up()
@@ -164,9 +176,17 @@ class OpenAIWhisperTranscriber:
         dtw(torch.rand(8, 8))  # numba compiles its DTW on the first call
 
     def transcribe(self, audio: npt.NDArray[np.float32], *, language: str | None, final: bool) -> Transcription:
+        lang = whisper_language(language, self.english_only)
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        return decode_in_window(
+            self.window, len(audio) / 16000, lambda frames, budget: self._decode(audio, lang, final, frames, budget)
+        )
+
+    def _decode(
+        self, audio: npt.NDArray[np.float32], lang: str | None, final: bool, frames: int | None, budget: int | None
+    ) -> tuple[Transcription, list[int]]:
         import torch
 
-        lang = whisper_language(language, self.english_only)
         options: dict[str, Any] = {
             "language": lang,
             "task": "transcribe",
@@ -174,6 +194,8 @@ class OpenAIWhisperTranscriber:
             "fp16": self._fp16,
             "condition_on_previous_text": False,
         }
+        if budget is not None:
+            options["sample_len"] = budget
         if final:
             options |= {
                 "temperature": FINAL_TEMPERATURES,
@@ -183,13 +205,14 @@ class OpenAIWhisperTranscriber:
             }
         else:
             options |= {"temperature": 0.0, "without_timestamps": True, "word_timestamps": False}
-        audio = np.ascontiguousarray(audio, dtype=np.float32)
         with self._lock:
             previous = torch.get_num_threads()
             torch.set_num_threads(self.threads)
+            self._frames = frames
             try:
                 result: dict[str, Any] = self._model.transcribe(audio, **options)
             finally:
+                self._frames = None
                 torch.set_num_threads(previous)
 
         segments: list[dict[str, Any]] = result.get("segments", [])
@@ -206,6 +229,28 @@ class OpenAIWhisperTranscriber:
             confidence = math.exp(float(np.mean([s["avg_logprob"] for s in segments])))
         else:
             confidence = 0.0
-        return Transcription(
+        transcription = Transcription(
             text=text, words=words, confidence=min(1.0, confidence), language=str(result.get("language") or lang)
         )
+        return transcription, [len(segment.get("tokens", [])) for segment in segments]
+
+
+def _fit_encoder(encoder: Any, frames: Callable[[], int | None]) -> None:
+    """Give openai-whisper's AudioEncoder a forward that reads only `frames()` mel frames (all of them
+    when None): the same layers as its own forward, with the positional embedding sliced to the input
+    instead of asserting the full 30 s window."""
+    import torch.nn.functional as F
+
+    def forward(x: Any) -> Any:
+        limit = frames()
+        if limit is not None and x.shape[-1] > limit:
+            x = x[..., :limit]
+        x = F.gelu(encoder.conv1(x))
+        x = F.gelu(encoder.conv2(x))
+        x = x.permute(0, 2, 1)
+        x = (x + encoder.positional_embedding[: x.shape[1]]).to(x.dtype)
+        for block in encoder.blocks:
+            x = block(x)
+        return encoder.ln_post(x)
+
+    encoder.forward = forward

@@ -410,3 +410,31 @@ def test_concurrent_calls_are_serialised_and_keep_torch_threads(
         t.join(120)
     assert [results[0], results[1]] == expected
     assert threads_after == {0: 3, 1: 3}, "the caller's torch thread count is put back"
+
+
+def test_the_fitted_window_reaches_the_encoder_and_the_full_window_reads_the_same(
+    openai_transcriber: OpenAIWhisperTranscriber, checkpoint: Path, clips: list[tuple[str, np.ndarray, str]]
+) -> None:
+    """openai-whisper pads each segment to 3000 mel frames and its encoder insists on them; the fitted
+    forward reads only the window, and the words and their alignment match the full window's."""
+    from audiohook_server.speech.encoder_window import EncoderWindow
+
+    seen: list[int] = []
+    hook = openai_transcriber._model.encoder.conv1.register_forward_hook(
+        lambda module, inputs, output: seen.append(inputs[0].shape[-1])
+    )
+    try:
+        name, audio, _ = clips[0]
+        fitted = openai_transcriber.transcribe(audio, language="en", final=True)
+    finally:
+        hook.remove()
+    frames = openai_transcriber.window.frames(len(audio) / 16000)
+    assert frames is not None and frames < 3000
+    assert fitted.window == "fit"
+    assert seen and set(seen) == {frames}, "every encoder pass (decode and word alignment) saw the fitted window"
+
+    full = OpenAIWhisperTranscriber(checkpoint, window=EncoderWindow("full"), warmup=False)
+    reference = full.transcribe(audio, language="en", final=True)
+    assert reference.window == "full"
+    assert _word_distance(normalize_text(fitted.text), normalize_text(reference.text)) <= 1, name
+    assert all(0 <= w.start <= w.end <= len(audio) / 16000 + 0.5 for w in fitted.words)

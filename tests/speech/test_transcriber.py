@@ -1,4 +1,5 @@
-"""Whisper (faster-whisper, tiny.en from its package) on real read speech, 16 kHz and telephone 8 kHz."""
+"""Whisper (faster-whisper, tiny.en from its package) on real read speech, 16 kHz and telephone 8 kHz,
+with the encoder window fitted to the utterance (the default) and the full 30 s window."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import pytest
 import soxr
 
 from audiohook_server.audio.resampling import to_whisper_audio
+from audiohook_server.speech.encoder_window import EncoderWindow
 from audiohook_server.speech.model_files import resolve_whisper_model
-from audiohook_server.speech.transcriber import FasterWhisperTranscriber, whisper_language
+from audiohook_server.speech.transcriber import FasterWhisperTranscriber, Transcription, whisper_language
 from benchmarks.wer import normalize_text, word_error_rate
 from protocol.audio import decode_ulaw
-from tests.speech_fixtures import librivox_clips
+from tests.speech_fixtures import command_clips, librivox_clips
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +76,78 @@ def test_language_mapping() -> None:
     assert whisper_language("de-DE", english_only=False) == "de"
     assert whisper_language("de-DE", english_only=True) == "en"
     assert whisper_language(None, english_only=False) is None
+
+
+@pytest.fixture(scope="module")
+def full_window() -> FasterWhisperTranscriber:
+    return FasterWhisperTranscriber(resolve_whisper_model("tiny.en"), cpu_threads=2, window=EncoderWindow("full"))
+
+
+def _finals(transcriber: FasterWhisperTranscriber, clips: list[tuple[str, np.ndarray, str]]) -> list[Transcription]:
+    return [transcriber.transcribe(to_whisper_audio(s, 16000), language="en", final=True) for _, s, _ in clips]
+
+
+def test_the_fitted_window_reads_what_the_full_window_reads(
+    transcriber: FasterWhisperTranscriber, full_window: FasterWhisperTranscriber
+) -> None:
+    clips = librivox_clips() + command_clips()
+    fitted, full = _finals(transcriber, clips), _finals(full_window, clips)
+    assert all(r.window == "full" and r.fallback is None for r in full)
+    assert all(r.window == "fit" or r.fallback is not None for r in fitted)
+    assert sum(r.window == "fit" for r in fitted) >= len(clips) - 1
+    references = [text for _, _, text in clips]
+    assert (
+        word_error_rate(references, [r.text for r in fitted])
+        <= word_error_rate(references, [r.text for r in full]) + 0.03
+    )
+    for (name, samples, _), result in zip(clips, fitted, strict=True):
+        # The word alignment ran on the shorter encoder output: every word inside the audio, in order.
+        assert result.words, name
+        assert all(0 <= w.start <= w.end <= len(samples) / 16000 + 0.5 for w in result.words), name
+        assert [w.start for w in result.words] == sorted(w.start for w in result.words), name
+
+
+def test_the_encoder_gets_the_fitted_window(
+    transcriber: FasterWhisperTranscriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from faster_whisper import WhisperModel
+
+    seen: list[int] = []
+    encode = WhisperModel.encode
+
+    def spy(self: WhisperModel, features: np.ndarray) -> object:
+        seen.append(features.shape[-1])
+        return encode(self, features)
+
+    monkeypatch.setattr(WhisperModel, "encode", spy)
+    _, samples, _ = librivox_clips()[1]  # 3 s: the window is the 8 s minimum
+    result = transcriber.transcribe(to_whisper_audio(samples, 16000), language="en", final=True)
+    assert result.window == "fit", result.fallback
+    assert seen == [transcriber.window.frames(len(samples) / 16000)] == [800]
+
+
+def test_a_window_too_short_to_trust_falls_back_to_the_full_window(
+    full_window: FasterWhisperTranscriber,
+) -> None:
+    """With 1 s of margin and 3 s of context tiny.en loops on short commands ("ten of clubs ten of
+    clubs", "Go forward 10 meters." twenty times: benchmarks/bench_encoder_window.py); the guards
+    catch those decodes and the full window redoes them."""
+    short = FasterWhisperTranscriber(
+        resolve_whisper_model("tiny.en"), cpu_threads=2, window=EncoderWindow("fit", 1.0, 3.0)
+    )
+    clips = command_clips()
+    guarded, full = _finals(short, clips), _finals(full_window, clips)
+    fallbacks = [r.fallback for r in guarded if r.fallback is not None]
+    assert fallbacks, "no guard tripped: the loops this test is about did not happen"
+    assert set(fallbacks) <= {"too_many_words", "beyond_audio", "token_budget", "repetition", "compression_ratio"}
+    references = [text for _, _, text in clips]
+    assert (
+        word_error_rate(references, [r.text for r in guarded])
+        <= word_error_rate(references, [r.text for r in full]) + 0.05
+    )
+
+
+def test_partials_use_the_fitted_window_too(transcriber: FasterWhisperTranscriber) -> None:
+    _, samples, _ = librivox_clips()[0]
+    result = transcriber.transcribe(to_whisper_audio(samples[: 2 * 16000], 16000), language="en", final=False)
+    assert result.window == "fit" and result.words == ()
