@@ -131,6 +131,9 @@ class Settings:
     vad_padding_ms: int = 300
     min_speech_ms: int = 150
     trailing_silence_ms: int = 600
+    endpointing: str = "text"  # text: Whisper partials at pauses decide sentence_end / mid_sentence silence
+    sentence_end_silence_ms: int = 300
+    mid_sentence_silence_ms: int = 900
     max_utterance_s: float = 20.0
 
     max_text_bytes: int = 65536
@@ -158,6 +161,8 @@ class Settings:
             padding_ms=self.vad_padding_ms,
             min_speech_ms=self.min_speech_ms,
             trailing_silence_ms=self.trailing_silence_ms,
+            sentence_end_silence_ms=self.sentence_end_silence_ms,
+            mid_sentence_silence_ms=self.mid_sentence_silence_ms,
             max_utterance_s=self.max_utterance_s,
         )
 
@@ -289,6 +294,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "whisper_backend": ("faster", "openai"),
     "dialect": ("auto", "simple", "genesys"),
     "auth_failure": ("http", "disconnect"),
+    "endpointing": ("text", "silence"),
 }
 
 
@@ -361,7 +367,12 @@ _HELP: dict[str, str] = {
     "vad_frame_ms": "VAD sub-frame: 10, 20 or 30 ms",
     "vad_padding_ms": "speech padding kept before and after an utterance",
     "min_speech_ms": "utterances with less voiced audio are discarded as noise",
-    "trailing_silence_ms": "silence that ends an utterance",
+    "trailing_silence_ms": "silence that ends an utterance (when what was said gives no hint)",
+    "endpointing": "text: with Whisper partials, a partial at each pause says whether the sentence ended "
+    "(then --sentence-end-silence-ms ends the utterance) or not (--mid-sentence-silence-ms); silence: "
+    "--trailing-silence-ms always",
+    "sentence_end_silence_ms": "silence that ends an utterance whose transcription ends a sentence",
+    "mid_sentence_silence_ms": "silence that ends an utterance whose transcription stops mid-sentence",
     "max_utterance_s": "longer utterances are split (1-30 s)",
     "dialect": "auto (tell the dialects apart per connection), simple, or genesys for every connection",
     "genesys_languages": "comma-separated language codes (like en-US) announced to Genesys as supportedLanguages",

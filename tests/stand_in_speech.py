@@ -6,7 +6,9 @@ What is real here: the VAD pipeline of every channel (webrtcvad and the segmente
 code), the thread pool, and the analysis (the rules-only `lexicon_backend`, no torch). What is a
 stand-in: the transcription. `transcribe_final` answers `utterance <N> lasted <seconds> seconds` (the
 order it was asked in, and the audio's length), one word per token with even timings, after an optional
-scripted delay, or raises for utterances listed in `fail`; partials answer `partial <seconds>s`.
+scripted delay, or raises for utterances listed in `fail`; partials answer `partial <seconds>s.`, a
+whole sentence as Whisper punctuates one (so the pause after it ends the utterance after
+`sentence_end_silence_ms`; `partial_text` changes it).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class StandInSpeech:
     empty: frozenset[int] = frozenset()  # finals (1-based) that come back with no text
     partials: bool = True
     partial_busy: bool = False  # every partial is skipped, as when Whisper has finals to do
+    partial_text: str = "partial {seconds:.1f}s."  # what a partial says ({seconds}: the audio's length)
     segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
     load_error: BaseException | None = None
     asked: int = 0  # finals asked for so far
@@ -104,7 +107,8 @@ class StandInSpeech:
             return None
         self.partials_asked += 1
         future: asyncio.Future[Transcription] = asyncio.get_running_loop().create_future()
-        future.set_result(_transcription(f"partial {len(samples) / rate:.1f}s", len(samples) / rate, language))
+        seconds = len(samples) / rate
+        future.set_result(_transcription(self.partial_text.format(seconds=seconds), seconds, language))
         return future
 
 

@@ -168,6 +168,7 @@ class SpeechEngine:
             partials=self.partials_mode,
             vosk_model=self.vosk_model,
             partial_interval_s=self.settings.partial_interval_ms / 1000,
+            text_endpointing=self.settings.endpointing == "text",
         )
 
     async def transcribe_final(

@@ -8,6 +8,10 @@ segmenter and, when configured, the Vosk recognizer, and returns:
 - `FinalAudio`: an ended utterance for Whisper to finalize;
 - `UtteranceDropped`: the open utterance was noise; drop its partials.
 Positions are sample indexes on this channel's stream, at the channel's own rate.
+
+With Whisper partials, a pause of `PROBE_PAUSE_MS` asks for one more partial of the utterance so far;
+its text (`hint_text`, from any partial) tells the segmenter whether the pause ends a sentence, so a
+clear sentence end is finalized after a short silence and a mid-sentence pause waits longer.
 """
 
 from __future__ import annotations
@@ -30,6 +34,14 @@ from audiohook_server.speech.segmenter import (
 from audiohook_server.speech.streaming import VoskStreamingRecognizer
 
 PARTIAL_PAUSE_MS = 300
+PROBE_PAUSE_MS = 90  # silence after which one partial asks whether the utterance is over
+SENTENCE_ENDS = (".", "?", "!")
+
+
+def ends_sentence(text: str) -> bool:
+    """Whisper punctuates: a text ending in . ? or ! (not an ellipsis: trailing off) ends a sentence."""
+    stripped = text.rstrip().rstrip("\"')\u201d\u2019")
+    return stripped.endswith(SENTENCE_ENDS) and not stripped.endswith(("...", "\u2026"))
 
 
 class PartialsMode(enum.Enum):
@@ -83,12 +95,14 @@ class ChannelPipeline:
     partials: PartialsMode = PartialsMode.OFF
     vosk_model: Any = None
     partial_interval_s: float = 1.0
+    text_endpointing: bool = True  # probe pauses with a partial and let its text set the silence
     _segmenter: UtteranceSegmenter = field(init=False, repr=False)
     _vosk: VoskStreamingRecognizer | None = field(init=False, default=None, repr=False)
     _chunks: list[npt.NDArray[np.int16]] = field(init=False, default_factory=list, repr=False)
     _utterance_samples: int = field(init=False, default=0)
     _last_partial_at: int = field(init=False, default=0)
     _start: int = field(init=False, default=0)
+    _probed_until: int = field(init=False, default=-1)  # the voiced end the last pause probe covered
 
     def __post_init__(self) -> None:
         self._segmenter = UtteranceSegmenter(self.rate, self.segmenter_config)
@@ -99,6 +113,11 @@ class ChannelPipeline:
 
     def feed(self, samples: npt.NDArray[np.int16]) -> list[ChannelOutput]:
         return self._translate(self._segmenter.push(samples))
+
+    def hint_text(self, utterance: int, text: str, end_sample: int) -> None:
+        """A partial of `utterance` through `end_sample` said `text` (called from the event loop)."""
+        if self.text_endpointing and text.strip():
+            self._segmenter.hint_end(utterance, ends_sentence(text), end_sample)
 
     def flush(self) -> list[ChannelOutput]:
         return self._translate(self._segmenter.flush())
@@ -139,14 +158,21 @@ class ChannelPipeline:
         elif self.partials is PartialsMode.WHISPER:
             self._chunks.append(event.samples)
             # No partial while the speaker pauses: the audio since the last one is mostly silence.
-            speaking = self._segmenter.silence_ms < PARTIAL_PAUSE_MS
-            if speaking and self._utterance_samples - self._last_partial_at >= self.partial_interval_s * self.rate:
+            silence = self._segmenter.silence_ms
+            due = self._utterance_samples - self._last_partial_at >= self.partial_interval_s * self.rate
+            # Except one at the start of a pause, whose text says whether the utterance is over.
+            voiced_until = self._segmenter.voiced_until
+            probe = self.text_endpointing and silence >= PROBE_PAUSE_MS and self._probed_until < voiced_until
+            if (silence < PARTIAL_PAUSE_MS and due) or probe:
                 self._last_partial_at = self._utterance_samples
+                if probe:
+                    self._probed_until = voiced_until
                 audio = np.concatenate(self._chunks)
                 self._chunks = [audio]
                 outputs.append(PartialAudio(self.channel, event.index, audio, self._start, end))
 
     def _reset(self) -> None:
+        self._probed_until = -1
         self._chunks = []
         self._utterance_samples = 0
         self._last_partial_at = 0

@@ -9,6 +9,9 @@ The rules, all configurable (`SegmenterConfig`):
 - An utterance starts when `start_ratio` of the last `padding_ms` of frames are voiced; that
   padding is kept as pre-roll so the first syllable is not clipped.
 - It ends after `trailing_silence_ms` of unvoiced frames; up to `padding_ms` of that silence is kept.
+  What was said can change that (`hint_end`): when a transcription of the utterance through its last
+  voiced frame ends a sentence, `sentence_end_silence_ms` of silence ends it; when it stops
+  mid-sentence, it takes `mid_sentence_silence_ms`, so a pause for breath does not split the sentence.
 - Utterances with less than `min_speech_ms` of voiced frames are discarded as noise.
 - An utterance longer than `max_utterance_s` is split, preferably at the last pause in its second
   half, so that Whisper's 30 s window is never exceeded and finals keep flowing in long monologues.
@@ -34,8 +37,10 @@ class SegmenterConfig:
     padding_ms: int = 300
     start_ratio: float = 0.6
     min_speech_ms: int = 150
-    trailing_silence_ms: int = 600
+    trailing_silence_ms: int = 600  # without a hint of what was said
     max_utterance_s: float = 20.0
+    sentence_end_silence_ms: int = 300  # a transcription through the pause ends a sentence
+    mid_sentence_silence_ms: int = 900  # a transcription through the pause stops mid-sentence
 
     def __post_init__(self) -> None:
         if self.aggressiveness not in (0, 1, 2, 3):
@@ -46,8 +51,9 @@ class SegmenterConfig:
             raise ValueError(f"VAD padding ({self.padding_ms} ms) must be at least one frame ({self.frame_ms} ms)")
         if not 0.0 < self.start_ratio <= 1.0:
             raise ValueError(f"start ratio must be in (0, 1], got {self.start_ratio}")
-        if self.trailing_silence_ms < self.frame_ms:
-            raise ValueError("trailing silence must be at least one VAD frame")
+        for name in ("trailing_silence_ms", "sentence_end_silence_ms", "mid_sentence_silence_ms"):
+            if getattr(self, name) < self.frame_ms:
+                raise ValueError(f"{name.replace('_', ' ')[:-3]} must be at least one VAD frame ({self.frame_ms} ms)")
         if not 1.0 <= self.max_utterance_s <= 30.0:
             raise ValueError(f"maximum utterance length must be 1-30 s (Whisper's window), got {self.max_utterance_s}")
 
@@ -106,6 +112,10 @@ class UtteranceSegmenter:
     _in_speech: bool = False
     _silence_run: int = 0
     _index: int = 0
+    _voiced_until: int = 0  # stream position where the open utterance's last voiced frame ends
+    # (utterance index, ends a sentence, transcribed through this position): set from another thread
+    # (the event loop, when a partial arrives) as one tuple assignment, read once per frame here.
+    _hint: tuple[int, bool, int] | None = None
 
     def __post_init__(self) -> None:
         if self.rate not in VAD_RATES:
@@ -129,9 +139,29 @@ class UtteranceSegmenter:
         return self._silence_run * self.config.frame_ms
 
     @property
+    def voiced_until(self) -> int:
+        """Stream position where the open utterance's last voiced frame ends."""
+        return self._voiced_until
+
+    @property
     def position(self) -> int:
         """Samples consumed so far (classified or pending)."""
         return self._position + len(self._pending)
+
+    def hint_end(self, index: int, sentence_end: bool, through_sample: int) -> None:
+        """What a transcription of utterance `index` through `through_sample` says: it ends a sentence
+        (end it after a short silence) or stops mid-sentence (wait longer). Ignored unless it covers
+        the utterance's speech so far; forgotten when the speaker goes on."""
+        self._hint = (index, sentence_end, through_sample)
+
+    @property
+    def silence_to_end_ms(self) -> int:
+        """The silence that ends the open utterance now, given what is known of what was said."""
+        cfg = self.config
+        hint = self._hint
+        if hint is None or hint[0] != self._index or hint[2] < self._voiced_until:
+            return cfg.trailing_silence_ms
+        return cfg.sentence_end_silence_ms if hint[1] else cfg.mid_sentence_silence_ms
 
     def push(self, samples: npt.NDArray[np.int16]) -> list[SegmentEvent]:
         """Feed mono int16 samples of any length."""
@@ -183,6 +213,7 @@ class UtteranceSegmenter:
                 self._frames = list(self._ring)
                 self._utterance_start = self._position + self.frame_samples - len(self._frames) * self.frame_samples
                 self._silence_run = 0
+                self._voiced_until = self._position + self.frame_samples
                 self._ring.clear()
                 events.append(UtteranceStarted(self._index, self._utterance_start))
                 grown.extend(f.samples for f in self._frames)
@@ -190,8 +221,12 @@ class UtteranceSegmenter:
 
         self._frames.append(frame)
         grown.append(frame.samples)
-        self._silence_run = 0 if frame.voiced else self._silence_run + 1
-        if self._silence_run * cfg.frame_ms >= cfg.trailing_silence_ms:
+        if frame.voiced:
+            self._silence_run = 0
+            self._voiced_until = self._position + self.frame_samples
+        else:
+            self._silence_run += 1
+        if self._silence_run * cfg.frame_ms >= self.silence_to_end_ms:
             if grown:
                 events.append(UtteranceAudio(self._index, np.concatenate(grown)))
                 grown.clear()
@@ -216,6 +251,7 @@ class UtteranceSegmenter:
         self._in_speech = False
         self._frames = []
         self._silence_run = 0
+        self._hint = None
 
     def _split(self, events: list[SegmentEvent]) -> None:
         """Cut a too-long utterance at the last unvoiced frame of its second half (or right here)."""

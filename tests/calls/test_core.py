@@ -260,3 +260,24 @@ def test_finish_is_idempotent_and_survives_models_that_never_load(tmp_path: Path
     speech.close()
     assert h.finals == [] and len(h.csv()) == 0  # no transcript, but the CSV is whole (header only)
     assert h.core.submit(_call(_clip(0))) is None  # audio after the end is ignored, not an error
+
+
+@pytest.mark.parametrize(("partial_text", "finals"), [("The end.", 2), ("and then the", 1)])
+def test_what_a_partial_says_decides_whether_a_pause_ends_the_utterance(
+    tmp_path: Path, partial_text: str, finals: int
+) -> None:
+    """Two stretches of speech 0.6 s apart: a partial that ends a sentence lets the 300 ms sentence-end
+    silence close the first; one that stops mid-sentence holds it open for 900 ms, over the pause."""
+    speech = StandInSpeech(partial_text=partial_text)
+
+    async def scenario() -> Harness:
+        await speech.load()
+        h = Harness(tmp_path, speech)
+        first, second = _clip(1), _clip(4)
+        await h.feed_paced(_call(first, _silence(0.6), second, _silence(1.5)), frame_s=0.1)
+        await h.core.finish()
+        return h
+
+    h = run(scenario())
+    speech.close()
+    assert len(h.finals) == finals, [u.text for u in h.finals]

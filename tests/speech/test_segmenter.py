@@ -15,7 +15,7 @@ from audiohook_server.speech.segmenter import (
     UtteranceSegmenter,
     UtteranceStarted,
 )
-from tests.speech_fixtures import librivox_call
+from tests.speech_fixtures import librivox_call, librivox_clips
 
 
 def _run(samples: np.ndarray, config: SegmenterConfig, frame: int) -> list[object]:
@@ -108,3 +108,56 @@ def test_invalid_config_is_explained(kwargs: dict[str, float], fragment: str) ->
 def test_unsupported_rate_is_refused() -> None:
     with pytest.raises(ValueError, match="webrtcvad supports"):
         UtteranceSegmenter(44100)
+
+
+def _end_after_pause(hint: tuple[bool, int] | None, config: SegmenterConfig) -> float:
+    """Silence (s) between a clip's last voiced frame and the utterance's end, feeding 10 ms at a time;
+    `hint` = (ends a sentence, offset from the voiced end) is given once the final pause reaches 90 ms,
+    as a pause probe's partial would."""
+    _, clip, _ = librivox_clips()[0]
+    samples = np.concatenate([clip, np.zeros(3 * 16000, np.int16)])
+    segmenter = UtteranceSegmenter(16000, config)
+    hinted = False
+    index = -1
+    for i in range(0, len(samples), 160):
+        events = segmenter.push(samples[i : i + 160])
+        index = next((e.index for e in events if isinstance(e, UtteranceStarted)), index)
+        if hint is not None and not hinted and i >= len(clip) and segmenter.silence_ms >= 90:
+            segmenter.hint_end(index, hint[0], segmenter.voiced_until + hint[1])
+            hinted = True
+        if any(isinstance(e, UtteranceEnded) for e in events):
+            return (segmenter.position - segmenter.voiced_until) / 16000
+    raise AssertionError("the utterance never ended")
+
+
+HINTED = SegmenterConfig(trailing_silence_ms=600, sentence_end_silence_ms=240, mid_sentence_silence_ms=1200)
+
+
+def test_a_sentence_end_ends_the_utterance_after_a_short_pause() -> None:
+    assert _end_after_pause(None, HINTED) == pytest.approx(0.6, abs=0.04)
+    assert _end_after_pause((True, 0), HINTED) == pytest.approx(0.24, abs=0.04)
+
+
+def test_a_pause_mid_sentence_waits_longer() -> None:
+    assert _end_after_pause((False, 0), HINTED) == pytest.approx(1.2, abs=0.04)
+
+
+def test_a_hint_that_does_not_cover_the_speech_so_far_is_ignored() -> None:
+    # Transcribed through 100 ms before the last voiced frame: what came after is unknown.
+    assert _end_after_pause((True, -1600), HINTED) == pytest.approx(0.6, abs=0.04)
+
+
+def test_hints_belong_to_their_utterance() -> None:
+    segmenter = UtteranceSegmenter(16000, HINTED)
+    _, clip, _ = librivox_clips()[0]
+    started = [e for e in segmenter.push(clip[:16000]) if isinstance(e, UtteranceStarted)]
+    assert len(started) == 1
+    segmenter.hint_end(started[0].index + 1, True, 10**9)  # an utterance that is not the open one
+    assert segmenter.silence_to_end_ms == 600
+    segmenter.hint_end(started[0].index, False, 10**9)
+    assert segmenter.silence_to_end_ms == 1200
+
+
+def test_hint_silences_are_validated() -> None:
+    with pytest.raises(ValueError, match="sentence end silence must be at least one VAD frame"):
+        SegmenterConfig(sentence_end_silence_ms=10)
