@@ -92,6 +92,7 @@ class Settings:
     encoder_window: str = "fit"
     encoder_margin_s: float = DEFAULT_MARGIN_S
     encoder_min_s: float = DEFAULT_MINIMUM_S
+    worker_niceness: int = 10  # model and file threads yield the CPU to the event loop (thread_priority.py)
     model_cache_dir: Path | None = None
 
     vosk_model: str | None = None
@@ -242,6 +243,8 @@ class Settings:
             raise ConfigurationError("--partial-interval-ms must be at least 100")
         if self.max_ingest_rate < 0:
             raise ConfigurationError("--max-ingest-rate must be >= 0 (0: no limit)")
+        if not 0 <= self.worker_niceness <= 19:
+            raise ConfigurationError(f"--worker-niceness must be 0-19, got {self.worker_niceness}")
 
     def _validate_choices(self) -> None:
         for name, allowed in _CHOICES.items():
@@ -340,6 +343,8 @@ _HELP: dict[str, str] = {
     "is redone with the full window) or full (always Whisper's 30 s window, as faster-whisper pads it)",
     "encoder_margin_s": "audio beyond the utterance's end the fitted encoder window covers",
     "encoder_min_s": "the fitted encoder window's minimum length",
+    "worker_niceness": "niceness added to the Whisper, analysis and file worker threads (0-19), so that the "
+    "event loop (pings, opened, frames) runs first on a busy machine; 0 keeps them at the loop's priority",
     "model_cache_dir": "where assembled models are cached (default ~/.cache/audiohook-server/models)",
     "vosk_model": "Vosk model directory (or model package name) for streaming partials",
     "partials": "partial transcripts: auto (Vosk if --vosk-model, else Whisper), vosk, whisper, off",

@@ -6,7 +6,8 @@ backend (sentence embeddings and their heads).
 
 The event loop never runs model code. Whisper runs in its own bounded pool, shared fairly between
 calls (`scheduler.FairScheduler`: each call's finals wait in its own queue and the calls take turns);
-VAD, Vosk, resampling, analysis and file writes run in the stream pool. Finals always run; a partial
+VAD, Vosk, resampling, analysis and file writes run in the stream pool. Both pools' threads run at a
+higher niceness than the loop (`--worker-niceness`). Finals always run; a partial
 is skipped when Whisper has finals to do or no worker is free (partials are the first thing the
 server gives up under load, finals never).
 """
@@ -35,6 +36,7 @@ from audiohook_server.speech.pipeline import ChannelPipeline, PartialsMode
 from audiohook_server.speech.scheduler import FairScheduler
 from audiohook_server.speech.streaming import load_vosk_model
 from audiohook_server.speech.transcriber import FasterWhisperTranscriber, Transcriber, Transcription
+from audiohook_server.thread_priority import lower_current_thread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,9 +91,19 @@ class SpeechEngine:
         self.whisper_workers = settings.whisper_workers or available_cpus()
         if settings.whisper_backend == "openai":
             self.whisper_workers = 1
-        self._whisper_pool = ThreadPoolExecutor(self.whisper_workers, thread_name_prefix="whisper")
+        # Model and file work yields the CPU to the event loop (thread_priority.py): the models load in a
+        # stream worker, so the threads CTranslate2 starts for them inherit its niceness.
+        lower = (settings.worker_niceness,)
+        self._whisper_pool = ThreadPoolExecutor(
+            self.whisper_workers, thread_name_prefix="whisper", initializer=lower_current_thread, initargs=lower
+        )
         self.scheduler = FairScheduler(self._whisper_pool, self.whisper_workers)
-        self.stream_pool = ThreadPoolExecutor(max(2, min(8, available_cpus())), thread_name_prefix="stream")
+        self.stream_pool = ThreadPoolExecutor(
+            max(2, min(8, available_cpus())),
+            thread_name_prefix="stream",
+            initializer=lower_current_thread,
+            initargs=lower,
+        )
 
     @property
     def ready(self) -> bool:
