@@ -8,7 +8,7 @@ import pytest
 import soxr
 
 from audiohook_server.audio.resampling import to_whisper_audio
-from audiohook_server.speech.encoder_window import EncoderWindow
+from audiohook_server.speech.encoder_window import EncoderWindow, token_budget, trip_reason
 from audiohook_server.speech.model_files import resolve_whisper_model
 from audiohook_server.speech.transcriber import FasterWhisperTranscriber, Transcription, whisper_language
 from benchmarks.wer import normalize_text, word_error_rate
@@ -126,25 +126,35 @@ def test_the_encoder_gets_the_fitted_window(
     assert seen == [transcriber.window.frames(len(samples) / 16000)] == [800]
 
 
-def test_a_window_too_short_to_trust_falls_back_to_the_full_window(
-    full_window: FasterWhisperTranscriber,
-) -> None:
-    """With 1 s of margin and 3 s of context tiny.en loops on short commands ("ten of clubs ten of
-    clubs", "Go forward 10 meters." twenty times: benchmarks/bench_encoder_window.py); the guards
-    catch those decodes and the full window redoes them."""
+def test_a_window_too_short_to_trust_falls_back_to_the_full_window() -> None:
+    """With 1 s of margin and 3 s of context tiny.en loops on short commands ("5 5 5 5", "Go forward 10
+    meters." over and over: benchmarks/bench_encoder_window.py). What comes back through the window
+    either passes every guard or is the full window's decode, saying which guard sent it there.
+    (Decodes are not compared word for word: an unsure final is sampled by Whisper's temperature
+    fallback, differently from one run to the next.)"""
     short = FasterWhisperTranscriber(
         resolve_whisper_model("tiny.en"), cpu_threads=2, window=EncoderWindow("fit", 1.0, 3.0)
     )
-    clips = command_clips()
-    guarded, full = _finals(short, clips), _finals(full_window, clips)
-    fallbacks = [r.fallback for r in guarded if r.fallback is not None]
-    assert fallbacks, "no guard tripped: the loops this test is about did not happen"
-    assert set(fallbacks) <= {"too_many_words", "beyond_audio", "token_budget", "repetition", "compression_ratio"}
-    references = [text for _, _, text in clips]
-    assert (
-        word_error_rate(references, [r.text for r in guarded])
-        <= word_error_rate(references, [r.text for r in full]) + 0.05
-    )
+    reasons = []
+    for name, samples, _ in command_clips():
+        audio = to_whisper_audio(samples, 16000)
+        duration = len(audio) / 16000
+        result = short.transcribe(audio, language="en", final=True)
+        if result.window == "fit":
+            assert result.fallback is None, name
+            ends = [w.end for w in result.words]
+            assert trip_reason(result.text, duration, (), token_budget(duration), ends) is None, name
+        else:
+            assert result.fallback in {
+                "too_many_words",
+                "beyond_audio",
+                "token_budget",
+                "repetition",
+                "compression_ratio",
+            }, name
+            reasons.append(result.fallback)
+        assert "go forward ten meters go forward" not in normalize_text(result.text), name
+    assert reasons, "no guard tripped: the loops this test is about did not happen on this machine"
 
 
 def test_partials_use_the_fitted_window_too(transcriber: FasterWhisperTranscriber) -> None:
