@@ -1,9 +1,10 @@
 """An independent Genesys AudioHook v2 test client, written from the protocol reference.
 
 This client plays the part of Genesys Cloud (AudioHook Monitor / Transcription Connector) against the
-server under test. It is written from `/work/shared/docs/audiohook-protocol.md` §1, not from the
-server's code, so that the conformance suite (`tests/test_genesys_server.py`) checks the server
-against the specification rather than against itself.
+server under test. It is written from Genesys's published AudioHook protocol specification
+(developer.genesys.cloud, "AudioHook protocol"), not from the server's code, so that the conformance
+suite (`tests/server/test_genesys_door.py`) checks the server against the specification rather than
+against itself.
 
 What it does, as the specification describes Genesys:
 - `connect()`: the WebSocket upgrade with the `Audiohook-*` and `X-API-KEY` headers and, when the key
@@ -394,6 +395,7 @@ class GenesysClient:
         self.secret = base64.b64decode(secret, validate=True) if isinstance(secret, str) else secret
         self.organization_id = organization_id or str(uuid.uuid4())
         self.session_id = session_id or str(uuid.uuid4())
+        self.disconnect_answer_delay_s = 0.0  # how long the client takes to answer `disconnect` with `close`
         self.correlation_id = correlation_id or str(uuid.uuid4())
         parts = urlsplit(url)
         self.authority = authority or parts.netloc
@@ -788,6 +790,8 @@ class GenesysClient:
                 self.state = "closing"
                 if self._pinger is not None:
                     self._pinger.cancel()
+                if self.disconnect_answer_delay_s:  # a slow network or a busy Genesys edge
+                    await asyncio.sleep(self.disconnect_answer_delay_s)
                 self.close_sent_at = time.monotonic()
                 with contextlib.suppress(ConnectionClosed):
                     await self.send("close", {"reason": "disconnect"})

@@ -244,6 +244,7 @@ class AudioHookServer:
             await door.run()
         finally:
             self._doors.discard(door)
+            door.mark_finished()  # also when the accept failed and `run` never ran: no drain waits on it
             self._admitted.remove(decision.handshake)
 
     async def authenticate_http(self, request: Request) -> Caller:

@@ -70,6 +70,7 @@ class WebSocketDoor:
         self.settings = settings
         self.handshake = handshake
         self._outbox = _WebSocketOutbox(websocket)
+        self._ended = asyncio.Event()  # set when `run` is over, however the connection ended
         self._start_call = start_call
         self._metrics = metrics
         self.runner: SessionRunner | None = None
@@ -127,13 +128,21 @@ class WebSocketDoor:
         finally:
             if self.runner is not None:
                 await self.runner.finish(self.close_code)
+            self.mark_finished()
+
+    def mark_finished(self) -> None:
+        """The connection is over: a drain waiting for it returns."""
+        self._ended.set()
 
     async def drain(self) -> None:
-        """Server shutdown: finish the open utterances, send their finals, then end the session."""
+        """Server shutdown: finish the open utterances, send their finals, then end the session, and
+        wait for the connection to end: a Genesys client answers `disconnect` with `close` and must
+        still get `closed` before the server stops (the caller bounds the wait by the drain timeout)."""
         if self.runner is not None:
             await self.runner.drain()
         else:
             await self._outbox.close(CLOSE_GOING_AWAY, "server shutting down")
+        await self._ended.wait()
 
     def _timeout_error(self, session_too_long: bool) -> ProtocolError:
         if session_too_long:

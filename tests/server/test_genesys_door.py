@@ -1,8 +1,8 @@
 """Genesys AudioHook v2 conformance: the independent client (tests/genesys_client.py) against the real server.
 
 Real server, real Whisper models, real two-voice telephone audio. Every check is a rule of
-`/work/shared/docs/audiohook-protocol.md` §1 (or of the server's documented settings); a failure here
-means the server and the specification disagree.
+Genesys's published AudioHook protocol specification (or of the server's documented settings); a
+failure here means the server and the specification disagree.
 
 Streaming runs at `SPEED` times real time, two calls at once, to keep the file fast; no test asserts a
 timing bound (latencies are printed by the last test, for benchmarks). Full calls are streamed once
@@ -1004,12 +1004,16 @@ def test_opened_does_not_wait_for_the_models(tmp_path: Path, monkeypatch: pytest
         running.stop()
 
 
-def test_server_shutdown_sends_disconnect_completed(tmp_path: Path) -> None:
+@pytest.mark.parametrize("answer_delay_s", [0.0, 1.0])
+def test_server_shutdown_sends_disconnect_completed(tmp_path: Path, answer_delay_s: float) -> None:
+    """Also when the client takes a second to answer `disconnect`: the server waits for its `close`
+    (within the drain timeout) and answers `closed` before it stops."""
     running = RunningServer(genesys_settings(tmp_path)).start()
     stopper = threading.Thread(target=running.stop)
 
     async def scenario() -> GenesysClient:
         client = client_for(running)
+        client.disconnect_answer_delay_s = answer_delay_s
         async with await client.connect():
             await client.open([media_offer(STEREO)])
             await client.stream(columns_for(STEREO)[: int(8.0 * RATE)], speed=4.0)
