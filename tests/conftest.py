@@ -1,4 +1,5 @@
-"""Shared fixtures: the real server, started on a loopback port with the real models."""
+"""Shared fixtures: the real server, started on a loopback port with the real models; and the `slow`
+mark, which `pytest -m "not slow"` leaves out (the fast tests, under a minute; CI runs everything)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,38 @@ from audiohook_server.settings import ApiKey, Settings
 from audiohook_server.speech.engine import resolve_models
 
 API_KEY = "test-key-1"
+
+# Modules whose tests load real models or start real server processes, nginx or Redis (or, for the
+# fuzz run, feed thousands of examples): 5 s or more each in all, measured with `pytest --durations=0`
+# on 2 cores. A new module of that kind belongs here.
+SLOW_MODULES = frozenset(
+    {
+        "tests/analysis/test_analyzer.py",
+        "tests/analysis/test_backends.py",
+        "tests/analysis/test_call_analytics_e2e.py",
+        "tests/analysis/test_hf_sentiment.py",
+        "tests/analysis/test_turn_classifier.py",
+        "tests/deploy/test_deploy.py",
+        "tests/deploy/test_live_capture_routing.py",
+        "tests/protocol/test_fuzz.py",
+        "tests/server/test_capture_door.py",
+        "tests/server/test_capture_real.py",
+        "tests/server/test_cli.py",
+        "tests/server/test_genesys_door.py",
+        "tests/server/test_hardening.py",
+        "tests/server/test_reliability.py",
+        "tests/server/test_simple_door.py",
+        "tests/speech/test_openai_backend.py",
+        "tests/speech/test_transcriber.py",
+        "tests/speech/test_vosk_partials.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.split("::", 1)[0] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 def free_port() -> int:
