@@ -13,7 +13,7 @@ client (tests/genesys_client.py), and prints one row per N:
 Calls: the scripted espeak-ng call (tests/fixtures/dialogue), the labelled Festival call
 (tests/fixtures/analytics) and a real-speech call made from the five LibriVox clips (alternating
 customer/agent on the two channels, telephone band: resampled to 8 kHz and
-μ-law coded, as models-and-data.md suggests for measuring telephone accuracy). Run by hand:
+μ-law coded, the way a phone line carries speech). Run by hand:
 
     .venv/bin/python benchmarks/bench_genesys.py --calls 1,4,8 [--call librivox|espeak|labelled] [-- server flags…]
     .venv/bin/python benchmarks/bench_genesys.py --sweep --compare 'tiny.en full=--encoder-window full' \\
