@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from tests.conftest import free_port
 from tests.deploy.deploy_helpers import NGINX_TEMPLATE, NginxProcess, Pki, make_pki, nginx_binary, render_template
 from tests.speech_fixtures import librivox_call
+from tests.sse_events import sse_events
 from tests.stand_in_server import StandInServerProcess
 
 KEY = "routing-key"
@@ -91,14 +91,10 @@ async def _session(client: httpx.AsyncClient, data: bytes) -> tuple[str, list[di
     async def read() -> None:
         async with client.stream("GET", session["events_endpoint"], headers=headers, timeout=None) as response:
             assert response.status_code == 200
-            name = ""
-            async for line in response.aiter_lines():
-                if line.startswith("event:"):
-                    name = line.split(":", 1)[1].strip()
-                elif line.startswith("data:"):
-                    events.append({"event": name, "data": json.loads(line.split(":", 1)[1])})
-                    if name == "done":
-                        return
+            async for event in sse_events(response):
+                events.append(event)
+                if event["event"] == "done":
+                    return
 
     reader = asyncio.create_task(read())
     await asyncio.sleep(0.2)

@@ -25,6 +25,7 @@ import pytest
 from audiohook_server.settings import ApiKey
 from tests.conftest import RunningServer, free_port, make_settings
 from tests.speech_fixtures import librivox_call
+from tests.sse_events import sse_events
 from tests.stand_in_server import StandInServerProcess
 from tests.stand_in_speech import StandInSpeech
 
@@ -99,21 +100,11 @@ async def read_events(
     events: list[dict[str, Any]] = [] if into is None else into
     async with client.stream("GET", url, headers=headers, timeout=None) as response:
         assert response.status_code == 200, await response.aread()
-        current: dict[str, Any] = {}
-        async for line in response.aiter_lines():
-            if not line:
-                if "data" in current:
-                    events.append(
-                        {"id": int(current["id"]), "event": current["event"], "data": json.loads(current["data"])}
-                    )
-                    if current["event"] == "done" or (stop_after is not None and len(events) >= stop_after):
-                        return events
-                current = {}
-            elif line.startswith(":"):
-                continue  # a heartbeat
-            else:
-                key, _, value = line.partition(":")
-                current[key] = value.strip()
+        async for event in sse_events(response):
+            assert event["id"] is not None, event  # the live stream numbers every event (Last-Event-ID)
+            events.append(event)
+            if event["event"] == "done" or (stop_after is not None and len(events) >= stop_after):
+                return events
     return events
 
 
@@ -395,14 +386,7 @@ def test_replay_streams_the_same_catalog(capture: RunningServer) -> None:
             files = {"file": ("recorded.mp3", encoded(samples, "mp3", "libmp3lame"), "audio/mpeg")}
             async with client.stream("POST", "/analyze/stream", headers=H, files=files) as response:
                 assert response.status_code == 200
-                events: list[dict[str, Any]] = []
-                name = ""
-                async for line in response.aiter_lines():
-                    if line.startswith("event:"):
-                        name = line.split(":", 1)[1].strip()
-                    elif line.startswith("data:"):
-                        events.append({"event": name, "data": json.loads(line.split(":", 1)[1])})
-                return events
+                return [event async for event in sse_events(response)]
 
     events = run(scenario())
     assert sum(e["event"] == "final_transcript" for e in events) == len(spans)

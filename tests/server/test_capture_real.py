@@ -25,6 +25,7 @@ from benchmarks.wer import word_error_rate
 from tests.conftest import RunningServer, make_settings
 from tests.server.test_capture_door import encoded, read_events, start, upload_some, wav_bytes
 from tests.speech_fixtures import DIALOGUE, librivox_call, read_pcm16
+from tests.sse_events import sse_events
 
 KEY = "capture-key"
 H = {"X-API-Key": KEY}
@@ -185,9 +186,7 @@ def test_replaying_an_86_second_call_is_not_paced_in_real_time(real: RunningServ
             names: list[str] = []
             async with client.stream("POST", "/analyze/stream", headers=H, files=files) as response:
                 assert response.status_code == 200
-                async for line in response.aiter_lines():
-                    if line.startswith("event:"):
-                        names.append(line.split(":", 1)[1].strip())
+                names += [event["event"] async for event in sse_events(response)]
             return names, time.monotonic() - started
 
     names, elapsed = run(replay())
