@@ -245,9 +245,8 @@ class CallCore:
             log.exception("session %s: partial transcription failed", self.session_id)
             return
         if transcription.text:
-            for pipeline in self._pipelines:
-                if pipeline.channel == out.channel:  # what was said through here: has the speaker finished?
-                    pipeline.hint_text(out.utterance, transcription.text, out.end_sample)
+            # What was said through here: has the speaker finished? (one pipeline per channel, in order)
+            self._pipelines[out.channel].hint_text(out.utterance, transcription.text, out.end_sample)
             await self._send_partial(out.channel, out.utterance, transcription.text, out.start_sample, out.end_sample)
 
     async def _send_partial(self, channel: int, utterance: int, text: str, start: int, end: int) -> None:
