@@ -46,6 +46,7 @@ from analysis.categories import CATEGORY_NAMES  # noqa: E402
 from analysis.config import AnalysisConfig  # noqa: E402
 from analysis.model_cache import default_cache_root, text_sha256  # noqa: E402
 from audiohook_server.audio.wav_files import read_wav  # noqa: E402
+from audiohook_server.client.genesys import GenesysClient, media_offer  # noqa: E402
 from benchmarks.analytics_scoring import (  # noqa: E402
     CallScore,
     LabelledTurn,
@@ -58,7 +59,6 @@ from benchmarks.analytics_scoring import (  # noqa: E402
 )
 from benchmarks.common import machine, serve  # noqa: E402
 from scripts.make_fixtures import FESTIVAL_VOICES, render_labelled_call  # noqa: E402
-from tests.genesys_client import GenesysClient, media_offer  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "analysis_data" / "calls"
 CACHE = default_cache_root() / "bench-calls"

@@ -35,13 +35,13 @@ sys.path.insert(0, str(ROOT))
 
 from audiohook_server.audio.resampling import resample, to_whisper_audio  # noqa: E402
 from audiohook_server.audio.wav_files import read_wav  # noqa: E402
+from audiohook_server.client.genesys import ulaw_encode  # noqa: E402
 from audiohook_server.speech.encoder_window import EncoderWindow, token_budget  # noqa: E402
 from audiohook_server.speech.model_files import resolve_whisper_model  # noqa: E402
 from audiohook_server.speech.transcriber import FasterWhisperTranscriber, Transcription  # noqa: E402
 from benchmarks.common import machine  # noqa: E402
 from benchmarks.wer import word_error_rate  # noqa: E402
 from protocol.audio import decode_ulaw  # noqa: E402
-from tests.genesys_client import ulaw_encode  # noqa: E402
 from tests.speech_fixtures import DIALOGUE, command_clips, librivox_clips, read_pcm16  # noqa: E402
 
 # (margin_s, minimum_s) settings tried; the full window is always the first row.

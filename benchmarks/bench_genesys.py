@@ -2,7 +2,7 @@
 
 Starts `audiohook-server` as a subprocess, then drives N concurrent AudioHook v2 sessions (signed,
 pinging every 5 s, stereo 8 kHz PCMU, 200 ms frames, paced in real time) with the independent test
-client (tests/genesys_client.py), and prints one row per N:
+client (audiohook_server/client/genesys.py), and prints one row per N:
 
 - WER of the finals against the script, share of words on the right channel, median offset error;
 - final latency: the final's arrival minus the moment its last word was spoken (Whisper's word
@@ -42,9 +42,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from audiohook_server.audio.wav_files import read_wav  # noqa: E402
+from audiohook_server.client.genesys import GenesysClient, media_offer  # noqa: E402
 from benchmarks.common import machine, serve  # noqa: E402
 from benchmarks.wer import normalize_text, word_error_rate  # noqa: E402
-from tests.genesys_client import GenesysClient, media_offer  # noqa: E402
 from tests.genesys_fixtures import librivox_stereo_call  # noqa: E402
 
 KEY = "bench-genesys-key"

@@ -20,8 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from audiohook_server.audio.wav_files import read_wav
+from audiohook_server.client.genesys import TranscriptEntity
 from benchmarks.wer import normalize_text, word_error_rate
-from tests.genesys_client import TranscriptEntity
 
 DIALOGUE = Path(__file__).resolve().parent / "fixtures" / "dialogue"
 RATE = 8000
@@ -140,8 +140,8 @@ def librivox_stereo_call(gap_s: float = 0.8) -> tuple[npt.NDArray[np.int16], lis
 
     from audiohook_server.audio.resampling import resample
     from audiohook_server.audio.wav_files import read_wav
+    from audiohook_server.client.genesys import ulaw_encode
     from protocol.audio import decode_ulaw
-    from tests.genesys_client import ulaw_encode
 
     folder = Path(__file__).parent / "fixtures" / "librivox"
     transcripts: dict[str, str] = json.loads((folder / "transcripts.json").read_text())

@@ -1,8 +1,10 @@
 """The AudioHook client: `audiohook-client` and the library that tests and benchmarks stream calls with.
 
-It plays the part of a SIP trunk or softphone bridge: the API key goes in the query string, audio is
-PCM16 16 kHz mono in 500 ms binary frames, paced in real time (or faster with `--speed`), and the
-server's `event` messages (transcripts and the call analysis) are shown as they arrive.
+It plays the part of every kind of caller the server has a door for: a SIP trunk or softphone bridge
+(the simple dialect: the API key in the query string, PCM16 16 kHz mono in 500 ms binary frames),
+Genesys Cloud (`--genesys`: signed, stereo PCMU, pings), an agent desktop holding a JWT
+(`/ws/transcribe`) and a browser or serverless function on the HTTP live-capture API (`--live-http`),
+paced in real time (or faster with `--speed`), showing transcripts and the call analysis as they arrive.
 
     audiohook-client ws://127.0.0.1:8080/audiohook call.wav --api-key KEY --speed 4
 
@@ -16,9 +18,12 @@ The modules, by what they are responsible for:
 - `results`: `ReceivedEvent` and `StreamResult`, what a session produced;
 - `options`: the keywords `stream_audio` and `stream_wav` take, their defaults and checks;
 - `pacing`: when each frame may go out, as if the audio were spoken live;
-- `session`: one session over the WebSocket (`stream_audio`, `stream_wav`, `ClientError`);
+- `session`: one simple-dialect session over the WebSocket (`stream_audio`, `stream_wav`, `ClientError`);
+- `genesys`: one AudioHook v2 session as Genesys runs it, checked against the protocol (`GenesysClient`);
+- `genesys_call`, `jwt_call`, `http_call`: the `--genesys`, `/ws/transcribe` and `--live-http` calls;
+- `audio_input`: any file FFmpeg decodes, in each door's format; `tls`: `--cafile`, `--insecure`, reasons;
 - `console`: what the command shows (progress, partials, finals, analysis, summary);
-- `cli`: the command's arguments and exit codes (`main`, `build_parser`).
+- `cli`: the command's arguments, credentials and exit codes (`main`, `build_parser`).
 """
 
 from audiohook_server.client.cli import API_KEY_ENV, build_parser, main

@@ -1,9 +1,16 @@
 """What `audiohook-client` shows while a call streams: progress, the live partial line, finals, analysis, a summary.
 
 A person watching a call wants the transcript as it grows and a progress bar; a script wants every
-server message as one JSON line on stdout. Both are a way of showing `ReceivedEvent`s and a
-`StreamResult`, kept apart from the session so that the library never prints, and the one-line
+server message as one JSON line on stdout. Every door shows the same things: each door's adapter
+(`on_message` here for the simple dialect; `genesys_call`, `jwt_call`, `http_call` for the others)
+turns its messages into a transcript entity in the simple dialect's shape (`show_transcript`), the
+call analysis (`show_analysis`) and notices (`show_notice`), and the session ends in a `CallOutcome`
+(`summary`). It is kept apart from the sessions so that the library never prints, and the one-line
 formats (`format_final`, `format_analysis`) are reusable by tests and benchmarks.
+
+On a terminal the progress is a bar that redraws in place. When stderr is not a terminal (a log file,
+CI, a pipe) a bar would print a new line for every redraw, so progress is one line at each quarter
+of the audio instead.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from audiohook_server.client.dialect import is_transcript, parameters_of
-from audiohook_server.client.results import ReceivedEvent, StreamResult
+from audiohook_server.client.results import CallOutcome, ReceivedEvent
 
 
 def _number(value: Any) -> float | None:
@@ -70,10 +77,21 @@ class Console:
         self.last_analysis: dict[str, Any] | None = None
         self.sent_shown = 0.0
         self.total_s = total_s
+        self.started = False
+        self.quarters_shown = 0  # progress lines printed when stderr is not a terminal
+
+    def start(self, notice: str | None = None) -> None:
+        """The session is open: show `notice` (unless quiet) and start the progress output."""
+        if self.started:
+            return
+        self.started = True
+        if notice is not None and not self.quiet and not self.json_lines:
+            self._print(notice, self.err)
+        self._start_bars()
 
     def _start_bars(self) -> None:
-        """Show the progress bar (and the partial line under it) once the session is open."""
-        if self.quiet or self.bar is not None:
+        """Show the progress bar (and the partial line under it) once the session is open, on a terminal."""
+        if self.quiet or self.bar is not None or not _isatty(self.err):
             return
         self.bar = tqdm(
             total=round(self.total_s, 2),
@@ -84,42 +102,66 @@ class Console:
             dynamic_ncols=True,
             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s [{elapsed}<{remaining}]",
         )
-        if not self.json_lines and _isatty(self.err):
+        if not self.json_lines:
             self.status = tqdm(total=0, position=1, bar_format="{desc}", file=self.err, leave=False)
 
     def on_progress(self, audio_sent_s: float) -> None:
         if self.bar is not None:
             self.bar.update(round(audio_sent_s - self.sent_shown, 2))
             self.sent_shown = round(audio_sent_s, 2)
+        elif self.started and not self.quiet and self.total_s > 0:
+            quarters = min(4, int(4 * audio_sent_s / self.total_s + 1e-9))
+            if quarters > self.quarters_shown:
+                self.quarters_shown = quarters
+                shown = min(audio_sent_s, self.total_s)
+                self._print(f"audio: {shown:.1f} of {self.total_s:.1f} s ({25 * quarters}%)", self.err)
 
     def on_message(self, received: ReceivedEvent) -> None:
-        """Show one server message as it arrives: transcript and analysis on stdout, notices on stderr."""
+        """Show one simple-dialect message as it arrives: transcript and analysis on stdout, notices on stderr."""
         if received.type == "opened":
-            self._start_bars()
+            self.start(f"session {received.message.get('id', '?')} opened")
         if self.json_lines:
-            self._print(json.dumps(received.message, ensure_ascii=False))
+            self.show_json(received.message)
         elif received.type == "event":
             self._show_event(parameters_of(received.message))
-        elif received.type == "opened":
-            if not self.quiet:
-                self._print(f"session {received.message.get('id', '?')} opened", self.err)
         else:
             notice = format_notice(received)
             if notice is not None:
-                self._print(notice, self.err)
+                self.show_notice(notice)
+
+    def show_json(self, message: Any) -> None:
+        """One JSON line on stdout (`--json`)."""
+        self._print(json.dumps(message, ensure_ascii=False))
+
+    def show_notice(self, text: str) -> None:
+        """A server error, a disconnect, a status: on stderr."""
+        if not self.json_lines:
+            self._print(text, self.err)
+
+    def show_transcript(self, entity: dict[str, Any]) -> None:
+        """A transcript entity in the simple dialect's shape: a partial on the partial line, a final on its own."""
+        if self.json_lines:
+            return
+        if entity.get("is_final", True) is False:
+            self._show_partial(str(entity.get("value", "")))
+        else:
+            self._print(format_final(entity))
+
+    def show_analysis(self, analysis: dict[str, Any]) -> None:
+        """The call analysis, when it changed."""
+        if analysis != self.last_analysis:
+            self.last_analysis = analysis
+            if not self.json_lines:
+                self._print(format_analysis(analysis))
 
     def _show_event(self, params: dict[str, Any]) -> None:
         """A partial on the partial line, a final on its own line, and the analysis when it changed."""
         entity = params.get("entity")
         if is_transcript(entity):
-            if entity.get("is_final", True) is False:
-                self._show_partial(str(entity.get("value", "")))
-            else:
-                self._print(format_final(entity))
+            self.show_transcript(entity)
         analysis = params.get("analysis")
-        if isinstance(analysis, dict) and analysis != self.last_analysis:
-            self.last_analysis = analysis
-            self._print(format_analysis(analysis))
+        if isinstance(analysis, dict):
+            self.show_analysis(analysis)
 
     def _show_partial(self, text: str) -> None:
         width = max(20, shutil.get_terminal_size((100, 20)).columns - 1)
@@ -154,38 +196,24 @@ class Console:
             self.out.flush()
             self.partial_shown = False
 
-    def summary(self, result: StreamResult) -> None:
+    def summary(self, outcome: CallOutcome) -> None:
+        """The closing lines: finals, audio and time, how the session ended, the door's notes, the last analysis."""
         stream = self.err if self.json_lines else self.out
-        elapsed = result.elapsed_s
-        factor = f" ({result.audio_seconds / elapsed:.1f}x real time)" if elapsed > 0 and result.audio_seconds else ""
-        outcome = _outcome(result)
+        elapsed = outcome.elapsed_s
+        factor = f" ({outcome.audio_seconds / elapsed:.1f}x real time)" if elapsed > 0 and outcome.audio_seconds else ""
         print(
-            f"{len(result.finals)} finals, {result.audio_seconds:.1f} s of audio in {elapsed:.1f} s{factor}; {outcome}",
+            f"{outcome.finals} finals, {outcome.audio_seconds:.1f} s of audio in {elapsed:.1f} s{factor}; "
+            f"{outcome.ending}",
             file=stream,
             flush=True,
         )
-        analysis = result.last_analysis
-        if analysis:
+        for note in outcome.notes:
+            print(f"  {note}", file=stream)
+        if outcome.analysis:
             print("final analysis:", file=stream)
-            for key, value in analysis.items():
+            for key, value in outcome.analysis.items():
                 print(f"  {key}: {value}", file=stream)
-            stream.flush()
-
-
-def _outcome(result: StreamResult) -> str:
-    if result.opened is None:
-        detail = f": {parameters_of(result.errors[0]).get('message', '')}" if result.errors else ""
-        return f"the server did not open the session (close {result.close_code} {result.close_reason}){detail}".strip()
-    if result.errors:
-        return f"the server sent {len(result.errors)} error(s), close {result.close_code} {result.close_reason}".strip()
-    if result.timed_out:
-        return "no 'closed' from the server before the close timeout"
-    disconnect = result.disconnect
-    if disconnect is not None:
-        return f"server disconnected ({parameters_of(disconnect).get('reason', '?')}), close {result.close_code}"
-    if result.ok:
-        return f"closed normally ({result.close_code} {result.close_reason})".strip()
-    return f"connection closed abnormally ({result.close_code} {result.close_reason})".strip()
+        stream.flush()
 
 
 def _isatty(stream: TextIO) -> bool:

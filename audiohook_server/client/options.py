@@ -11,6 +11,7 @@ first against the second.
 from __future__ import annotations
 
 import math
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Required, TypedDict
@@ -33,6 +34,8 @@ class StreamKeywords(TypedDict, total=False):
     on_progress: Callable[[float], None] | None
     close_timeout: float
     open_timeout: float
+    bearer_token: str | None
+    ssl_context: ssl.SSLContext | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +51,8 @@ class StreamOptions:
     on_progress: Callable[[float], None] | None = None  # the seconds of audio sent, after each frame
     close_timeout: float = 120.0  # after `close`, how long to wait for `closed` and the socket's close
     open_timeout: float = DEFAULT_OPEN_TIMEOUT_S  # how long to connect, and then how long to wait for `opened`
+    bearer_token: str | None = None  # a JWT, sent as `Authorization: Bearer` (instead of, or with, the key)
+    ssl_context: ssl.SSLContext | None = None  # for wss:// (None: the system's default trust)
 
     def __post_init__(self) -> None:
         if math.isnan(self.speed) or self.speed < 0:

@@ -13,6 +13,19 @@ from typing import Any
 from audiohook_server.client.dialect import is_transcript, parameters_of
 
 
+@dataclass(frozen=True)
+class CallOutcome:
+    """How one call went, whatever the door: what the command's summary shows and its exit code follows."""
+
+    ok: bool  # opened, no error, ended normally and in time
+    ending: str  # how it ended, one phrase: "closed normally (1000)", "server disconnected (error) ..."
+    finals: int = 0
+    audio_seconds: float = 0.0
+    elapsed_s: float = 0.0
+    analysis: dict[str, Any] | None = None  # the last call analysis the server sent
+    notes: tuple[str, ...] = ()  # what else the door measured or found (pong round trips, protocol problems)
+
+
 @dataclass
 class ReceivedEvent:
     """One server message, the monotonic time it arrived and the seconds of audio sent by then."""
@@ -109,3 +122,30 @@ class StreamResult:
             and not self.timed_out
             and (self.closed_received or self.close_code == 1000)
         )
+
+    def outcome(self) -> CallOutcome:
+        """The session as the command summarises it."""
+        return CallOutcome(
+            ok=self.ok,
+            ending=self._ending(),
+            finals=len(self.finals),
+            audio_seconds=self.audio_seconds,
+            elapsed_s=self.elapsed_s,
+            analysis=self.last_analysis,
+        )
+
+    def _ending(self) -> str:
+        close = f"close {self.close_code} {self.close_reason}".strip()
+        if self.opened is None:
+            detail = f": {parameters_of(self.errors[0]).get('message', '')}" if self.errors else ""
+            return f"the server did not open the session ({close}){detail}"
+        if self.errors:
+            return f"the server sent {len(self.errors)} error(s), {close}"
+        if self.timed_out:
+            return "no 'closed' from the server before the close timeout"
+        disconnect = self.disconnect
+        if disconnect is not None:
+            return f"server disconnected ({parameters_of(disconnect).get('reason', '?')}), close {self.close_code}"
+        if self.ok:
+            return f"closed normally ({self.close_code} {self.close_reason})".strip()
+        return f"connection closed abnormally ({self.close_code} {self.close_reason})".strip()

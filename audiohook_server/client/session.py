@@ -20,8 +20,10 @@ import asyncio
 import contextlib
 import json
 import os
+import ssl
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any, Unpack
 
 import numpy as np
@@ -40,6 +42,7 @@ from audiohook_server.client.dialect import (
 from audiohook_server.client.options import StreamKeywords, StreamOptions
 from audiohook_server.client.pacing import Pacer
 from audiohook_server.client.results import ReceivedEvent, StreamResult
+from audiohook_server.client.tls import describe_tls_failure, find_ssl_error, websocket_ssl
 from audiohook_server.client.urls import redacted, url_with_api_key
 
 # After the server's `closed`, how long to wait for it to close the socket itself (so its close code is kept).
@@ -50,8 +53,17 @@ class ClientError(Exception):
     """The session could not start: bad URL, connection refused, handshake rejected (e.g. HTTP 401), no `opened`."""
 
 
-async def _connect(url: str, open_timeout: float) -> ClientConnection:
-    """Open the WebSocket; each way that fails is a `ClientError` naming the server without the query (the key)."""
+async def connect_websocket(
+    url: str,
+    open_timeout: float,
+    *,
+    headers: Mapping[str, str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> ClientConnection:
+    """Open the WebSocket; each way that fails is a `ClientError` naming the server without the query (the key).
+
+    A failed TLS handshake says why (the certificate refused, no TLS on that port) and which flag helps.
+    """
     shown = redacted(url)
     try:
         return await connect(
@@ -62,22 +74,33 @@ async def _connect(url: str, open_timeout: float) -> ClientConnection:
             ping_interval=20,
             ping_timeout=60,  # generous: a busy server should not get its session killed by the client
             user_agent_header="audiohook-client",
+            additional_headers=dict(headers or {}),
+            ssl=websocket_ssl(url, ssl_context),
         )
-    except InvalidURI as exc:
-        raise ClientError(f"invalid WebSocket URL {shown!r}: {exc.msg}") from None
-    except InvalidStatus as exc:
+    except (InvalidURI, InvalidHandshake, OSError, TimeoutError) as exc:
+        raise connection_failure(exc, shown, open_timeout) from None
+
+
+def connection_failure(exc: BaseException, shown: str, open_timeout: float, hint_401: str = "") -> ClientError:
+    """The `ClientError` for a WebSocket that could not be opened: bad URL, HTTP refusal, TLS, unreachable."""
+    if isinstance(exc, InvalidURI):
+        return ClientError(f"invalid WebSocket URL {shown!r}: {exc.msg}")
+    if isinstance(exc, InvalidStatus):
         response = exc.response
         body = bytes(response.body or b"").decode("utf-8", errors="replace").strip()
         detail = f": {body[:200]}" if body else ""
-        raise ClientError(
-            f"server refused the connection: HTTP {response.status_code} {response.reason_phrase}{detail}"
-        ) from None
-    except InvalidHandshake as exc:
-        raise ClientError(f"WebSocket handshake with {shown} failed: {exc}") from None
-    except TimeoutError:
-        raise ClientError(f"timed out connecting to {shown} after {open_timeout:g} s") from None
-    except OSError as exc:
-        raise ClientError(f"cannot connect to {shown}: {exc.strerror or exc}") from None
+        hint = hint_401 if response.status_code == 401 else ""
+        return ClientError(
+            f"server refused the connection: HTTP {response.status_code} {response.reason_phrase}{detail}{hint}"
+        )
+    tls = find_ssl_error(exc)
+    if tls is not None:
+        return ClientError(describe_tls_failure(tls, shown))
+    if isinstance(exc, TimeoutError):
+        return ClientError(f"timed out connecting to {shown} after {open_timeout:g} s")
+    if isinstance(exc, OSError):
+        return ClientError(f"cannot connect to {shown}: {exc.strerror or exc}")
+    return ClientError(f"WebSocket handshake with {shown} failed: {exc}")
 
 
 class _Streamer:
@@ -264,7 +287,10 @@ async def stream_audio(
     samples = _as_mono_int16(samples_16k_mono)
     options = StreamOptions(**keywords)
     result = StreamResult(session_id=options.session_id or str(uuid.uuid4()), started_at=time.monotonic())
-    ws = await _connect(url_with_api_key(url, options.api_key), options.open_timeout)
+    headers = {"Authorization": f"Bearer {options.bearer_token}"} if options.bearer_token else None
+    ws = await connect_websocket(
+        url_with_api_key(url, options.api_key), options.open_timeout, headers=headers, ssl_context=options.ssl_context
+    )
     try:
         await _Streamer(ws, result, samples, options).run()
     finally:

@@ -22,9 +22,9 @@ import pytest
 from analysis.agent_score import COMPONENTS
 from analysis.categories import CATEGORY_NAMES
 from audiohook_server.audio.wav_files import read_wav
+from audiohook_server.client.genesys import GenesysClient, media_offer
 from benchmarks.analytics_scoring import PredictedRow, best_turn, labelled_turns, predicted_rows, score_call
 from tests.conftest import API_KEY, RunningServer
-from tests.genesys_client import GenesysClient, media_offer
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "analytics"
 
@@ -91,7 +91,7 @@ def test_agent_score_and_its_breakdown(session: tuple[dict[str, object], pd.Data
     assert agent_score["score"] in range(1, 6)
     assert abs(int(agent_score["score"]) - int(str(call["agent_score"]))) <= 1  # the human rating, give or take 1
     assert set(agent_score["components"]) == set(COMPONENTS) == set(agent_score["evidence"])
-    assert int(frame["agent_score"].iloc[-1]) == agent_score["score"]  # the CSV's last row: the final score
+    assert int(frame["running_agent_score"].iloc[-1]) == agent_score["score"]  # the CSV's last row: the final score
 
 
 def test_summary_names_the_issue_and_the_outcome(
@@ -103,5 +103,5 @@ def test_summary_names_the_issue_and_the_outcome(
     turns = labelled_turns(call)
     assert best_turn(str(parts["issue"]), turns) in call["issue_turns"]  # type: ignore[operator]
     assert best_turn(str(parts["outcome"]), turns) in call["outcome_turns"]  # type: ignore[operator]
-    final = str(frame["summary"].iloc[-1])
+    final = str(frame["running_summary"].iloc[-1])
     assert final.startswith("Customer: ") and "Outcome: " in final

@@ -12,6 +12,7 @@ import pytest
 
 from audiohook_server.audio.wav_files import write_wav
 from audiohook_server.client import build_parser, main
+from audiohook_server.client.cli import UsageError, credentials
 from tests.client.fake_server import API_KEY, audio
 
 
@@ -71,7 +72,7 @@ def test_main_exit_2_on_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
     not_wav = tmp_path / "notes.wav"
     not_wav.write_text("not audio")
     assert main(["ws://127.0.0.1:1/x", str(not_wav)]) == 2
-    assert "not a WAV file" in capsys.readouterr().err
+    assert "it is not audio we can decode (Invalid data found when processing input)" in capsys.readouterr().err
     assert main(["ws://127.0.0.1:1/x", str(tmp_path / "missing.wav")]) == 2
     with pytest.raises(SystemExit) as info:
         main(["ws://127.0.0.1:1/x", str(not_wav), "--speed", "-2"])
@@ -102,5 +103,44 @@ def test_bad_flags_are_usage_errors(flags: list[str], message: str, capsys: pyte
 def test_flag_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUDIOHOOK_API_KEY", "from-env")
     args = build_parser().parse_args(["ws://127.0.0.1:1/x", "call.wav", "--speed", "inf"])
-    assert (args.api_key, args.speed, args.frame_ms, args.close_timeout) == ("from-env", math.inf, 500, 120.0)
-    assert (args.session_id, args.language, args.json, args.quiet) == (None, "en", False, False)
+    assert (args.speed, args.frame_ms, args.close_timeout) == (math.inf, None, 120.0)  # frame: 500, or 200 for Genesys
+    assert (args.session_id, args.language, args.json, args.quiet) == (None, None, False, False)
+    assert credentials(args) == ("from-env", None, None)
+
+
+def test_credentials_from_the_servers_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    secret = base64.b64encode(b"secret bytes").decode()
+    monkeypatch.delenv("AUDIOHOOK_API_KEY", raising=False)
+    monkeypatch.delenv("AUDIOHOOK_CLIENT_SECRET", raising=False)
+    monkeypatch.setenv("AUDIOHOOK_API_KEYS", f"signed:{secret}, plain")
+    simple = build_parser().parse_args(["ws://h/x", "call.wav"])
+    assert credentials(simple) == ("plain", None, None)  # the simple dialect refuses a key with a secret unsigned
+    genesys = build_parser().parse_args(["ws://h/x", "call.wav", "--genesys"])
+    assert credentials(genesys) == ("signed", secret, None)
+    named = build_parser().parse_args(["ws://h/x", "call.wav", "--genesys", "--api-key", "signed"])
+    assert credentials(named) == ("signed", secret, None)  # the secret of the key named
+    monkeypatch.setenv("AUDIOHOOK_API_KEYS", "bad:***")
+    with pytest.raises(UsageError, match=r"\$AUDIOHOOK_API_KEYS: the secret of API key bad"):
+        credentials(simple)
+
+
+def test_door_flags_are_checked(tmp_path: Path, wav_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["ws://h/x", str(wav_file), "--pause-at", "3"])
+    assert "--pause-at, --channels and --authority are for --genesys" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["ws://h/x", str(wav_file), "--genesys", "--live-http"])
+    assert "not allowed with argument" in capsys.readouterr().err
+    for bad in ("x", "3+0", "-1", "3+abc"):
+        with pytest.raises(SystemExit):
+            main(["ws://h/x", str(wav_file), "--genesys", "--pause-at", bad])
+        assert "--pause-at" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["ws://h/x", str(wav_file), "--genesys", "--channels", "left,right"])
+    assert "expected external,internal or internal,external" in capsys.readouterr().err
+    assert main(["ftp://h/x", str(wav_file), "--live-http", "--api-key", "k"]) == 2
+    assert "--live-http needs an http(s):// (or ws://) URL" in capsys.readouterr().err
+    assert main(["ws://h/x", str(wav_file), "--genesys", "--api-key", "k", "--client-secret", "***"]) == 2
+    assert "(it is not valid base64)" in capsys.readouterr().err

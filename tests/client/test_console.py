@@ -81,3 +81,23 @@ def test_format_notice() -> None:
         "server disconnected: completed"
     )
     assert format_notice(_message({"type": "opened"})) is None
+
+
+def test_progress_off_a_terminal_is_a_line_per_quarter() -> None:
+    out, err = io.StringIO(), io.StringIO()  # not terminals: a progress bar would print every redraw
+    console = Console(total_s=10.0, json_lines=False, quiet=False, out=out, err=err)
+    console.start("session s1 opened")
+    for tenth in range(1, 101):
+        console.on_progress(tenth / 10)
+    console.close()
+    assert err.getvalue().splitlines() == [
+        "session s1 opened",
+        "audio: 2.5 of 10.0 s (25%)",
+        "audio: 5.0 of 10.0 s (50%)",
+        "audio: 7.5 of 10.0 s (75%)",
+        "audio: 10.0 of 10.0 s (100%)",
+    ]
+    quiet = Console(total_s=10.0, json_lines=False, quiet=True, out=out, err=(silent := io.StringIO()))
+    quiet.start("session s2 opened")
+    quiet.on_progress(10.0)
+    assert silent.getvalue() == ""

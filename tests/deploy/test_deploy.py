@@ -46,6 +46,7 @@ from dockerfile_parse import DockerfileParser
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from audiohook_server.client.genesys import GenesysClient, media_offer
 from audiohook_server.server.cli import STOP_GRACE_S
 from tests.conftest import free_port
 from tests.deploy.deploy_helpers import (
@@ -61,7 +62,6 @@ from tests.deploy.deploy_helpers import (
     render_template,
     template_variables,
 )
-from tests.genesys_client import GenesysClient, media_offer
 from tests.genesys_fixtures import RATE, columns_for, turns_within, wer
 
 SIGNED_KEY = "deploy-genesys-key"

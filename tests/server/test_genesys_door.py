@@ -1,4 +1,4 @@
-"""Genesys AudioHook v2 conformance: the independent client (tests/genesys_client.py) against the real server.
+"""Genesys AudioHook v2 conformance: the independent client (audiohook_server/client/genesys.py) against the real server.
 
 Real server, real Whisper models, real two-voice telephone audio. Every check is a rule of
 Genesys's published AudioHook protocol specification (or of the server's documented settings); a
@@ -30,12 +30,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from analysis.types import EVENT_KEYS
-from audiohook_server.settings import ApiKey, Settings
-from audiohook_server.speech.engine import SpeechEngine
-from benchmarks.wer import normalize_text, word_error_rate
-from protocol.audio import decode_ulaw
-from tests.conftest import RunningServer, make_settings
-from tests.genesys_client import (
+from audiohook_server.client.genesys import (
     COVERED_COMPONENTS,
     DURATION_RE,
     LANGUAGE_RE,
@@ -48,6 +43,11 @@ from tests.genesys_client import (
     transcript_schema_problems,
     ulaw_encode,
 )
+from audiohook_server.settings import ApiKey, Settings
+from audiohook_server.speech.engine import SpeechEngine
+from benchmarks.wer import normalize_text, word_error_rate
+from protocol.audio import decode_ulaw
+from tests.conftest import RunningServer, make_settings
 from tests.genesys_fixtures import (
     RATE,
     SPEAKER_OF_CHANNEL,

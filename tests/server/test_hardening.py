@@ -33,9 +33,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from audiohook_server.audio.resampling import resample
 from audiohook_server.client import ReceivedEvent, stream_audio
+from audiohook_server.client.genesys import GenesysClient, media_offer, signed_headers
 from audiohook_server.settings import ApiKey, Settings
 from tests.conftest import RunningServer, free_port, make_settings
-from tests.genesys_client import GenesysClient, media_offer, signed_headers
 from tests.speech_fixtures import librivox_call
 from tests.stand_in_server import StandInServerProcess
 from tests.stand_in_speech import StandInSpeech

@@ -1,10 +1,11 @@
-"""An independent Genesys AudioHook v2 test client, written from the protocol reference.
+"""The Genesys side of the client: one AudioHook v2 session as Genesys Cloud runs it, from the protocol reference.
 
-This client plays the part of Genesys Cloud (AudioHook Monitor / Transcription Connector) against the
-server under test. It is written from Genesys's published AudioHook protocol specification
-(developer.genesys.cloud, "AudioHook protocol"), not from the server's code, so that the conformance
-suite (`tests/server/test_genesys_door.py`) checks the server against the specification rather than
-against itself.
+This client plays the part of Genesys Cloud (AudioHook Monitor / Transcription Connector). It is what
+`audiohook-client --genesys` runs (`genesys_call.py`), so an admin can try a key, a client secret and a
+proxy's `Host` before registering the integration, and what the conformance suite
+(`tests/server/test_genesys_door.py`) and the Genesys benchmarks drive. It is written from Genesys's
+published AudioHook protocol specification (developer.genesys.cloud, "AudioHook protocol"), not from
+the server's code, so the suite checks the server against the specification rather than against itself.
 
 What it does, as the specification describes Genesys:
 - `connect()`: the WebSocket upgrade with the `Audiohook-*` and `X-API-KEY` headers and, when the key
@@ -39,9 +40,10 @@ import json
 import math
 import re
 import secrets
+import ssl
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,6 +53,7 @@ import numpy.typing as npt
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from audiohook_server.client.tls import websocket_ssl
 from protocol.httpsig import sign, signature_base
 
 __all__ = [
@@ -388,6 +391,8 @@ class GenesysClient:
         first_ping_delay: float = 1.0,
         auto_ping: bool = True,
         expires_in: int = 60,
+        ssl_context: ssl.SSLContext | None = None,
+        on_message: Callable[[ServerMessage], None] | None = None,
     ) -> None:
         self.url = url
         self.api_key = api_key
@@ -404,6 +409,8 @@ class GenesysClient:
         self.first_ping_delay = first_ping_delay
         self.auto_ping = auto_ping
         self.expires_in = expires_in
+        self.ssl_context = ssl_context  # for wss:// (None: the system's default trust)
+        self.on_message = on_message  # called with every server message as it arrives
 
         self.ws: ClientConnection | None = None
         self.seq = 0  # last seq sent
@@ -462,6 +469,7 @@ class GenesysClient:
             max_size=None,
             open_timeout=10,
             ping_interval=None,
+            ssl=websocket_ssl(self.url, self.ssl_context),
         )
         self._reader = asyncio.create_task(self._read(), name=f"genesys-read-{self.session_id[:8]}")
         return self
@@ -623,7 +631,7 @@ class GenesysClient:
         """Send the samples in `frame_ms` frames, each when a live source would have spoken it (÷ speed).
 
         `samples` is int16 at 8 kHz, shaped (frames, channels) in the order of the selected channels
-        (or 1-D for one channel).
+        (or 1-D for one channel). A `speed` of 0 or inf sends as fast as the connection takes it.
         """
         if samples.ndim == 1:
             samples = samples[:, None]
@@ -633,10 +641,13 @@ class GenesysClient:
         start = time.monotonic()
         for i in range(0, samples.shape[0], step):
             chunk = samples[i : i + step]
-            due = start + (i + chunk.shape[0]) / RATE / speed
-            delay = due - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if 0 < speed < math.inf:
+                due = start + (i + chunk.shape[0]) / RATE / speed
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            else:
+                await asyncio.sleep(0)
             if self.state not in {"active"}:
                 break  # disconnected or closed under us
             await self.send_audio(chunk, fmt)
@@ -764,6 +775,8 @@ class GenesysClient:
         self._validate(message)
         self.messages.append(received)
         self._arrival.set()
+        if self.on_message is not None:
+            self.on_message(received)
         kind = message.get("type")
         if kind == "opened":
             self.opened_latency = at - (self.open_sent_at or at)
