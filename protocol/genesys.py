@@ -49,6 +49,7 @@ closing --closed()--> closed, once the finals are flushed.
 from __future__ import annotations
 
 import enum
+import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -98,6 +99,44 @@ _DISCONNECTED = (GenesysState.SIGNALED_ERROR, GenesysState.UNAUTHORIZED)
 
 def is_uuid(value: object) -> bool:
     return isinstance(value, str) and bool(_UUID.fullmatch(value))
+
+
+UUID_EXAMPLE = "3fa85f64-5717-4562-b3fc-2c963f66afa6"
+_UUID_GROUPS = (8, 4, 4, 4, 12)
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def quoted(value: str, limit: int = 64) -> str:
+    """A client string for an error text: in double quotes, at most `limit` characters, and ASCII with
+    every control character, quote and non-ASCII character escaped (JSON's escapes), so that what a
+    client sent can neither break the line nor pass for the server's own words."""
+    shown = value if len(value) <= limit else value[:limit] + "..."
+    return json.dumps(shown, ensure_ascii=True)
+
+
+def uuid_problem(value: str) -> str | None:
+    """What keeps `value` from being a UUID as Genesys sends them (8-4-4-4-12 hex digits, version 1-5,
+    variant 8-b; or the null UUID), or None when it is one."""
+    if is_uuid(value):
+        return None
+    if not value:
+        return "it is empty"
+    odd = next((char for char in value if char not in _HEX and char != "-"), None)
+    if odd is not None:
+        return f"{quoted(odd)} is not a hex digit"
+    lengths = tuple(len(group) for group in value.split("-"))
+    if lengths != _UUID_GROUPS:
+        shape = "-".join(map(str, lengths))
+        return f"its groups have {shape} digits" if len(lengths) > 1 else f"it has {len(value)} digits and no dashes"
+    if value[14] not in "12345":
+        return f"its version digit (the 15th character) is {value[14]}, not 1-5"
+    return f"its variant digit (the 20th character) is {value[19]}, not 8, 9, a or b"
+
+
+def uuid_error(what: str, value: str) -> str:
+    """The error text for a `what` (a header, a field) that must be a UUID and is not."""
+    problem = uuid_problem(value) or "it is not a UUID"
+    return f"{what} {quoted(value)} is not a UUID: {problem} (expected 8-4-4-4-12 hex digits, e.g. {UUID_EXAMPLE})"
 
 
 def is_language_code(value: object) -> bool:
@@ -281,11 +320,18 @@ class GenesysSession(SessionBase[GenesysState]):
     # ---- transitions -------------------------------------------------------------------------
 
     def _check_envelope(self, message: ClientMessage) -> None:
+        if self.session_id is not None and not is_uuid(self.session_id):
+            # A bad Audiohook-Session-Id header: every message would fail for it, so say that first.
+            raise ProtocolError(400, uuid_error("Audiohook-Session-Id", self.session_id))
         _require(message.version == PROTOCOL_VERSION, f"'version' must be \"2\", got {message.version!r}")
-        _require(is_uuid(message.id), f"'id' must be the session UUID, got {message.id[:64]!r}")
+        if not is_uuid(message.id):
+            raise ProtocolError(400, uuid_error("'id' must be the session UUID, but", message.id))
         if self.session_id is None:
             self.session_id = message.id
-        _require(message.id == self.session_id, f"message id {message.id!r} does not match session {self.session_id}")
+        _require(
+            message.id == self.session_id,
+            f"message id {quoted(message.id)} does not match session {self.session_id}",
+        )
         self._seq.accept_client_seq(message.seq, required=True)
         self._seq.check_serverseq(message.serverseq, required=True)
         self.client_position = parse_duration(message.position, "position")

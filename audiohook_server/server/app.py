@@ -41,10 +41,11 @@ from audiohook_server.server.admission import SessionLimits
 from audiohook_server.server.asgi import build_app
 from audiohook_server.server.capture import Caller, CaptureService
 from audiohook_server.server.http_protocol import with_head_timeout
+from audiohook_server.server.preflight import listening_socket, writable_directory
 from audiohook_server.server.routes import ServerState
 from audiohook_server.server.session_runner import CallServices
 from audiohook_server.server.websocket_door import WebSocketDoor
-from audiohook_server.settings import ConfigurationError, Settings
+from audiohook_server.settings import ConfigurationError, Settings, setting_names
 from audiohook_server.speech.engine import ResolvedModels, SpeechEngine
 from protocol.capture import CaptureError
 
@@ -144,7 +145,19 @@ class AudioHookServer:
         )
 
     async def start(self) -> None:
-        self.settings.recordings_dir.mkdir(parents=True, exist_ok=True)
+        """Listen and load the models; ConfigurationError (one line: the setting and the fix) when the
+        port cannot be bound or the recordings directory cannot be created or written."""
+        # The port first: a second server started by mistake stops here, before it touches the
+        # recordings of the one that holds the port.
+        self._socket = listening_socket(self.settings)
+        try:
+            writable_directory(
+                self.settings.recordings_dir, setting_names("recordings_dir", self.settings.recordings_dir)
+            )
+        except ConfigurationError:
+            self._socket.close()
+            self._socket = None
+            raise
         # Sessions a previous process did not finish (killed, power loss) get their CSVs first.
         recovered = await asyncio.get_running_loop().run_in_executor(
             None, recover_journals, self.settings.recordings_dir, self.settings.file_mode
@@ -152,7 +165,6 @@ class AudioHookServer:
         if recovered:
             log.warning("recovered %d session CSV(s) from journals of unfinished sessions", len(recovered))
         config = self._uvicorn_config()
-        self._socket = config.bind_socket()
         self._uvicorn = _EmbeddedUvicorn(config)
         self._serving = asyncio.create_task(self._uvicorn.serve(sockets=[self._socket]), name="uvicorn")
         while not self._uvicorn.started:

@@ -7,12 +7,17 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from analysis import ModelUnavailableError, prepare_analysis_backend
+from analysis.model_cache import default_analysis_cache_dir
 from audiohook_server.logs import configure_logging
+from audiohook_server.safe_text import log_text
 from audiohook_server.server.app import AudioHookServer
-from audiohook_server.settings import ConfigurationError, Settings, parse_command_line
+from audiohook_server.server.preflight import check_port, directory_problem, writable_directory
+from audiohook_server.settings import ConfigurationError, Settings, parse_command_line, setting_names
 from audiohook_server.speech.engine import ResolvedModels, resolve_models
+from audiohook_server.speech.model_files import default_cache_dir
 
 log = logging.getLogger("audiohook_server")
 
@@ -26,7 +31,11 @@ async def run_server(settings: Settings, server: AudioHookServer) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await server.start()
+    try:
+        await server.start()
+    except ConfigurationError:
+        await server.stop()  # the pools the server made; nothing was served
+        raise
     try:
         try:
             await server.wait_ready()
@@ -46,28 +55,80 @@ async def run_server(settings: Settings, server: AudioHookServer) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command: 0 after a clean stop (or a passed --check-config), 1 when the models fail to load,
+    2 for a configuration error, which is one line on stderr: what is wrong, the setting, the fix."""
     try:
         settings, args = parse_command_line(argv)
-    except ConfigurationError as exc:
-        print(f"audiohook-server: error: {exc}", file=sys.stderr)
-        return 2
-    configure_logging(settings.log_level, settings.log_format)
-    try:
-        models = resolve_models(settings)
+        configure_logging(settings.log_level, settings.log_format)
+        if args.check_config:
+            return check_config(settings)
+        models = resolve(settings)
         server = AudioHookServer(settings, models)
+        return asyncio.run(run_server(settings, server))
     except ConfigurationError as exc:
-        print(f"audiohook-server: error: {exc}", file=sys.stderr)
-        return 2
-    if args.check_config:
-        try:  # trains the turn classifier once if it is not cached yet (the Docker build runs this)
-            prepared = prepare_analysis_backend(settings.analysis)
-        except (ModelUnavailableError, OSError) as exc:
-            print(f"audiohook-server: error: analysis models: {exc}", file=sys.stderr)
-            return 2
-        print(describe(settings, models))
-        print(f"  trained:       {prepared}")
-        return 0
-    return asyncio.run(run_server(settings, server))
+        return configuration_error(exc)
+
+
+def configuration_error(exc: ConfigurationError) -> int:
+    """Say what is wrong in one line on stderr (whatever the message holds); exit status 2."""
+    print(f"audiohook-server: error: {log_text(str(exc))}", file=sys.stderr)
+    return 2
+
+
+def resolve(settings: Settings) -> ResolvedModels:
+    """The models the settings name; a model cache that cannot be written is a configuration error."""
+    try:
+        return resolve_models(settings)
+    except OSError as exc:
+        cache = settings.model_cache_dir or default_cache_dir()
+        problem = directory_problem(cache) or f"cannot hold the assembled model ({exc.strerror or exc})"
+        raise ConfigurationError(f"{_cache_setting(settings, cache, 'model_cache_dir')} {problem}") from None
+
+
+def check_config(settings: Settings) -> int:
+    """--check-config: the settings (already valid here), the port (bound, then released), the
+    recordings directory (created, written), the models (found, the turn classifier trained once) and
+    the model caches (created, written); prints the summary and returns 0, or raises ConfigurationError."""
+    check_port(settings)
+    writable_directory(settings.recordings_dir, setting_names("recordings_dir", settings.recordings_dir))
+    caches = {
+        _cache_setting(settings, cache, "model_cache_dir"): cache
+        for cache in (settings.model_cache_dir or default_cache_dir(), settings.analysis.cache_dir or
+                      default_analysis_cache_dir())
+    }  # fmt: skip
+    for setting, cache in caches.items():
+        if not cache.is_dir():  # created now (a file, or a parent that is one, is reported)
+            writable_directory(cache, setting)
+    models = resolve(settings)
+    AudioHookServer(settings, models).engine.close()  # TLS files, JWT keys: what the server checks as it starts
+    try:  # trains the turn classifier once if it is not cached yet (the Docker build runs this)
+        prepared = prepare_analysis_backend(settings.analysis)
+    except (ModelUnavailableError, OSError) as exc:
+        cache = settings.analysis.cache_dir or default_analysis_cache_dir()
+        problem = directory_problem(cache) if isinstance(exc, OSError) else None
+        if problem is not None:
+            raise ConfigurationError(f"{_cache_setting(settings, cache, 'model_cache_dir')} {problem}") from None
+        raise ConfigurationError(f"analysis models: {exc}") from None
+    read_only = []
+    for cache in caches.values():
+        # A cache that holds what these settings need may be read-only (the image's /opt/audiohook/models
+        # under a read-only root file system): the models were found above, nothing will be written.
+        if directory_problem(cache) is not None:
+            read_only.append(f"{cache} (read-only; it holds the models these settings need)")
+    print(describe(settings, models))
+    print(f"  trained:       {prepared}")
+    print(f"  model caches:  {', '.join(read_only or [str(cache) for cache in caches.values()])}")
+    return 0
+
+
+def _cache_setting(settings: Settings, cache: Path, name: str) -> str:
+    """How an error names a model cache: the setting that chose it, or the default it came from."""
+    if settings.model_cache_dir is not None:
+        return f"the model cache {cache} ({setting_names(name, settings.model_cache_dir)})"
+    return (
+        f"the model cache {cache} (the default under $XDG_CACHE_HOME or ~/.cache; "
+        f"{setting_names(name)} chooses another)"
+    )
 
 
 def describe(settings: Settings, models: ResolvedModels) -> str:

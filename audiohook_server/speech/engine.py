@@ -163,7 +163,7 @@ class SpeechEngine:
         if self.partials_mode is PartialsMode.VOSK and self.models.vosk_dir is not None:
             self.vosk_model = load_vosk_model(self.models.vosk_dir)
         self.analysis_models = load_analysis_backend(s.analysis)
-        log.info("analysis: %s", self.analysis_models.describe())
+        log.info("%s", self.analysis_models.describe())  # "analysis: sentiment …, emotion …"
         # Warm-up: the first inference pays one-off allocation costs; pay them before the first caller.
         self.transcriber.transcribe(np.zeros(WHISPER_RATE, dtype=np.float32), language="en", final=True)
 

@@ -23,7 +23,14 @@ from protocol.actions import (
 from protocol.audio import MediaFormat
 from protocol.errors import ProtocolError
 from protocol.events import TranscriptUpdate, Word, format_duration, parse_duration
-from protocol.genesys import NULL_UUID, GenesysSession, GenesysState, select_media, transcript_entity
+from protocol.genesys import (
+    NULL_UUID,
+    GenesysSession,
+    GenesysState,
+    select_media,
+    transcript_entity,
+    uuid_problem,
+)
 
 SID = "30b0e395-84d3-4570-ac13-9a62d8f514c0"
 ORG = "d7934305-0972-4844-938e-9060eef73d05"
@@ -243,6 +250,39 @@ def _raw(session: GenesysSession, **fields: Any) -> list[SessionAction]:
 def test_envelope_rules(fields: dict[str, Any], fragment: str) -> None:
     message, _ = _disconnect(_raw(GenesysSession(session_id=SID), **fields))
     assert fragment in message["parameters"]["info"]
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        ("abc", '"abc" is not a UUID: it has 3 digits and no dashes'),
+        ("30b0e395-84d3-4570-ac13", '"30b0e395-84d3-4570-ac13" is not a UUID: its groups have 8-4-4-4 digits'),
+        ("30b0e395-84d3-4570-ac13-9a62d8f514cz", '"z" is not a hex digit'),
+        ("30b0e395-84d3-0570-ac13-9a62d8f514c0", "its version digit (the 15th character) is 0, not 1-5"),
+        ("30b0e395-84d3-4570-7c13-9a62d8f514c0", "its variant digit (the 20th character) is 7, not 8, 9, a or b"),
+        ("", "it is empty"),
+        ("\x1b[2J\nforged", '"\\u001b[2J\\nforged" is not a UUID: "\\u001b" is not a hex digit'),
+    ],
+)
+def test_a_session_id_header_that_is_not_a_uuid_says_what_is_wrong(header: str, problem: str) -> None:
+    # The header's id fails every message: the disconnect says so, not "message id … does not match".
+    message, close = _disconnect(_raw(GenesysSession(session_id=header)))
+    info = message["parameters"]["info"]
+    assert info.startswith("Client Error: 400: Audiohook-Session-Id "), info
+    assert problem in info
+    assert info.endswith("(expected 8-4-4-4-12 hex digits, e.g. 3fa85f64-5717-4562-b3fc-2c963f66afa6)")
+    assert info.isascii() and info.isprintable()  # nothing the client sent is echoed raw
+    assert close.reason.isprintable()
+
+
+def test_uuid_problem_accepts_uuids_and_the_null_uuid() -> None:
+    assert uuid_problem(SID) is None and uuid_problem(NULL_UUID) is None
+    assert uuid_problem(SID.upper()) is None
+    message, _ = _disconnect(_raw(GenesysSession(), id="not-a-uuid"))
+    assert (
+        '\'id\' must be the session UUID, but "not-a-uuid" is not a UUID: "n" is not a hex digit'
+        in (message["parameters"]["info"])
+    )
 
 
 @pytest.mark.parametrize(

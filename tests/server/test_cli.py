@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -44,6 +46,134 @@ def test_configuration_errors_exit_2_with_a_reason(tmp_path: Path) -> None:
     result = _run(_server_command("--whisper-model", str(tmp_path)), {**env, "AUDIOHOOK_API_KEYS": KEY})
     assert result.returncode == 2 and "has no model.bin" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("AUDIOHOOK_")}, **extra}
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """The error a failed start printed: exit status 2, one line on stderr, no traceback, nothing else."""
+    assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("audiohook-server: error: "), result.stderr
+    assert "configuration OK" not in result.stdout
+    return lines[0].removeprefix("audiohook-server: error: ")
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["start", "check-config"])
+def test_a_port_in_use_is_one_line(tmp_path: Path, check: bool) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        args = ["--port", str(port), "--recordings-dir", str(tmp_path / "r"), *(["--check-config"] if check else [])]
+        error = _one_line_error(_run(_server_command(*args), _clean_env(AUDIOHOOK_API_KEYS=KEY)))
+    assert error == (
+        f"--port {port} (AUDIOHOOK_PORT / port in the TOML file) is in use by another process; "
+        "stop it or choose another port"
+    )
+    assert not (tmp_path / "r").exists()  # the port is checked before anything is written
+
+
+@pytest.mark.parametrize("check", [False, True], ids=["start", "check-config"])
+@pytest.mark.parametrize("where", ["a file", "under a file", "under /proc", "/proc itself"])
+def test_a_recordings_dir_that_cannot_be_used_is_one_line(tmp_path: Path, where: str, check: bool) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory")
+    if "proc" in where and not Path("/proc/self").is_dir():
+        pytest.skip("needs procfs")
+    recordings = {
+        "a file": afile,
+        "under a file": afile / "recordings",
+        "under /proc": Path("/proc/audiohook-recordings"),
+        "/proc itself": Path("/proc"),
+    }[where]
+    args = ["--port", "0", "--recordings-dir", str(recordings), *(["--check-config"] if check else [])]
+    error = _one_line_error(_run(_server_command(*args), _clean_env(AUDIOHOOK_API_KEYS=KEY)))
+    assert error.startswith(f"--recordings-dir {recordings} (AUDIOHOOK_RECORDINGS_DIR / recordings_dir in the TOML")
+    expected = {
+        "a file": "is a file, not a directory",
+        "under a file": f"cannot be created: {afile} is a file",
+        "under /proc": "cannot be created in /proc",
+        "/proc itself": "is not writable",
+    }[where]
+    assert expected in error
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('max_sessions = "ten"\n', 'audiohook.toml: max_sessions: must be a positive integer, got "ten"'),
+        ("prot = 8080\n", 'audiohook.toml: unknown setting "prot"; did you mean port?'),
+        ("port = 8080\nhost = \n", "audiohook.toml, line 2: not valid TOML: Invalid value (column 8); fix that line"),
+    ],
+)
+def test_a_bad_config_file_is_one_line_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
+    config = tmp_path / "audiohook.toml"
+    config.write_text(text)
+    for extra in ([], ["--check-config"]):
+        error = _one_line_error(
+            _run(_server_command("--config", str(config), *extra), _clean_env(AUDIOHOOK_API_KEYS=KEY))
+        )
+        assert error == message.replace("audiohook.toml", str(config))
+
+
+def test_check_config_creates_and_writes_the_directories_and_names_a_bad_cache(tmp_path: Path) -> None:
+    recordings, cache = tmp_path / "new" / "recordings", tmp_path / "cache"
+    rules = ["--sentiment-backend", "vader", "--emotion-backend", "lexicon"]  # nothing to train into the new cache
+    args = ["--check-config", "--port", "0", "--recordings-dir", str(recordings), "--model-cache-dir", str(cache)]
+    result = _run(_server_command(*args, *rules), _clean_env(AUDIOHOOK_API_KEYS=KEY))
+    assert result.returncode == 0, result.stderr
+    assert "configuration OK" in result.stdout
+    assert f"  model caches:  {cache}, {cache / 'analysis'}" in result.stdout
+    assert recordings.is_dir() and (cache / "analysis").is_dir()
+    assert list(recordings.iterdir()) == [] and list(cache.iterdir()) == [cache / "analysis"]  # probes deleted
+
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    args = ["--check-config", "--port", "0", "--recordings-dir", str(recordings), "--model-cache-dir", str(afile)]
+    error = _one_line_error(_run(_server_command(*args, *rules), _clean_env(AUDIOHOOK_API_KEYS=KEY)))
+    assert error == (
+        f"the model cache {afile} (--model-cache-dir {afile} (AUDIOHOOK_MODEL_CACHE_DIR / model_cache_dir in the TOML "
+        "file)) is a file, not a directory; point it at a directory (it is created when missing)"
+    )
+    # The default cache (no --model-cache-dir) under an XDG_CACHE_HOME that is a file: named as the default.
+    args = ["--check-config", "--port", "0", "--recordings-dir", str(recordings)]
+    error = _one_line_error(
+        _run(_server_command(*args, *rules), _clean_env(AUDIOHOOK_API_KEYS=KEY, XDG_CACHE_HOME=str(afile)))
+    )
+    assert error.startswith(
+        f"the model cache {afile / 'audiohook-server' / 'models'} (the default under $XDG_CACHE_HOME"
+    )
+    assert "--model-cache-dir (AUDIOHOOK_MODEL_CACHE_DIR / model_cache_dir in the TOML file) chooses another" in error
+
+
+def test_start_up_and_shut_down_logs_repeat_no_prefix(tmp_path: Path) -> None:
+    port = free_port()
+    command = _server_command("--port", str(port), "--recordings-dir", str(tmp_path / "r"))
+    server = subprocess.Popen(
+        command, env=_clean_env(AUDIOHOOK_API_KEYS=KEY), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while health_status(port) != 200:
+            assert server.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    assert server.returncode == 0, output
+    records = [
+        re.match(r"^\S+ \S+ (?P<level>[A-Z]+) (?P<logger>[\w.]+): (?P<message>.*)$", line)
+        for line in output.splitlines()
+    ]
+    assert all(records), output  # every line is one record of the text format
+    messages = [(r["logger"], r["message"]) for r in records if r is not None]
+    assert any("analysis" in m and "sentiment" in m for _, m in messages) and any("listening" in m for _, m in messages)
+    for logger, message in messages:
+        assert not re.search(r"\b([\w.-]+): \1:", message), (logger, message)  # "analysis: analysis: …"
+        assert not message.startswith((f"{logger}:", f"{logger.rsplit('.', 1)[-1]}:")), (logger, message)
 
 
 def test_healthz_is_503_until_the_models_are_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
