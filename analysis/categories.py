@@ -16,7 +16,9 @@ Each match becomes a ``CategoryHit`` holding the matched text, the utterance's s
 speaker. Within one label, overlapping phrases count once (the longer phrase wins); the same stretch
 of text may still count under two labels. ``describe`` turns the hits of one category into the
 human-readable column of the analysis event, e.g.
-``hold (2): "put me on hold" @12.3s; transfer (1): "transfer you" @40.0s``, or ``none``.
+``hold (2): "put me on hold" @12.3s; transfer (1): "transfer you" @40.0s``, or ``none``. A count is the
+number of utterances that mention the label (``utterance_counts``), not of phrases matched: "hold on,
+I'll put you on hold" is one utterance about a hold.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "default_matcher",
     "describe",
     "load_category_tables",
+    "utterance_counts",
 ]
 
 CATEGORY_NAMES: Final = ("process_issues", "repeated_problems", "marketing_mentions")
@@ -207,6 +210,19 @@ def default_matcher() -> CategoryMatcher:
     return CategoryMatcher(default_categories())
 
 
+def _utterances(hits: Iterable[CategoryHit]) -> set[tuple[float, str, str]]:
+    """The utterances the hits were found in: a hit carries its utterance's start, speaker and text."""
+    return {(hit.start, hit.speaker, hit.text) for hit in hits}
+
+
+def utterance_counts(hits: Iterable[CategoryHit], category: str) -> dict[str, int]:
+    """label -> how many utterances mention it, for one category; labels in order of first mention."""
+    grouped: dict[str, list[CategoryHit]] = {}
+    for hit in sorted((h for h in hits if h.category == category), key=lambda h: h.start):
+        grouped.setdefault(hit.label, []).append(hit)
+    return {label: len(_utterances(label_hits)) for label, label_hits in grouped.items()}
+
+
 def describe(hits: Iterable[CategoryHit], category: str, limit: int = MAX_DESCRIPTION_CHARS) -> str:
     """Human-readable summary of one category's hits: labels in order of first occurrence.
 
@@ -222,7 +238,7 @@ def describe(hits: Iterable[CategoryHit], category: str, limit: int = MAX_DESCRI
     for label, label_hits in grouped.items():
         first = label_hits[0]
         phrase = first.phrase.replace('"', "'")
-        parts.append(f'{label} ({len(label_hits)}): "{phrase}" @{first.start:.1f}s')
+        parts.append(f'{label} ({len(_utterances(label_hits))}): "{phrase}" @{first.start:.1f}s')
     text = "; ".join(parts)
     if len(text) < limit:
         return text

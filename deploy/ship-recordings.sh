@@ -38,6 +38,9 @@ skipped=0
 failed=0
 for csv in "$dir"/*.csv; do
     [ -e "$csv" ] || continue
+    case ${csv##*/} in
+    calls.csv | calls.v*.csv) continue ;; # the call log (one row per call), not a session: it stays
+    esac
     stem=${csv%.csv}
     if [ -e "$stem.journal.jsonl" ]; then
         skipped=$((skipped + 1))

@@ -3,10 +3,15 @@
 The simple dialect sends the key as `?x-api-key=KEY`; Genesys sends the `X-API-KEY` header. Keys are
 compared in constant time against every configured key (`protocol.credentials.lookup_key`), so a
 wrong key and an unknown key take the same time and get the same answer.
+
+A key has no name in the configuration, and the key is the secret (for the simple dialect, it is all a
+client shows), so the exports name it by `key_id`: the first 12 hex digits of its SHA-256, the same on
+every replica (`printf %s KEY | sha256sum | cut -c1-12` shows which key it was), never the key.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs
@@ -14,7 +19,7 @@ from urllib.parse import parse_qs
 from audiohook_server.settings import ApiKey
 from protocol.credentials import lookup_key
 
-__all__ = ["AuthResult", "check_api_key", "presented_api_key"]
+__all__ = ["AuthResult", "check_api_key", "key_id", "presented_api_key"]
 
 
 @dataclass(frozen=True)
@@ -38,3 +43,8 @@ def check_api_key(presented: str | None, keys: Sequence[ApiKey]) -> AuthResult:
     if match is None:
         return AuthResult(None, "invalid API key")
     return AuthResult(match)
+
+
+def key_id(key: str) -> str:
+    """A key's name in the exports: the first 12 hex digits of its SHA-256 (not the key; not reversible)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:12]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from audiohook_server.auth.api_keys import check_api_key, presented_api_key
+from audiohook_server.auth.api_keys import check_api_key, key_id, presented_api_key
 from audiohook_server.auth.nonces import NonceStoreUnavailable, nonce_store
 from audiohook_server.auth.tokens import JwtConfig, JwtError, JwtIdentity, JwtVerifier, token_from_request
 from audiohook_server.settings import Settings
@@ -72,21 +72,21 @@ class Handshake:
         return self.api_key
 
     def auth_details(self) -> dict[str, Any]:
-        """Recorded with the session: how the client authenticated (never the key or token itself)."""
+        """Recorded with the session: how the client authenticated (never the key or token itself);
+        `authenticated_by` is `jwt:<subject>`, `api-key:<key id>` (`api_keys.key_id`) or `none`."""
         if self.jwt is not None:
             return {
                 "auth": "jwt",
+                "authenticated_by": f"jwt:{self.jwt.subject}",
                 "subject": self.jwt.subject,
                 "claims": self.jwt.claims,
                 "algorithm": self.jwt.algorithm,
             }
         if self.api_key is not None:
-            return (
-                {"auth": "api-key", "correlationId": self.correlation_id}
-                if self.correlation_id
-                else {"auth": "api-key"}
-            )
-        return {"auth": "none"}
+            kid = key_id(self.api_key)
+            details: dict[str, Any] = {"auth": "api-key", "authenticated_by": f"api-key:{kid}", "key_id": kid}
+            return {**details, "correlationId": self.correlation_id} if self.correlation_id else details
+        return {"auth": "none", "authenticated_by": "none"}
 
 
 @dataclass(frozen=True)

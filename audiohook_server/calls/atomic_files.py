@@ -35,14 +35,22 @@ def safe_stem(session_id: str) -> str:
     return _UNSAFE.sub("_", session_id)[:100].lstrip(".") or "session"
 
 
+def _call_log_name(stem: str) -> bool:
+    """`calls`, `calls.v1`, …: the stems of calls.csv and its later versions (calls_csv)."""
+    return stem == "calls" or stem.startswith("calls.")
+
+
 def reserve_session_files(session_id: str, directory: Path, header: str, mode: int = FILE_MODE) -> tuple[Path, Path]:
     """Claim `<stem>.csv` (created with its `header` line, atomically) and `<stem>.wav` for a session.
 
     If another session holds the name, `-2`, `-3`, … is appended. The exclusive create makes two
-    sessions with the same id race safely, and the CSV is never empty, even for a moment.
+    sessions with the same id race safely, and the CSV is never empty, even for a moment. The names of
+    the call log (`calls.csv`, `calls.v1.csv`, …) are never a session's: a session `calls` gets `calls_`.
     """
     directory.mkdir(parents=True, exist_ok=True)
     stem = safe_stem(session_id)
+    if _call_log_name(stem):
+        stem = "calls_" + stem.removeprefix("calls")
     candidate, n = stem, 1
     while True:
         csv_path, wav_path = directory / f"{candidate}.csv", directory / f"{candidate}.wav"

@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from analysis import CallAnalysis, Utterance, UtteranceAnalysis
 from audiohook_server.calls.ports import Analyzer, ExportSink, Recognizer, Refusal
-from audiohook_server.calls.transcript_csv import TranscriptRow
+from audiohook_server.calls.transcript_csv import RUNNING_COLUMNS, TranscriptRow
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.speech.pipeline import (
     ChannelOutput,
@@ -96,6 +96,7 @@ class CallCore:
         self.speakers = [speaker_for_channel(name) for name in media.channels]
         self.latest_analysis: CallAnalysis | None = None
         self.final_count = 0
+        self.end_reason = ""  # set by the first finish()
 
         self._new_analyzer = new_analyzer
         self._analyzer: Analyzer | None = None  # made once the recognizer (and the analysis models) are ready
@@ -150,10 +151,12 @@ class CallCore:
         if not self._finished:
             self._audio.put_nowait(_Gap(samples))
 
-    async def finish(self) -> None:
-        """End of the call: flush open utterances, send their finals, close the exports. Idempotent."""
+    async def finish(self, reason: str = "completed") -> None:
+        """End of the call: flush open utterances, send their finals, close the exports. Idempotent: the
+        first call's `reason` (completed, disconnected, drained, failed, …) is the call's end reason."""
         if not self._finished:
             self._finished = True
+            self.end_reason = reason
             self._audio.put_nowait(_END)
         try:
             await asyncio.gather(asyncio.shield(self._worker), asyncio.shield(self._finalizer))
@@ -162,7 +165,7 @@ class CallCore:
         finally:
             if self._opened:
                 self._opened = False
-                await self._blocking(self.exports.close, self.latest_analysis)
+                await self._blocking(self.exports.close, self.latest_analysis, self.end_reason)
 
     # ---- audio -------------------------------------------------------------------------------
 
@@ -321,8 +324,9 @@ class CallCore:
         return result, analysis
 
     def _row(self, utterance: Utterance, result: UtteranceAnalysis, analysis: CallAnalysis | None) -> TranscriptRow:
-        # The call-level columns are the analysis block the clients get (analysis.types.EVENT_KEYS).
-        call: dict[str, Any] = dict(analysis.to_event()) if analysis is not None else {}
+        # The running call-level columns are the analysis block the clients get (analysis.types.EVENT_KEYS).
+        event = analysis.to_event() if analysis is not None else {}
+        call: dict[str, Any] = {RUNNING_COLUMNS[key]: value for key, value in event.items()}
         return TranscriptRow(
             session_id=self.session_id,
             start=round(utterance.start, 3),

@@ -77,7 +77,9 @@ class ExportSink(Protocol):
         """Durable (fsynced) before it returns: the client is sent the final only after."""
         ...
 
-    def close(self, analysis: CallAnalysis | None) -> None: ...
+    def close(self, analysis: CallAnalysis | None, reason: str) -> None:
+        """The call is over (`reason`: completed, disconnected, drained, failed, …): write what is left."""
+        ...
 
 
 class SpeechService(Recognizer, Protocol):

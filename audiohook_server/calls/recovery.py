@@ -14,21 +14,35 @@ that recovery can never destroy what another process wrote:
 - a CSV that cannot be read is never replaced: the recovered rows go to `<stem>.recovered.csv`;
 - otherwise the CSV is written atomically from the journal, then the journal is removed while still
   locked.
+
+A recovered session is a finished call too: before its journal goes, its `session.json` gains its end
+(`end_reason` "recovered", `ended_at` the last time its journal or recording was written, the audio
+length from its WAV), unless the session had already written it (it died after that: its own end is
+kept), and `calls.csv` gets its row, unless calls.csv already has a row for its CSV (it died after
+appending, or this recovery was cut short before removing the journal): a session gets one row,
+however often recovery runs. A live-capture session that the server resumes (`live/<id>/state.json`)
+is not finished: it gets its row when it ends. Journals written before the per-utterance CSV's
+`running_` columns are read with their values moved there (`transcript_csv.upgrade_row`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import json
 import logging
 import os
+import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from audiohook_server.calls.atomic_files import FILE_MODE
+from audiohook_server.calls.atomic_files import FILE_MODE, write_json_atomically
+from audiohook_server.calls.call_record import CallFiles, call_row, calls_csv, ended_fields
 from audiohook_server.calls.journal import JOURNAL_SUFFIX, read_journal
-from audiohook_server.calls.transcript_csv import CSV_COLUMNS, TranscriptCsv
+from audiohook_server.calls.transcript_csv import CSV_COLUMNS, TranscriptCsv, upgrade_row
 
 __all__ = ["Recovered", "recover_journal", "recover_journals"]
 
@@ -40,6 +54,7 @@ class Recovered:
     csv: Path
     rows: int
     kept_existing: bool  # the CSV was already complete: only the journal was removed
+    logged: Path | None = None  # the calls.csv the call's row went to (None: it had one, or it resumes)
 
 
 def _csv_rows(path: Path) -> int | None:
@@ -70,8 +85,8 @@ def recover_journal(journal: Path, mode: int = FILE_MODE) -> Recovered | None:
         mine = os.fstat(fd)
         if (now.st_dev, now.st_ino) != (mine.st_dev, mine.st_ino):
             return None  # the name now belongs to another file
-        rows = read_journal(journal, held.readlines())
-        csv_path = journal.with_name(journal.name.removesuffix(JOURNAL_SUFFIX) + ".csv")
+        rows = [upgrade_row(row) for row in read_journal(journal, held.readlines())]
+        session_csv = csv_path = journal.with_name(journal.name.removesuffix(JOURNAL_SUFFIX) + ".csv")
         existing = _csv_rows(csv_path)
         kept = existing is not None and existing >= len(rows)
         if not kept:
@@ -81,8 +96,44 @@ def recover_journal(journal: Path, mode: int = FILE_MODE) -> Recovered | None:
                 csv.add({c: row.get(c, "") for c in CSV_COLUMNS})
             csv.write()
             csv_path = target
+        logged = None
+        if not _resumes(session_csv):
+            logged = _log_call(session_csv, csv_path, rows, os.fstat(fd).st_mtime, mode)
         journal.unlink()  # still locked: nobody can find it unlocked
-    return Recovered(csv_path, len(rows), kept)
+    return Recovered(csv_path, len(rows), kept, logged)
+
+
+def _resumes(session_csv: Path) -> bool:
+    """A live-capture session the server resumes at start (its state is kept under live/<id>/)."""
+    return (session_csv.parent / "live" / session_csv.stem / "state.json").is_file()
+
+
+def _audio_s(wav: Path) -> float | None:
+    with contextlib.suppress(OSError, wave.Error, EOFError), wave.open(str(wav)) as audio:
+        frames: int = audio.getnframes()
+        rate: int = audio.getframerate()
+        return frames / rate
+    return None
+
+
+def _log_call(
+    session_csv: Path, transcript: Path, rows: list[dict[str, Any]], journal_mtime: float, mode: int
+) -> Path | None:
+    """The recovered session's end in its session.json (unless it wrote it) and its calls.csv row (once)."""
+    record_path = session_csv.with_suffix(".session.json")
+    metadata: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        loaded = json.loads(record_path.read_text(encoding="utf-8"))
+        metadata = loaded if isinstance(loaded, dict) else {}
+    if not metadata.get("ended_at"):
+        wav = session_csv.with_suffix(".wav")
+        last_write = max([journal_mtime, *([wav.stat().st_mtime] if wav.exists() else [])])
+        audio = _audio_s(wav) if wav.exists() else None
+        metadata.update(ended_fields(metadata, last_write, "recovered", audio))
+        if record_path.exists():
+            write_json_atomically(record_path, metadata, mode)
+    row = call_row(metadata, rows, CallFiles.beside(transcript, stem=session_csv))
+    return calls_csv(session_csv.parent, mode).append(row.as_dict(), unless_present="transcript_csv")
 
 
 def recover_journals(directory: Path, mode: int = FILE_MODE) -> list[Recovered]:
@@ -102,5 +153,7 @@ def recover_journals(directory: Path, mode: int = FILE_MODE) -> list[Recovered]:
             log.warning("%s was already complete (%d rows): removed its leftover journal", result.csv.name, result.rows)
         else:
             log.warning("recovered %s: %d final transcripts from an unfinished session", result.csv.name, result.rows)
+        if result.logged is not None:
+            log.warning("%s: added the row of the recovered session %s", result.logged.name, result.csv.name)
         recovered.append(result)
     return recovered

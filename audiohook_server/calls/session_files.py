@@ -3,16 +3,22 @@
     <stem>.csv            the transcript, one row per final (header from the first moment)
     <stem>.journal.jsonl  every row fsynced as it is produced; removed once the CSV is complete
     <stem>.wav            the audio as received (optional)
-    <stem>.session.json   what the session was: dialect, media, conversation, who authenticated
+    <stem>.session.json   what the session was: dialect, media, conversation, who authenticated; at
+                          the end also when it ended, how long it lasted and why it ended
     <stem>.summary.json   the final analysis breakdown, written with the CSV
+    calls.csv             the call's row, appended when it ends (shared by every call: `calls_csv`)
 
 `open` runs before any audio is processed and `close` exactly once however the call ends, both in a
 worker thread (they touch the disk). The journal line and the CSV row are added together, so the
-journal always holds at least what the client was sent.
+journal always holds at least what the client was sent. `close` writes the CSV, the summary, the
+session record's end, then the calls.csv row, and only then removes the journal: a crash anywhere
+before leaves the journal, and recovery at the next start completes what is missing (the row at most
+once: it checks calls.csv first).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +28,7 @@ import numpy.typing as npt
 
 from analysis import CallAnalysis
 from audiohook_server.calls.atomic_files import FILE_MODE, reserve_session_files, write_json_atomically
+from audiohook_server.calls.call_record import CallFiles, call_row, calls_csv, ended_fields
 from audiohook_server.calls.journal import SessionJournal, journal_path
 from audiohook_server.calls.recording import RecordingWriter
 from audiohook_server.calls.transcript_csv import CSV_HEADER, TranscriptCsv, TranscriptRow
@@ -43,6 +50,10 @@ class SessionFiles:
     # The server chose the id (HTTP sessions): its files are exactly `<id>.*`, replaced when the session is
     # resumed after a restart (it transcribes its upload again from the start), never `<id>-2.*`.
     exact_stem: bool = False
+    # The session may have ended once already (an HTTP session resumed after a restart): its calls.csv row
+    # is appended only if calls.csv does not have it yet.
+    once_per_csv: bool = False
+    audio_frames: int = field(default=0, init=False)
     csv: TranscriptCsv | None = field(default=None, init=False)
     journal: SessionJournal | None = field(default=None, init=False)
     recording: RecordingWriter | None = field(default=None, init=False)
@@ -66,6 +77,7 @@ class SessionFiles:
             self.recording = RecordingWriter(wav_path, self.rate, self.channels, self.mode)
 
     def record(self, samples: npt.NDArray[np.int16]) -> None:
+        self.audio_frames += samples.shape[0]
         if self.recording is not None:
             self.recording.write(samples)
 
@@ -74,16 +86,23 @@ class SessionFiles:
         self.csv.add(row)
         self.journal.append(row.as_dict())
 
-    def close(self, analysis: CallAnalysis | None) -> None:
-        """The final CSV and analysis summary; the journal goes once the CSV is on disk."""
+    def close(self, analysis: CallAnalysis | None, reason: str = "completed") -> None:
+        """The final CSV, analysis summary, session record and calls.csv row; the journal goes last."""
         if self.recording is not None:
             self.recording.close()
             self.recording = None
         if self.csv is None:
             return
         self.csv.write()
+        path = self.csv.path
         if analysis is not None:
-            write_json_atomically(self.csv.path.with_suffix(".summary.json"), analysis.to_summary(), self.mode)
+            write_json_atomically(path.with_suffix(".summary.json"), analysis.to_summary(), self.mode)
+        self.metadata.update(ended_fields(self.metadata, time.time(), reason, self.audio_frames / self.rate))
+        write_json_atomically(path.with_suffix(".session.json"), self.metadata, self.mode)
+        row = call_row(self.metadata, self.csv.rows, CallFiles.beside(path))
+        calls_csv(self.directory, self.mode).append(
+            row.as_dict(), unless_present="transcript_csv" if self.once_per_csv else None
+        )
         if self.journal is not None:
             self.journal.close(remove=True)
             self.journal = None

@@ -1,11 +1,17 @@
 """The per-call CSV a QA team reads: its columns, one row per final utterance, written atomically.
 
 `TranscriptRow` is the one place the columns are defined (the CSV header, the journal's lines and
-recovery all derive from it). The file holds its header from the session's first moment and all rows
-once the session ends; `TranscriptCsv.write` replaces it whole (pandas writes the quoting). Every text
-cell goes through `safe_text.csv_cell` as it is written: a cell that a spreadsheet would run as a
-formula (`=`, `+`, `-`, `@`, tab, carriage return first) starts with an apostrophe instead, so a
-session id or a transcript can never put `=HYPERLINK(...)` into a QA reader's spreadsheet.
+recovery all derive from it). The utterance's own values (`text`, `utterance_sentiment`, …) come
+first; the call's analysis as it stood at that row follows under `running_` names
+(`running_sentiment`, `running_agent_score`, …): running values, whose last row is the call's final
+analysis (also in `calls.csv`, one row per call). Journals written before the rename (call-level
+columns without the prefix) are read with `upgrade_row`.
+
+The file holds its header from the session's first moment and all rows once the session ends;
+`TranscriptCsv.write` replaces it whole (pandas writes the quoting). Every text cell goes through
+`safe_text.csv_cell` as it is written: a cell that a spreadsheet would run as a formula (`=`, `+`,
+`-`, `@`, tab, carriage return first) starts with an apostrophe instead, so a session id or a
+transcript can never put `=HYPERLINK(...)` into a QA reader's spreadsheet.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import pandas as pd
 from audiohook_server.calls.atomic_files import FILE_MODE, replace_atomically
 from audiohook_server.safe_text import csv_cell
 
-__all__ = ["CSV_COLUMNS", "CSV_HEADER", "TranscriptCsv", "TranscriptRow"]
+__all__ = ["CSV_COLUMNS", "CSV_HEADER", "RUNNING_COLUMNS", "TranscriptCsv", "TranscriptRow", "upgrade_row"]
 
 
 @dataclass(frozen=True)
@@ -36,19 +42,38 @@ class TranscriptRow:
     utterance_sentiment: str
     utterance_emotion: str
     utterance_categories: str
-    sentiment: str = ""  # the call-level columns: empty until 5 words of final text exist
-    emotion: str = ""
-    agent_score: int | str = ""
-    summary: str = ""
-    process_issues: str = ""
-    repeated_problems: str = ""
-    marketing_mentions: str = ""
+    # The call as of this row (running values; the last row's are the final analysis): empty until 5
+    # words of final text exist.
+    running_sentiment: str = ""
+    running_emotion: str = ""
+    running_agent_score: int | str = ""
+    running_summary: str = ""
+    running_process_issues: str = ""
+    running_repeated_problems: str = ""
+    running_marketing_mentions: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 CSV_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(TranscriptRow))
+RUNNING_PREFIX = "running_"
+# analysis key (the protocol's `analysis` block) -> its running column
+RUNNING_COLUMNS: dict[str, str] = {
+    column.removeprefix(RUNNING_PREFIX): column for column in CSV_COLUMNS if column.startswith(RUNNING_PREFIX)
+}
+
+
+def upgrade_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A journal row of any version with the current column names: the call-level values of rows written
+    before the `running_` rename (`sentiment`, `agent_score`, …) move to their `running_` columns."""
+    upgraded = dict(row)
+    for old, new in RUNNING_COLUMNS.items():
+        if new not in upgraded and old in upgraded:
+            upgraded[new] = upgraded.pop(old)
+    return upgraded
+
+
 # RFC 4180's line ending: a cell holding a newline or a carriage return is then always quoted.
 LINE_END = "\r\n"
 CSV_HEADER = ",".join(CSV_COLUMNS) + LINE_END

@@ -46,6 +46,7 @@ import numpy.typing as npt
 from analysis import CallAnalysis, UtteranceAnalysis
 from audiohook_server.audio.stream_decoder import MediaError, StreamDecoder, container_of, decode_file
 from audiohook_server.calls.atomic_files import write_json_atomically
+from audiohook_server.calls.call_record import CallFiles, call_row, calls_csv, ended_fields
 from audiohook_server.calls.core import CallCore
 from audiohook_server.calls.ingest import IngestBudget
 from audiohook_server.calls.session_files import SessionFiles
@@ -328,20 +329,26 @@ class CaptureRun:
 
     # ---- the pipeline -----------------------------------------------------------------------
 
-    def _new_core(self, channels: int) -> CallCore:
-        media = MediaFormat("L16", 16000, ("mono",) if channels == 1 else ("left", "right"))
+    def _metadata(self, media: MediaFormat | None) -> dict[str, Any]:
+        """The session record (session.json)."""
         settings = self.service.settings
-        metadata = {
+        channels = list(media.channels) if media is not None else None
+        return {
             "session_id": self.session.session_id,
             "started_at": iso_utc(self.session.created_at),
             "language": settings.language,
-            "media": {"encoding": "L16", "rate": 16000, "channels": list(media.channels), "container": self._container},
+            "media": {"encoding": "L16", "rate": 16000, "channels": channels, "container": self._container},
             "dialect": "http-replay" if self.replay else "http-live",
             "conversation_id": self.session.conversation_id,
             "goal": self.session.goal,
             "filename": self.session.filename,
             **self.principal,
         }
+
+    def _new_core(self, channels: int) -> CallCore:
+        media = MediaFormat("L16", 16000, ("mono",) if channels == 1 else ("left", "right"))
+        settings = self.service.settings
+        metadata = self._metadata(media)
         files = SessionFiles(
             settings.recordings_dir,
             self.session.session_id,
@@ -351,6 +358,7 @@ class CaptureRun:
             record_audio=settings.record_audio,
             mode=settings.file_mode,
             exact_stem=True,
+            once_per_csv=self._resumed,  # it may have ended (and logged its call) before the restart
         )
         speech = self.service.speech
         self.service.metrics.sessions.labels(metadata["dialect"]).inc()
@@ -427,8 +435,11 @@ class CaptureRun:
             and self._media_error is None
         ):
             await self._decode_complete_file()
+        reason = self.session.end_reason or ("failed" if failure or self._media_error else "completed")
         if self.core is not None:
-            await self.core.finish()
+            await self.core.finish(reason)
+        else:  # no audio was decoded: no call files, but the call still gets its calls.csv row
+            await self._blocking(self._log_call_without_audio, reason)
         if failure is not None:
             code = self.session.end_reason or "failed"
             await self.publish("error", {"code": code, "message": failure})
@@ -439,6 +450,15 @@ class CaptureRun:
         await self.save_state()
         await self.publish("done", self._done_payload())
         await self._write_timeline()
+
+    def _log_call_without_audio(self, reason: str) -> None:
+        metadata = self._metadata(None)
+        ended = ended_fields(metadata, time.time(), reason, 0.0)
+        row = call_row(metadata, [], CallFiles(), ended=ended)
+        settings = self.service.settings
+        calls_csv(settings.recordings_dir, settings.file_mode).append(
+            row.as_dict(), unless_present="session_id" if self._resumed else None
+        )
 
     async def _decode_complete_file(self) -> None:
         """The container could not be read while it grew: decode the whole upload now that it is here."""

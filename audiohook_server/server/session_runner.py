@@ -6,6 +6,11 @@ the session starts, feeds it audio and gaps, turns a core's `Refusal` (backpress
 dialect's error, and runs the closing handshake: after `close`, the last finals first, then
 `closed()`. Whatever ends the connection, `finish()` finishes the call so that every final reaches
 the CSV. The runner never touches a socket: the door's `Outbox` does.
+
+The call's end reason (in its session.json and its calls.csv row) is how it ended first: `completed`
+(the client's `close`), `drained` (the server shut down), `failed` (the server ended it with an
+error: a timeout, overload, a protocol error) or `disconnected` (the connection went without a
+`close`).
 """
 
 from __future__ import annotations
@@ -82,7 +87,7 @@ class CallServices:
         media = started.media
         metadata: dict[str, Any] = {
             "session_id": started.session_id,
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "started_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "language": started.language,
             "media": {"encoding": media.encoding, "rate": media.rate, "channels": list(media.channels)},
             "speakers": [speaker_for_channel(name) for name in media.channels],
@@ -139,6 +144,7 @@ class SessionRunner:
         self._closing: asyncio.Task[None] | None = None
         self._delayed_close: asyncio.Task[None] | None = None
         self._dialect_started: str | None = None
+        self._failed = False
 
     @property
     def session_id(self) -> str | None:
@@ -169,12 +175,13 @@ class SessionRunner:
 
     async def fail(self, error: ProtocolError) -> None:
         log.warning("session %s: %s", self.session_id, error.message)
+        self._failed = True
         await self.perform(self.session.fail(error))
 
     async def drain(self) -> None:
         """Server shutdown: finish the open utterances, send their finals, then end the session."""
         if self.core is not None:
-            await self.core.finish()
+            await self.core.finish("drained")
         await self.perform(self.session.shutdown())
 
     async def finish(self, close_code: int | None = None) -> None:
@@ -187,7 +194,7 @@ class SessionRunner:
         if self._closing is not None:
             await self._closing
         elif self.core is not None:
-            await self.core.finish()
+            await self.core.finish("failed" if self._failed else "disconnected")
         if self.core is not None:
             csv = getattr(self.core.exports, "csv_path", None)
             log.info(
@@ -257,7 +264,7 @@ class SessionRunner:
     async def _close_gracefully(self) -> None:
         """After a `close`: the last finals first, then `closed`, then a normal close."""
         if self.core is not None:
-            await self.core.finish()
+            await self.core.finish("failed" if self._failed else "completed")
         if self._delayed_close is not None:
             self._delayed_close.cancel()
         await self.perform(self.session.closed())

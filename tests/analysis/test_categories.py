@@ -9,7 +9,13 @@ import pytest
 
 from analysis import CallAnalyzer, CategoryHit, Utterance
 from analysis.backends import load_analysis_backend
-from analysis.categories import CategoryMatcher, default_categories, describe, load_category_tables
+from analysis.categories import (
+    CategoryMatcher,
+    default_categories,
+    describe,
+    load_category_tables,
+    utterance_counts,
+)
 from analysis.config import AnalysisConfig
 from tests.analysis.scripted_calls import run_call, utterance
 
@@ -124,6 +130,25 @@ def test_category_matcher_custom_table_and_validation() -> None:
     assert result is not None
     assert result.process_issues == 'hold (1): "on hold" @1.0s'
     assert result.marketing_mentions == "none"
+
+
+def test_a_count_is_of_utterances_not_of_phrases_matched() -> None:
+    matcher = CategoryMatcher({"process_issues": {"hold": ["on hold", "hold the line"]}})
+    analyzer = CallAnalyzer(categories=matcher)
+    analyzer.add(utterance(1.0, "customer", "I was on hold, then on hold again, so hold the line yourself."))
+    analyzer.add(utterance(9.0, "agent", "Sorry you were on hold."))
+    analyzer.add(utterance(14.0, "customer", "Fine, thanks."))
+    result = analyzer.analysis()
+    assert result is not None
+    assert len([hit for hit in result.hits if hit.start == 1.0]) == 3  # three phrases matched, one utterance
+    assert utterance_counts(result.hits, "process_issues") == {"hold": 2}
+    assert result.process_issues == 'hold (2): "on hold" @1.0s'
+    # Two speakers starting together (a stereo call) are two utterances.
+    both = [
+        CategoryHit("process_issues", "hold", "on hold", 5.0, speaker, text="on hold")
+        for speaker in ("customer", "agent")
+    ]
+    assert utterance_counts(both, "process_issues") == {"hold": 2}
 
 
 def test_describe_groups_counts_and_limits_length() -> None:

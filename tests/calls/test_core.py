@@ -242,7 +242,7 @@ def test_analysis_and_exports_once_five_words_exist(tmp_path: Path, speech: Stan
     summary = json.loads(h.files.csv.path.with_suffix(".summary.json").read_text())
     assert summary["utterance_count"] == 2
     frame = h.csv()
-    assert analyses[-1] is not None and frame["agent_score"].iloc[-1] == analyses[-1]["agent_score"]
+    assert analyses[-1] is not None and frame["running_agent_score"].iloc[-1] == analyses[-1]["agent_score"]
 
 
 def test_finish_is_idempotent_and_survives_models_that_never_load(tmp_path: Path) -> None:

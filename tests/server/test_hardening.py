@@ -243,7 +243,7 @@ def test_hostile_session_ids_lose_nothing(stand_in: RunningServer, session_id: s
     [csv] = [
         p
         for p in stand_in.recordings.glob("*.csv")
-        if _first_cell(p).endswith(session_id[1:].replace("\ud800", "\ufffd"))
+        if p.name != "calls.csv" and _first_cell(p).endswith(session_id[1:].replace("\ud800", "\ufffd"))
     ]
     frame = pd.read_csv(csv, keep_default_na=False)
     assert len(frame) == len(finals)

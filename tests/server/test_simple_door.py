@@ -127,7 +127,7 @@ def test_csv_matches_the_events(server: RunningServer, librivox_session: Any) ->
     final_analysis = result.last_analysis
     assert final_analysis is not None
     for key in ANALYSIS_KEYS:
-        assert str(last[key]) == str(final_analysis[key])
+        assert str(last[f"running_{key}"]) == str(final_analysis[key])
     assert set(frame["utterance_sentiment"]) <= {"positive", "neutral", "negative"}
     summary = json.loads((server.recordings / "librivox-call.summary.json").read_text())
     assert summary["analysis"] == final_analysis  # the full breakdown beside the CSV
@@ -155,7 +155,7 @@ def test_dialogue_call_gets_categories_in_the_csv(server: RunningServer) -> None
     assert "called" in analysis["repeated_problems"] or "time" in analysis["repeated_problems"]
     assert "upgrade" in analysis["marketing_mentions"]
     frame = _csv(server, result.session_id)
-    assert frame.iloc[-1]["marketing_mentions"] == analysis["marketing_mentions"]
+    assert frame.iloc[-1]["running_marketing_mentions"] == analysis["marketing_mentions"]
 
 
 def test_odd_sized_frames_lose_nothing(server: RunningServer) -> None:
