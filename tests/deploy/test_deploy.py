@@ -6,7 +6,9 @@
   in front of a plain server; a Genesys call (real two-voice μ-law speech, signed over the authority the
   client connects to, i.e. nginx's host:port) streams through it and its final transcripts come back.
   The same request signed over any other authority, or not signed, is refused: the signature is really
-  checked behind the proxy.
+  checked behind the proxy. `/metrics` through nginx answers 403 to an address the template does not
+  allow (a client bound to 127.0.0.2) however the path is spelled, and the metrics to 127.0.0.1, while
+  the other routes still reach the server from anywhere.
 - Kubernetes manifests: validated against the Kubernetes JSON schemas bundled in the PyPI package
   `kubernetes-validate` (offline, strict: unknown fields fail), and checked to fit together (selectors,
   probes, grace period versus drain time, ConfigMap/Secret/PVC references). The ConfigMap's TOML passes
@@ -26,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import http.client
 import os
 import re
 import shutil
@@ -43,6 +46,7 @@ import pandas as pd
 import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -281,6 +285,86 @@ def test_requests_not_signed_for_the_proxy_authority_are_refused(case: str, prox
     assert refused.value.response.status_code == 401
 
 
+ALLOWED_CLIENT = "127.0.0.1"  # the template's `allow 127.0.0.1;`
+OUTSIDE_CLIENT = "127.0.0.2"  # loopback too (Linux routes 127/8 to lo), but not allowed
+# Spellings nginx normalises to /metrics before it matches a location. nginx passes the raw one on, and
+# the server itself serves the metrics for some (percent-encoding) and not for others (double slash).
+METRICS_SPELLINGS = ["/metrics", "/metrics?name[]=audiohook_sessions", "//metrics", "/%6Detrics", "/healthz/../metrics"]
+SERVED_SPELLINGS = {"/metrics", "/metrics?name[]=audiohook_sessions", "/%6Detrics"}
+
+
+def _request(
+    connection: http.client.HTTPConnection, path: str, method: str = "GET"
+) -> tuple[int, str, http.client.HTTPMessage]:
+    try:
+        connection.request(method, path)
+        response = connection.getresponse()
+        return response.status, response.read().decode(errors="replace"), response.headers
+    finally:
+        connection.close()
+
+
+def _get_through_nginx(
+    proxy: Proxy, pki: Pki, path: str, source: str, method: str = "GET"
+) -> tuple[int, str, http.client.HTTPMessage]:
+    """One request to nginx from the local address `source` (the certificate covers 127.0.0.1)."""
+    context = pki.client_context()
+    address = (source, 0)
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", proxy.port, context=context, timeout=10, source_address=address
+    )
+    return _request(connection, path, method)
+
+
+def _metric_names(body: str) -> set[str]:
+    return {family.name for family in text_string_to_metric_families(body)}
+
+
+@pytest.mark.parametrize("path", METRICS_SPELLINGS)
+def test_metrics_through_nginx_only_for_allowed_addresses(path: str, proxy: Proxy, servers: Servers, pki: Pki) -> None:
+    # What the server itself answers to that spelling, asked directly on its port.
+    direct, direct_body, _ = _request(http.client.HTTPConnection("127.0.0.1", servers.plain.port, timeout=10), path)
+    assert (direct == 200) == (path in SERVED_SPELLINGS), (direct, direct_body[:200])
+
+    forbidden_before = proxy.nginx.error_log().count(f"access forbidden by rule, client: {OUTSIDE_CLIENT}")
+    refused, body, _ = _get_through_nginx(proxy, pki, path, OUTSIDE_CLIENT)
+    assert refused == 403 and "audiohook_" not in body, (refused, body[:300])
+    # nginx itself refused it (it logs just after the answer is sent).
+    deadline = time.monotonic() + 5
+    while proxy.nginx.error_log().count(f"access forbidden by rule, client: {OUTSIDE_CLIENT}") == forbidden_before:
+        assert time.monotonic() < deadline, proxy.nginx.error_log()[-500:]
+        time.sleep(0.05)
+
+    # From an allowed address nginx passes it on, and the server answers as it does directly.
+    status, body, headers = _get_through_nginx(proxy, pki, path, ALLOWED_CLIENT)
+    assert status == direct, (status, body[:300])
+    if status == 200:
+        assert headers["Content-Type"].startswith("text/plain")
+        assert {"audiohook_live_sessions", "audiohook_sessions"} <= _metric_names(body)
+
+
+def test_other_routes_still_reach_the_server_from_an_address_not_allowed(proxy: Proxy, pki: Pki) -> None:
+    answers = {
+        path: _get_through_nginx(proxy, pki, path, OUTSIDE_CLIENT, method)[:2]
+        for method, path in [
+            ("GET", "/healthz"),
+            ("GET", "/readyz"),
+            ("GET", "/docs"),
+            ("GET", "/openapi.json"),
+            ("GET", "/metrics/x"),  # not /metrics: the server's own 404
+            ("POST", "/analyze/live/start"),  # the live-capture location: the server wants a key
+            ("GET", "/audiohook"),  # the WebSocket door, asked without an upgrade
+        ]
+    }
+    assert answers["/healthz"] == (200, "ok\n") and answers["/readyz"] == (200, "ready\n")
+    assert answers["/docs"][0] == 200 and "swagger" in answers["/docs"][1].lower()
+    assert answers["/openapi.json"][0] == 200 and "/analyze/live/start" in answers["/openapi.json"][1]
+    assert answers["/metrics/x"] == (404, "no endpoint at /metrics/x; use /audiohook or /ws/transcribe\n")
+    assert answers["/analyze/live/start"][0] == 401, answers["/analyze/live/start"]
+    assert answers["/audiohook"][0] == 426, answers["/audiohook"]
+    # The signed Genesys call through nginx (above) is the WebSocket route; it does not depend on the address.
+
+
 # --------------------------------------------------------------------------------------------------
 # 3. Kubernetes
 
@@ -374,8 +458,10 @@ def test_kubernetes_manifests_fit_together() -> None:
     assert _pod_matches(service["spec"]["selector"], labels)
     (service_port,) = service["spec"]["ports"]
     assert service_port["targetPort"] == port["name"]
-    backend = _one(docs, "Ingress")["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
-    assert backend == {"name": service["metadata"]["name"], "port": {"name": service_port["name"]}}
+    (rule,) = _one(docs, "Ingress")["spec"]["rules"]
+    for ingress_path in rule["http"]["paths"]:
+        backend = ingress_path["backend"]["service"]
+        assert backend == {"name": service["metadata"]["name"], "port": {"name": service_port["name"]}}
     hpa = _one(docs, "HorizontalPodAutoscaler")
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "audiohook-server"}
     assert container["resources"]["requests"]["cpu"], "CPU utilization needs a CPU request"
@@ -400,7 +486,15 @@ def _check_config(config: Path, api_keys: str = API_KEYS, **env: str) -> subproc
     return _run(args, _clean_env(AUDIOHOOK_API_KEYS=api_keys, **env))
 
 
-@pytest.mark.parametrize("source", ["deploy/audiohook.toml", "deploy/image-defaults.toml", "deploy/k8s/configmap.yaml"])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "deploy/audiohook.toml",
+        "deploy/compose.audiohook.toml",
+        "deploy/image-defaults.toml",
+        "deploy/k8s/configmap.yaml",
+    ],
+)
 def test_shipped_settings_pass_the_servers_check_config(source: str, tmp_path: Path) -> None:
     if source.endswith(".toml"):
         config = ROOT / source

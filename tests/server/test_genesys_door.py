@@ -1,4 +1,4 @@
-"""Genesys AudioHook v2 conformance: the independent client (audiohook_server/client/genesys.py) against the real server.
+"""Genesys AudioHook v2 conformance: the independent client (client/genesys.py) against the real server.
 
 Real server, real Whisper models, real two-voice telephone audio. Every check is a rule of
 Genesys's published AudioHook protocol specification (or of the server's documented settings); a
