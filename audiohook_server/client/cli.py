@@ -171,7 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the Host to sign and send, when a proxy in front of the server rewrites it (default: the URL's)",
     )
     parser.add_argument(
-        "--speed", type=_speed, default=1.0, help="1 = real time, 4 = four times faster; 0 or inf = as fast as possible"
+        "--speed",
+        type=_speed,
+        default=1.0,
+        help="1 = real time (the default), 4 = four times faster; 0 or inf = as fast as possible",
     )
     parser.add_argument(
         "--frame-ms", type=_frame_ms, default=None, help="audio per binary frame (default: 500 ms; 200 with --genesys)"
