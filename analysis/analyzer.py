@@ -6,12 +6,21 @@ phrases, sentence splitting) runs exactly once, in ``CallAnalyzer.add``, and its
 ``CallAnalyzer.analysis`` only aggregates those stored results (weighted means, counts, choosing
 summary sentences); the result is cached until the next ``add``.
 
-Call-level sentiment: the word-weighted mean of the VADER compound of the customer's utterances
-(all utterances when the call has no customer text), where each utterance also gets the recency
-weight ``RECENCY_DECAY ** age`` (age 0 = the latest utterance of those speakers), so the label reflects
-where the call is now rather than how it started. Each utterance's word weight is capped at
-``MAX_WORD_WEIGHT`` so one long monologue cannot outweigh the rest of the call. The label uses the
-same thresholds as per-utterance sentiment.
+Call-level sentiment: the running state of the call as it follows the customer (all speakers when
+the call has no customer text), ``analysis.call_state``: a negative utterance pulls it down at once,
+a positive one or an acceptance of an offer lifts it at once, neutral turns let it decay toward
+neutral. The call-level emotion goes with it: the customer's recent emotions, restricted to the
+pleasant ones when the state is positive and to the last few turns when it is neutral.
+
+Offers and decisions (``analysis.decisions``): each utterance's cues are found once; an acceptance
+of an agent's offer within reach is labelled positive (satisfied) even where the sentiment model
+says neutral (never a sarcastic or negative one), and is a ``marketing_mentions`` hit
+``offer_accepted`` (a decline: ``offer_declined``), so the column tells an offer made from one
+accepted. The call's ``outcome`` (retention saved, cancelled, sale closed ...) and the summary's
+agent action and outcome come from the decision when the call has one.
+
+Per speaker, the rolling sentiment of the summary file keeps the word- and recency-weighted mean of
+the utterances' scores (``RECENCY_DECAY ** age``, each utterance's words capped at ``MAX_WORD_WEIGHT``).
 
 Speakers other than "customer" and "agent" are treated as "unknown". Utterances are ordered by
 start time (then arrival) for everything that depends on order.
@@ -32,7 +41,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Final
 
-from analysis import agent_score, emotion, sentiment, summary
+from analysis import agent_score, call_state, decisions, emotion, sentiment, summary
 from analysis.backends import AnalysisModels, lexicon_backend
 from analysis.categories import CATEGORY_NAMES, CategoryMatcher, describe
 from analysis.text import count_words
@@ -41,6 +50,7 @@ from analysis.types import SPEAKERS, CallAnalysis, CategoryHit, Utterance, Utter
 __all__ = ["MAX_WORD_WEIGHT", "RECENCY_DECAY", "CallAnalyzer"]
 
 RECENCY_DECAY: Final = 0.7
+NO_CUES: Final = decisions.DecisionCues()
 MAX_WORD_WEIGHT: Final = 30
 
 
@@ -55,6 +65,9 @@ class _Record:
     hits: tuple[CategoryHit, ...]
     signals: agent_score.AgentSignals
     features: summary.SummaryFeatures
+    cues: decisions.DecisionCues = NO_CUES
+    accepted: bool = False  # an acceptance of an offer in reach
+    declined: bool = False  # a decline of an offer in reach
 
     def scored(self) -> agent_score.ScoredUtterance:
         """What the agent score needs of this utterance."""
@@ -66,7 +79,10 @@ class _Record:
 
     def summarised(self) -> summary.SummaryUtterance:
         """What the summary needs of this utterance."""
-        aside = any(hit.category == "marketing_mentions" or hit.label == "transfer" for hit in self.hits)
+        aside = any(
+            (hit.category == "marketing_mentions" and not hit.label.startswith("offer_")) or hit.label == "transfer"
+            for hit in self.hits
+        )
         return summary.SummaryUtterance(
             self.speaker,
             self.result.sentiment_score,
@@ -114,6 +130,45 @@ def _rolling_emotion(records: list[_Record]) -> dict[str, float]:
                 totals[label] += weight * value
         weight_sum += weight
     return {label: round(value / weight_sum, 4) for label, value in totals.items()} if weight_sum else {}
+
+
+def _state_turns(records: list[_Record]) -> list[call_state.StateTurn]:
+    return [call_state.StateTurn(r.result.sentiment, r.result.sentiment_score, r.accepted, r.declined) for r in records]
+
+
+PLEASANT_EMOTIONS: Final = ("satisfied", "happy")
+NEUTRAL_STATE_TURNS: Final = 3  # a neutral call's emotion: the followed speaker's last this many turns
+
+
+def _state_emotion(records: list[_Record], label: str) -> str:
+    """The call-level emotion that goes with the running state: recent emotions (emotion.call_emotion),
+    only the pleasant ones when the state is positive, only the last few turns when it is neutral."""
+    labels = [r.result.emotion for r in records]
+    if label == "positive":
+        pleasant = [e for e in labels if e in PLEASANT_EMOTIONS]
+        return emotion.call_emotion(pleasant) if pleasant else "satisfied"
+    if label == "neutral":
+        return emotion.call_emotion(labels[-NEUTRAL_STATE_TURNS:])
+    return emotion.call_emotion(labels)
+
+
+def _acceptance_result(result: UtteranceAnalysis) -> UtteranceAnalysis:
+    """An acceptance of an offer the model read as neutral: positive (satisfied), the probabilities moved with it."""
+    scores = dict(result.sentiment_scores) or {"positive": 0.0, "neutral": 1.0, "negative": 0.0}
+    positive = max(scores.get("positive", 0.0), ACCEPTANCE_PROBABILITY)
+    rest = sum(v for k, v in scores.items() if k != "positive")
+    scale = (1.0 - positive) / rest if rest > 0 else 0.0
+    moved = {k: (positive if k == "positive" else v * scale) for k, v in scores.items()}
+    return replace(
+        result,
+        sentiment="positive",
+        sentiment_score=max(result.sentiment_score, moved["positive"] - moved.get("negative", 0.0)),
+        emotion="satisfied" if result.emotion not in PLEASANT_EMOTIONS else result.emotion,
+        sentiment_scores=moved,
+    )
+
+
+ACCEPTANCE_PROBABILITY: Final = 0.6
 
 
 def _speaker_view(records: list[_Record]) -> dict[str, object]:
@@ -190,6 +245,7 @@ class CallAnalyzer:
             result = findings.result
             hits = findings.hits
             signals = agent_score.utterance_signals(text)
+            cues = decisions.decision_cues(text, speaker)
         else:
             result = UtteranceAnalysis(
                 sentiment="neutral",
@@ -201,7 +257,23 @@ class CallAnalyzer:
             hits = ()
             signals = agent_score.AgentSignals()
             features = summary.SummaryFeatures()
-        record = _Record(len(self._records), start, speaker, words, end, result, hits, signals, features)
+            cues = decisions.DecisionCues()
+        accepted = False
+        if cues.accept or cues.decline:
+            turn = decisions.DecisionTurn(speaker, cues, result.sentiment)
+            offered = self._offer_in_reach()
+            accepted = decisions.is_acceptance(turn, offered)
+            if accepted and result.sentiment == "neutral":
+                result = _acceptance_result(result)
+            if accepted or (offered and cues.decline and not cues.accept):
+                label = "offer_accepted" if accepted else "offer_declined"
+                hit = CategoryHit("marketing_mentions", label, text[:120], start, speaker, text=text[:300])
+                hits = (*hits, hit)
+                result = replace(result, hits=(*result.hits, hit))
+        declined = bool(cues.decline) and not accepted and self._offer_in_reach()
+        record = _Record(
+            len(self._records), start, speaker, words, end, result, hits, signals, features, cues, accepted, declined
+        )
         self._records.append(record)
         self._word_count += words
         for content in features.content:
@@ -210,6 +282,18 @@ class CallAnalyzer:
             self._has_repeated_problems = True
         self._cached = None
         return result
+
+    def _offer_in_reach(self) -> bool:
+        """Whether an agent offered something within the last ``decisions.OFFER_REACH`` customer turns."""
+        customer_turns = 0
+        for record in reversed(self._records):
+            if record.speaker != "customer" and record.cues.offer:
+                return True
+            if record.speaker != "agent" and record.words:
+                customer_turns += 1
+                if customer_turns >= decisions.OFFER_REACH:
+                    return False
+        return False
 
     def analysis(self) -> CallAnalysis | None:
         """The call's analytics so far, or None until at least ``min_words`` words of final text exist."""
@@ -223,18 +307,30 @@ class CallAnalyzer:
         ordered = sorted(self._records, key=lambda r: (r.start, r.sequence))
         spoken = [r for r in ordered if r.words > 0]
         customer = [r for r in spoken if r.speaker == "customer"]
-        focus = customer or spoken
+        # A call with speakers follows its customer (neutral until they speak); a mono call, everyone.
+        focus = customer if customer or any(r.speaker == "agent" for r in spoken) else spoken
 
-        compound = _weighted_compound(focus)
+        states = call_state.running_states(_state_turns(focus))
+        compound = states[-1] if states else 0.0
+        label = call_state.state_label(compound)
         scored = agent_score.evaluate([r.scored() for r in ordered], self._has_repeated_problems)
         summary_input = [r.summarised() for r in ordered]
+        decided = decisions.call_decision(
+            [
+                decisions.DecisionTurn(
+                    r.speaker, r.cues, r.result.sentiment, r.speaker == "agent" and bool(r.signals.resolution_sentence)
+                )
+                for r in spoken
+            ]
+        )
+        outcome = _summary_decision(decided, spoken, summary_input, ordered)
         hits = tuple(hit for r in ordered for hit in r.hits)
         process, repeated, marketing = (describe(hits, name) for name in CATEGORY_NAMES)
         return CallAnalysis(
-            summary=summary.summarise(summary_input, self._content_counts),
-            sentiment=sentiment.label_for(compound),
+            summary=summary.summarise(summary_input, self._content_counts, outcome),
+            sentiment=label,
             sentiment_score=round(compound, 4),
-            emotion=emotion.call_emotion([r.result.emotion for r in focus]),
+            emotion=_state_emotion(focus, label),
             agent_score=scored.score,
             agent_score_breakdown=scored.breakdown,
             process_issues=process,
@@ -246,6 +342,30 @@ class CallAnalyzer:
             customer_trajectory=_trajectory(focus),
             agent_score_evidence=scored.evidence,
             agent_score_limit=scored.limit,
-            summary_parts=summary.summary_parts(summary_input),
+            summary_parts=summary.summary_parts(summary_input, outcome),
             utterance_count=len(self._records),
+            outcome=decided.outcome,
         )
+
+
+def _summary_decision(
+    decided: decisions.CallDecision,
+    spoken: list[_Record],
+    summary_input: list[summary.SummaryUtterance],
+    ordered: list[_Record],
+) -> summary.Decision | None:
+    """The decision in the summary's terms: the utterances (of ``summary_input``) it points at."""
+    if not decided.outcome or decided.incidental:
+        return None
+    by_record = {id(record): summarised for record, summarised in zip(ordered, summary_input, strict=True)}
+
+    def pick(index: int | None) -> summary.SummaryUtterance | None:
+        return by_record.get(id(spoken[index])) if index is not None else None
+
+    return summary.Decision(
+        decisions.describe_outcome(decided.outcome),
+        decided.kind,
+        pick(decided.decision),
+        pick(decided.offer),
+        pick(decided.confirmation),
+    )

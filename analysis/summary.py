@@ -24,6 +24,12 @@ never state something that was not said.
   - follow-up: the agent's first sentence, other than the action, that promises something for later
     (``FOLLOW_UP_PHRASES``: "you'll receive", "will arrive", "call you back", "by Friday" ...),
     appended as ``| Follow-up: <sentence>`` when there is one.
+* Calls that end in the customer's decision (``analysis.decisions``: an offer accepted or declined, a
+  cancellation, a payment or a payment arrangement): the agent's action is the offer the customer
+  answered (its first sentence with an offer phrase), and the outcome is the decision itself,
+  ``<outcome>: "<the customer's deciding utterance>"`` (``retention saved: "Go on then, put me on
+  that one."``), or the agent's confirmation when no customer utterance decided it
+  (``paid in full: "The payment's gone through, ..."``); never a farewell.
 * Mono calls (all "unknown") or calls without customer text: the two sentences scoring highest by
   content-word frequency over the whole call (stop words removed; score = sum of the words'
   normalised frequencies / sqrt(number of content words)), in their original order.
@@ -39,6 +45,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from analysis.decisions import offer_sentence
 from analysis.text import compile_phrases, is_negated, split_sentences, truncate, words
 
 __all__ = [
@@ -46,6 +53,7 @@ __all__ = [
     "PROBLEM_PHRASES",
     "RESULT_MIN_WORDS",
     "STOP_WORDS",
+    "Decision",
     "SummaryFeatures",
     "SummaryUtterance",
     "summarise",
@@ -199,6 +207,17 @@ class SummaryUtterance:
     aside: bool = False  # an offer or a transfer: neither says how the problem ends
 
 
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The customer's decision, as the summary quotes it (``analysis.decisions.call_decision``)."""
+
+    outcome: str  # described: "retention saved", "sale closed" ...
+    kind: str  # "offer accepted", "cancelled", "payment taken" ...
+    decided: SummaryUtterance | None  # the customer's deciding utterance
+    offer: SummaryUtterance | None  # the agent's offer it answered
+    confirmation: SummaryUtterance | None  # the agent's confirmation
+
+
 def _problem_count(text: str) -> int:
     plain = sum(1 for m in _PROBLEM_RE.finditer(text) if not is_negated(text, m.start()))
     return plain + sum(1 for _ in _NEGATIVE_PROBLEM_RE.finditer(text))
@@ -243,7 +262,7 @@ def _issue_score(utterance: SummaryUtterance) -> float:
     )
 
 
-def _speaker_parts(spoken: Sequence[SummaryUtterance]) -> dict[str, str]:
+def _speaker_parts(spoken: Sequence[SummaryUtterance], decision: Decision | None = None) -> dict[str, str]:
     customer_positions = [i for i, u in enumerate(spoken) if u.speaker == "customer"]
     issue_position = _issue_position(spoken, customer_positions)
     parts = {"issue": _quote(spoken[issue_position], from_problem=True)}
@@ -251,9 +270,29 @@ def _speaker_parts(spoken: Sequence[SummaryUtterance]) -> dict[str, str]:
     action = next((u for u in agent if u.resolution_sentence and not u.aside), None)
     if agent:
         parts.update(_agent_parts(agent, action))
+    if decision is not None:
+        parts.update(_decision_parts(decision))
+        return parts
     outcome = _outcome(spoken, customer_positions, issue_position, action)
     if outcome is not None:
         parts["outcome"] = _quote(outcome)
+    return parts
+
+
+def _decision_parts(decision: Decision) -> dict[str, str]:
+    """The action (the offer answered) and the outcome (the decision, quoted) of a decided call."""
+    parts: dict[str, str] = {}
+    if decision.offer is not None:
+        sentence = offer_sentence(decision.offer.features.sentences)
+        if sentence:
+            parts["action"] = truncate(sentence, PART_CHARS)
+    # A cancellation, a payment or an arrangement is stated by the agent's confirmation of it (what was
+    # done); an offer accepted or declined by the customer's own words.
+    done = decision.outcome in ("cancelled", "paid in full", "payment arrangement")
+    first, second = (decision.confirmation, decision.decided) if done else (decision.decided, decision.confirmation)
+    said = first or second
+    quote = truncate(" ".join(said.features.sentences), PART_CHARS - len(decision.outcome) - 4) if said else ""
+    parts["outcome"] = f'{decision.outcome}: "{quote}"' if quote else decision.outcome
     return parts
 
 
@@ -339,13 +378,13 @@ def _states_result(utterance: SummaryUtterance) -> bool:
 _PART_TITLES: Final = (("issue", "Customer"), ("action", "Agent"), ("outcome", "Outcome"), ("follow_up", "Follow-up"))
 
 
-def summary_parts(utterances: Sequence[SummaryUtterance]) -> dict[str, str]:
+def summary_parts(utterances: Sequence[SummaryUtterance], decision: Decision | None = None) -> dict[str, str]:
     """The parts of a call with speakers: ``issue``, ``action``, ``outcome``, ``follow_up`` (each only
     when found); empty for mono calls and calls without customer text."""
     spoken = [u for u in utterances if u.words > 0 and u.features.sentences]
     if not any(u.speaker == "customer" for u in spoken):
         return {}
-    return _speaker_parts(spoken)
+    return _speaker_parts(spoken, decision)
 
 
 def _frequency_summary(spoken: Sequence[SummaryUtterance], counts: Mapping[str, int]) -> str:
@@ -359,13 +398,16 @@ def _frequency_summary(spoken: Sequence[SummaryUtterance], counts: Mapping[str, 
     return " ".join(truncate(sentence, PART_CHARS) for _, _, sentence in sorted(best, key=lambda item: item[1]))
 
 
-def summarise(utterances: Sequence[SummaryUtterance], content_counts: Mapping[str, int]) -> str:
+def summarise(
+    utterances: Sequence[SummaryUtterance], content_counts: Mapping[str, int], decision: Decision | None = None
+) -> str:
     """The summary of chronologically ordered utterances; ``content_counts`` counts content words
-    over the whole call (used for mono calls). Empty only when no utterance has a word."""
+    over the whole call (used for mono calls); ``decision`` the customer's decision, when the call has
+    one. Empty only when no utterance has a word."""
     spoken = [u for u in utterances if u.words > 0 and u.features.sentences]
     if not spoken:
         return ""
     if any(u.speaker == "customer" for u in spoken):
-        parts = _speaker_parts(spoken)
+        parts = _speaker_parts(spoken, decision)
         return " | ".join(f"{title}: {parts[key]}" for key, title in _PART_TITLES if key in parts)
     return _frequency_summary(spoken, content_counts)

@@ -101,6 +101,8 @@ class CallAnalysis:
     agent_score_limit: str = ""  # why the score was capped at 4 or raised to 2 ("" when it was not)
     summary_parts: dict[str, str] = field(default_factory=dict, hash=False)
     utterance_count: int = 0
+    # the customer's decision (analysis.decisions.OUTCOME_LABELS), "" for a call without one (service)
+    outcome: str = ""
 
     def to_event(self) -> dict[str, object]:
         """The protocol's `analysis` block: exactly the keys summary, sentiment, emotion,
@@ -146,4 +148,5 @@ class CallAnalysis:
             },
             "categories": categories,
             "summary_parts": dict(self.summary_parts),
+            "outcome": self.outcome,
         }

@@ -68,6 +68,7 @@ class CallRow:
     marketing_mentions: str
     other_categories: str  # categories of a --categories-file beyond the three: `category/label:n; …`
     summary: str
+    outcome: str  # the customer's decision: retention_saved, cancelled, sale_closed ... ("" for none)
     talk_share_customer: float | str  # 0-1 of the speech time; empty without speech
     talk_share_agent: float | str
     talk_share_unknown: float | str  # mono calls (and unnamed channels)
@@ -208,6 +209,7 @@ def call_row(
         marketing_mentions=_listed(counts.get("marketing_mentions", {})),
         other_categories=_listed(other),
         summary=str(last.get("running_summary", "")),
+        outcome=str(last.get("running_outcome", "")),
         talk_share_customer=shares.get("customer", ""),
         talk_share_agent=shares.get("agent", ""),
         talk_share_unknown=shares.get("unknown", ""),

@@ -327,6 +327,8 @@ class CallCore:
         # The running call-level columns are the analysis block the clients get (analysis.types.EVENT_KEYS).
         event = analysis.to_event() if analysis is not None else {}
         call: dict[str, Any] = {RUNNING_COLUMNS[key]: value for key, value in event.items()}
+        if analysis is not None:
+            call["running_outcome"] = analysis.outcome  # the customer's decision so far (analysis.decisions)
         return TranscriptRow(
             session_id=self.session_id,
             start=round(utterance.start, 3),

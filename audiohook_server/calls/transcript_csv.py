@@ -51,6 +51,7 @@ class TranscriptRow:
     running_process_issues: str = ""
     running_repeated_problems: str = ""
     running_marketing_mentions: str = ""
+    running_outcome: str = ""  # the customer's decision so far: retention_saved, sale_closed ... ("" for none)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -592,6 +592,7 @@ def _summary(analysis: CallAnalysis, goal: str) -> dict[str, Any]:
         "process_issues": analysis.process_issues,
         "repeated_problems": analysis.repeated_problems,
         "marketing_mentions": analysis.marketing_mentions,
+        "outcome": analysis.outcome,
         "goal": goal,
     }
 

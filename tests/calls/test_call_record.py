@@ -66,7 +66,8 @@ def test_the_row_of_a_call(tmp_path: Path) -> None:
     rows = [
         _row(0, 3, "customer", "I was put on hold twice", "process_issues/hold"),
         _row(3, 4, "agent", "Sorry about that, let me check", "", sentiment="negative", emotion="frustrated",
-             agent_score=4, summary="Customer: on hold", process_issues='hold (1): "on hold" @0.0s'),
+             agent_score=4, summary="Customer: on hold", process_issues='hold (1): "on hold" @0.0s',
+             outcome="retention_saved"),
     ]  # fmt: skip
     row = call_row(metadata, rows, CallFiles.beside(csv))
     values = row.as_dict()
@@ -91,6 +92,7 @@ def test_the_row_of_a_call(tmp_path: Path) -> None:
         "marketing_mentions": "",
         "other_categories": "",
         "summary": "Customer: on hold",
+        "outcome": "retention_saved",
         "talk_share_customer": 0.75,
         "talk_share_agent": 0.25,
         "talk_share_unknown": 0.0,
