@@ -74,11 +74,14 @@ class CallOutcome:
     agent_score: int
     breakdown: dict[str, float]
     summary_parts: dict[str, str]
+    outcome: str = ""  # the call's outcome (analysis.decisions)
+    running: list[str] | None = None  # each CSV row's running_sentiment, in the rows' order
 
 
-def load_calls(split: str | None) -> list[dict[str, object]]:
+def load_calls(split: str | None, round_: str | None = None) -> list[dict[str, object]]:
     calls = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(DATA.glob("*.json"))]
-    return [c for c in calls if split in (None, c["split"])]
+    calls = [c for c in calls if split in (None, c["split"])]
+    return [c for c in calls if round_ is None or str(c.get("round")) == round_]
 
 
 def spoken(call: dict[str, object]) -> tuple[npt.NDArray[np.int16], list[LabelledTurn]]:
@@ -133,7 +136,26 @@ async def through_server(url: str, audio: npt.NDArray[np.int16], recordings: Pat
         int(summary["agent_score"]["score"]),
         dict(summary["agent_score"]["components"]),
         dict(summary["summary_parts"]),
+        str(summary.get("outcome", "")),
+        [str(value) for value in frame.get("running_sentiment", pd.Series(dtype=str))],
     )
+
+
+def state_agreement(call: dict[str, object], turns: Sequence[LabelledTurn], audio: CallOutcome) -> tuple[int, int]:
+    """Turns whose labelled call_state equals the CSV's running_sentiment as of that turn (the last row that
+    ended by the turn's end; neutral before any): (agreed, labelled)."""
+    raw = call["turns"]
+    assert isinstance(raw, list)
+    running = audio.running or []
+    agreed = labelled = 0
+    for turn, labels in zip(turns, raw, strict=True):
+        state = labels.get("call_state") if isinstance(labels, dict) else None
+        if state is None:
+            continue
+        ended = [value for row, value in zip(audio.rows, running, strict=False) if row.end <= turn.end + 0.5]
+        labelled += 1
+        agreed += (ended[-1] if ended and ended[-1] else "neutral") == state
+    return agreed, labelled
 
 
 async def run_all(
@@ -173,13 +195,14 @@ def category_cells(scores: Sequence[CallScore]) -> dict[str, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=["dev", "test"], help="only the calls of one split")
+    parser.add_argument("--round", dest="round_", help="only the calls of one labelling round (e.g. 4)")
     parser.add_argument("--speed", type=float, default=2.0, help="streaming speed (x real time)")
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--show-errors", action="store_true", help="print the turns scored as wrong")
     parser.add_argument("server_args", nargs="*", help="extra audiohook-server flags (after --)")
     args = parser.parse_args()
 
-    calls = load_calls(args.split)
+    calls = load_calls(args.split, args.round_)
     prepared = [spoken(call) for call in calls]
     models = load_analysis_backend(AnalysisConfig())
     text_outcomes = [on_text(turns, models) for _, turns in prepared]
@@ -226,6 +249,30 @@ def main() -> int:
             for turn, fired in audio_score.category_errors:
                 print(f"    categories {sorted(turn.categories)} -> {sorted(fired)}: {turn.text}")
             print(f"    agent score breakdown (CSV): {audio.breakdown}")
+    typed: dict[str, list[int]] = {}
+    for call, (_, turns), audio in zip(calls, prepared, audio_outcomes, strict=True):
+        if not call.get("call_type"):
+            continue
+        totals = typed.setdefault(str(call["call_type"]), [0, 0, 0, 0, 0, 0])
+        agreed, labelled = state_agreement(call, turns, audio)
+        totals[0] += audio.outcome == call.get("outcome")
+        totals[1] += 1
+        totals[2] += agreed
+        totals[3] += labelled
+        wanted = set(call.get("outcome_turns") or ())  # type: ignore[call-overload]
+        if isinstance(call.get("decision_turn"), int):
+            wanted.add(call["decision_turn"])
+        quote = audio.summary_parts.get("outcome", "").split(": ", 1)[-1].strip('"')
+        totals[4] += best_turn(quote, turns) in wanted
+        totals[5] += 1
+        if args.show_errors and audio.outcome != call.get("outcome"):
+            print(f"    {call['id']}: outcome {audio.outcome or '-'} (labelled {call.get('outcome')})")
+    if typed:
+        print("\nthrough the server (CSV, summary.json): per call type")
+        print("| call type | outcome right | summary outcome from the decision | running_sentiment = call state |")
+        print("|---|---|---|---|")
+        for kind, (right, n, agreed, labelled, quoted, m) in sorted(typed.items()):
+            print(f"| {kind} | {right}/{n} | {quoted}/{m} | {agreed}/{labelled} ({agreed / max(labelled, 1):.0%}) |")
     for split in sorted({str(c["split"]) for c in calls}):
         text_scores, audio_scores = scores[(split, "text")], scores[(split, "csv")]
         turns_n = sum(s.turns for s in audio_scores)
