@@ -137,6 +137,7 @@ def _state_turns(records: list[_Record]) -> list[call_state.StateTurn]:
 
 
 PLEASANT_EMOTIONS: Final = ("satisfied", "happy")
+ACCEPTANCE_PROBABILITY: Final = 0.6  # P(positive) of an acceptance the model read as neutral
 NEUTRAL_STATE_TURNS: Final = 3  # a neutral call's emotion: the followed speaker's last this many turns
 
 
@@ -166,9 +167,6 @@ def _acceptance_result(result: UtteranceAnalysis) -> UtteranceAnalysis:
         emotion="satisfied" if result.emotion not in PLEASANT_EMOTIONS else result.emotion,
         sentiment_scores=moved,
     )
-
-
-ACCEPTANCE_PROBABILITY: Final = 0.6
 
 
 def _speaker_view(records: list[_Record]) -> dict[str, object]:
@@ -258,19 +256,18 @@ class CallAnalyzer:
             signals = agent_score.AgentSignals()
             features = summary.SummaryFeatures()
             cues = decisions.DecisionCues()
-        accepted = False
+        accepted = declined = False
         if cues.accept or cues.decline:
-            turn = decisions.DecisionTurn(speaker, cues, result.sentiment)
             offered = self._offer_in_reach()
-            accepted = decisions.is_acceptance(turn, offered)
+            accepted = decisions.is_acceptance(decisions.DecisionTurn(speaker, cues, result.sentiment), offered)
+            declined = offered and cues.decline and not accepted
             if accepted and result.sentiment == "neutral":
                 result = _acceptance_result(result)
-            if accepted or (offered and cues.decline and not cues.accept):
+            if accepted or declined:
                 label = "offer_accepted" if accepted else "offer_declined"
                 hit = CategoryHit("marketing_mentions", label, text[:120], start, speaker, text=text[:300])
                 hits = (*hits, hit)
                 result = replace(result, hits=(*result.hits, hit))
-        declined = bool(cues.decline) and not accepted and self._offer_in_reach()
         record = _Record(
             len(self._records), start, speaker, words, end, result, hits, signals, features, cues, accepted, declined
         )

@@ -15,21 +15,27 @@ utterances in order (``call_decision``):
   discount", "you're all set up", "I've upgraded you").
 * **Customer cues.** A *request to leave* ("I want to cancel", "close my account", "I'm leaving");
   an *acceptance* ("go on then", "sign me up", "yes please, put me on that one", "let's do that",
-  "that works"); a *decline* ("no thanks", "not interested", "I still want to cancel", "I can't
-  afford that"); *undecided* ("I'll think about it", "let me talk to my wife"). An acceptance is
-  only an acceptance within ``OFFER_REACH`` customer turns of an agent offer (otherwise "that works"
-  may be about anything), and never with a sarcasm cue ("oh great, another price rise") or a
-  negative sentiment label. A collections context ("overdue", "arrears", "outstanding balance")
-  makes a call with no payment and no arrangement ``no_agreement`` rather than ``undecided``.
-* **The decision.** The last of: an acceptance (after an offer), a decline (after an offer, or a
-  repeated request to leave), an undecided; then the agent's confirmations after it settle what the
-  acceptance was (a payment taken, an arrangement, a cancellation). The outcome labels:
-  ``retention_saved`` (the customer asked to leave and accepted an offer, with no cancellation
-  confirmed after it), ``cancelled`` (the leaving went through), ``sale_closed`` / ``sale_declined``,
-  ``payment_arrangement``, ``paid_in_full``, ``no_agreement``, ``undecided``; "" when the call has no
-  offer, request to leave or payment (a service call: the summary's fix-or-refusal rules apply).
+  "that works"), or a *grudging* one ("I suppose so", "if I have to", "go ahead and renew it"); paying
+  *now* in full ("let's just pay it now"); a *decline* ("no thanks", "not interested", "I'd rather
+  just cancel", "I can't afford that"); *undecided* ("I'll think about it", "let me talk to my
+  partner"). A yes counts only within ``OFFER_REACH`` customer turns of an agent offer (otherwise
+  "that works" may be about anything) and never with a sarcasm cue ("oh great, another price rise").
+  A clear acceptance (``is_acceptance``: not grudging, not a negative utterance) is also a positive
+  utterance; a grudging one is a decision (``is_agreement``) but stays neutral.
+* **The decision.** The last of: a yes (after an offer), a decline (after an offer, or after a
+  request to leave), an undecided (after an offer or a request to leave); then the agent's
+  confirmations after it settle what it was. In this order: a collections context ("overdue",
+  "arrears", "outstanding balance") with a payment taken or a yes to paying now is
+  ``paid_in_full``, with a yes or an arrangement set up ``payment_arrangement``; a request to leave
+  with a yes and no cancellation confirmed after it is ``retention_saved``, with a cancellation
+  confirmed or a decline ``cancelled``; a yes to a payment-plan offer is ``payment_arrangement``;
+  any other yes ``sale_closed``; a decline ``sale_declined`` (``no_agreement`` in collections); an
+  undecided ``undecided``. "" when the call has none of these (a service call: the summary's
+  fix-or-refusal rules apply). A decline or undecided about an offer made after the agent had
+  already said how the problem ends (a fix, a refusal) is *incidental*: an upsell on a service call,
+  recorded as the outcome but not quoted as the summary's outcome.
 
-The outcome is in the summary (``Outcome: offer accepted: "Go on then, put me on that one."``), the
+The outcome is in the summary (``Outcome: retention saved: "Go on then, put me on that one."``), the
 call analysis (``outcome``) and the call's row of ``calls.csv``.
 """
 
