@@ -47,7 +47,6 @@ import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 from prometheus_client.parser import text_string_to_metric_families
-from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from audiohook_server.client.genesys import GenesysClient, media_offer
@@ -167,26 +166,6 @@ def proxy(servers: Servers, pki: Pki, tmp_path_factory: pytest.TempPathFactory) 
         nginx.stop()
 
 
-class TlsGenesysClient(GenesysClient):
-    """The Genesys test client, trusting only the test CA (Genesys trusts the public CAs)."""
-
-    def __init__(self, *args: Any, ssl_context: ssl.SSLContext, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.ssl_context = ssl_context
-
-    async def connect(self, headers: Mapping[str, str] | None = None) -> GenesysClient:
-        self.ws = await connect(
-            self.url,
-            additional_headers=dict(self.headers() if headers is None else headers),
-            max_size=None,
-            open_timeout=10,
-            ping_interval=None,
-            ssl=self.ssl_context,
-        )
-        self._reader = asyncio.create_task(self._read(), name=f"genesys-read-{self.session_id[:8]}")
-        return self
-
-
 async def _call(client: GenesysClient, seconds: float) -> GenesysClient:
     """Open with the stereo offer first (as Genesys), stream `seconds` of the fixture call, close."""
     samples = columns_for(STEREO)[: int(seconds * RATE)]
@@ -220,7 +199,7 @@ def test_tls_server_serves_healthz_over_https_with_its_certificate(servers: Serv
 
 def test_signed_genesys_call_over_wss_directly(servers: Servers, pki: Pki) -> None:
     url = f"wss://localhost:{servers.tls.port}/audiohook"
-    client = TlsGenesysClient(url, SIGNED_KEY, SECRET_B64, ssl_context=pki.client_context(), ping_interval=2.0)
+    client = GenesysClient(url, SIGNED_KEY, SECRET_B64, ssl_context=pki.client_context(), ping_interval=2.0)
     _run_async(_call(client, 5.6))  # the agent's greeting
     assert client.violations == []
     assert client.last("closed") is not None
@@ -256,7 +235,7 @@ def test_healthz_through_nginx(proxy: Proxy, pki: Pki) -> None:
 
 def test_signed_genesys_call_through_nginx_gets_its_transcripts(proxy: Proxy, servers: Servers, pki: Pki) -> None:
     url = f"wss://{proxy.authority}/audiohook"
-    client = TlsGenesysClient(url, SIGNED_KEY, SECRET_B64, ssl_context=pki.client_context(), ping_interval=2.0)
+    client = GenesysClient(url, SIGNED_KEY, SECRET_B64, ssl_context=pki.client_context(), ping_interval=2.0)
     assert client.authority == proxy.authority  # what Genesys signs: the host and port it connects to
     _run_async(_call(client, CALL_S))
 
@@ -277,9 +256,9 @@ def test_signed_genesys_call_through_nginx_gets_its_transcripts(proxy: Proxy, se
 def test_requests_not_signed_for_the_proxy_authority_are_refused(case: str, proxy: Proxy, pki: Pki) -> None:
     url = f"wss://{proxy.authority}/audiohook"
     if case == "not signed":
-        client = TlsGenesysClient(url, SIGNED_KEY, None, ssl_context=pki.client_context())
+        client = GenesysClient(url, SIGNED_KEY, None, ssl_context=pki.client_context())
     else:  # signed for a name other than the one connected to, as when a proxy rewrites Host
-        client = TlsGenesysClient(url, SIGNED_KEY, SECRET_B64, ssl_context=pki.client_context(), authority="x.test")
+        client = GenesysClient(url, SIGNED_KEY, SECRET_B64, ssl_context=pki.client_context(), authority="x.test")
     with pytest.raises(InvalidStatus) as refused:
         _run_async(client.connect(), 30)
     assert refused.value.response.status_code == 401
