@@ -258,7 +258,7 @@ class CallAnalyzer:
             cues = decisions.DecisionCues()
         accepted = declined = False
         if cues.accept or cues.decline:
-            offered = self._offer_in_reach()
+            offered = decisions.offer_in_reach([r for r in self._records if r.words]) is not None
             accepted = decisions.is_acceptance(decisions.DecisionTurn(speaker, cues, result.sentiment), offered)
             declined = offered and cues.decline and not accepted
             if accepted and result.sentiment == "neutral":
@@ -279,18 +279,6 @@ class CallAnalyzer:
             self._has_repeated_problems = True
         self._cached = None
         return result
-
-    def _offer_in_reach(self) -> bool:
-        """Whether an agent offered something within the last ``decisions.OFFER_REACH`` customer turns."""
-        customer_turns = 0
-        for record in reversed(self._records):
-            if record.speaker != "customer" and record.cues.offer:
-                return True
-            if record.speaker != "agent" and record.words:
-                customer_turns += 1
-                if customer_turns >= decisions.OFFER_REACH:
-                    return False
-        return False
 
     def analysis(self) -> CallAnalysis | None:
         """The call's analytics so far, or None until at least ``min_words`` words of final text exist."""

@@ -44,7 +44,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from analysis.text import compile_phrases
 
@@ -58,6 +58,7 @@ __all__ = [
     "describe_outcome",
     "is_acceptance",
     "is_agreement",
+    "offer_in_reach",
     "offer_sentence",
 ]
 
@@ -620,31 +621,51 @@ def is_agreement(turn: DecisionTurn, offered: bool) -> bool:
     return offered and said_yes and not cues.decline and not cues.sarcasm
 
 
+class Spoken(Protocol):
+    """An utterance as far as offers go: who said it and its cues (a ``DecisionTurn``, the analyzer's record)."""
+
+    @property
+    def speaker(self) -> str: ...
+
+    @property
+    def cues(self) -> DecisionCues: ...
+
+
+def offer_in_reach(previous: Sequence[Spoken]) -> int | None:
+    """The index in ``previous`` of the offer that the customer's next utterance may answer: the latest agent
+    offer, unless ``OFFER_REACH`` customer turns have come since it; None when there is none in reach."""
+    customer_turns = 0
+    for index in range(len(previous) - 1, -1, -1):
+        turn = previous[index]
+        if turn.speaker != "customer" and turn.cues.offer:
+            return index
+        if turn.speaker != "agent":
+            customer_turns += 1
+            if customer_turns >= OFFER_REACH:
+                return None
+    return None
+
+
 def call_decision(turns: Sequence[DecisionTurn]) -> CallDecision:
     """The outcome of the call so far (see the module doc)."""
     leave_asked = any(t.cues.leave for t in turns if t.speaker != "agent")
     collections = any(t.cues.collections for t in turns)
-    last_offer: int | None = None
-    customer_turns_since_offer = OFFER_REACH + 1
     decision: int | None = None
     decided = ""  # accept, decline, undecided
     answered: int | None = None
     pay_now = False
     for index, turn in enumerate(turns):
-        if turn.speaker != "customer" and turn.cues.offer:
-            last_offer, customer_turns_since_offer = index, 0
+        if turn.speaker == "agent" or (turn.speaker != "customer" and turn.cues.offer):
             continue
-        if turn.speaker == "agent":
-            continue
-        customer_turns_since_offer += 1
-        offered = last_offer is not None and customer_turns_since_offer <= OFFER_REACH
+        offer = offer_in_reach(turns[:index])
+        offered = offer is not None
         if is_agreement(turn, offered):
-            decision, decided, answered = index, "accept", last_offer
+            decision, decided, answered = index, "accept", offer
             pay_now = pay_now or turn.cues.pay_now
         elif turn.cues.decline and (offered or turn.cues.leave or leave_asked):
-            decision, decided, answered = index, "decline", last_offer if offered else None
+            decision, decided, answered = index, "decline", offer
         elif turn.cues.undecided and not turn.cues.accept and decided != "accept" and (offered or leave_asked):
-            decision, decided, answered = index, "undecided", last_offer if offered else None
+            decision, decided, answered = index, "undecided", offer
     # An offer declined (or left open) after the agent already said how the problem ends (a fix, a
     # refusal, news) is an upsell on a service call: the decision is recorded, the summary keeps the
     # service outcome.
