@@ -27,7 +27,7 @@ from audiohook_server.client.console import Console
 from audiohook_server.client.dialect import SAMPLE_RATE
 from audiohook_server.client.pacing import Pacer
 from audiohook_server.client.results import CallOutcome
-from audiohook_server.client.session import CLOSED_GRACE_S, ClientError, connect_websocket
+from audiohook_server.client.session import CLOSED_GRACE_S, ClientError, connect_websocket, send_pcm_frames
 
 __all__ = ["JwtCallOptions", "run_jwt_call"]
 
@@ -117,16 +117,11 @@ class _Call:
         pacer = Pacer(self.options.speed, self.stop)
         pacer.start()
         step = self.options.frame_ms * SAMPLE_RATE // 1000
-        for offset in range(0, samples.shape[0], step):
-            frame = samples[offset : offset + step]
-            if await pacer.wait_until_spoken(offset + frame.shape[0]):
-                return
-            try:
-                await self.ws.send(frame.astype("<i2", copy=False).tobytes())
-            except ConnectionClosed:
-                return
-            self.sent_s = (offset + frame.shape[0]) / SAMPLE_RATE
-            self.console.on_progress(self.sent_s)
+        await send_pcm_frames(self.ws, samples, step, pacer, self._sent)
+
+    def _sent(self, samples: int) -> None:
+        self.sent_s = samples / SAMPLE_RATE
+        self.console.on_progress(self.sent_s)
 
 
 async def run_jwt_call(

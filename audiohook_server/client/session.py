@@ -23,7 +23,7 @@ import os
 import ssl
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Unpack
 
 import numpy as np
@@ -225,18 +225,13 @@ class _Streamer:
         """Send the frames as a live source would: each frame when its last sample has been spoken (`Pacer`)."""
         pacer = Pacer(self.options.speed, self.stop)
         self.result.started_at = pacer.start()
-        for offset in range(0, self.samples.shape[0], self.options.frame_samples):
-            frame = self.samples[offset : offset + self.options.frame_samples]
-            if await pacer.wait_until_spoken(offset + frame.shape[0]):
-                return
-            try:
-                await self.ws.send(frame.astype("<i2", copy=False).tobytes())
-            except ConnectionClosed:
-                return
-            self.samples_sent = offset + frame.shape[0]
-            self.result.audio_seconds = self.audio_sent_s
-            if self.options.on_progress is not None:
-                self.options.on_progress(self.audio_sent_s)
+        await send_pcm_frames(self.ws, self.samples, self.options.frame_samples, pacer, self._sent)
+
+    def _sent(self, samples: int) -> None:
+        self.samples_sent = samples
+        self.result.audio_seconds = self.audio_sent_s
+        if self.options.on_progress is not None:
+            self.options.on_progress(self.audio_sent_s)
 
     async def _await_end(self, receiver: asyncio.Task[None]) -> None:
         """Receive until `closed` and the socket closes, for at most close_timeout seconds."""
@@ -255,6 +250,26 @@ class _Streamer:
             self.result.timed_out = True
         if receiver.done():
             receiver.result()
+
+
+async def send_pcm_frames(
+    ws: ClientConnection,
+    samples: npt.NDArray[np.int16],
+    frame_samples: int,
+    pacer: Pacer,
+    on_sent: Callable[[int], None],
+) -> None:
+    """Send 16 kHz mono samples as PCM16 binary frames, each when its last sample has been spoken (`pacer`,
+    already started), calling `on_sent` with the samples sent so far; until the end, a stop or a close."""
+    for offset in range(0, samples.shape[0], frame_samples):
+        frame = samples[offset : offset + frame_samples]
+        if await pacer.wait_until_spoken(offset + frame.shape[0]):
+            return
+        try:
+            await ws.send(frame.astype("<i2", copy=False).tobytes())
+        except ConnectionClosed:
+            return
+        on_sent(offset + frame.shape[0])
 
 
 def _as_mono_int16(samples: npt.NDArray[Any]) -> npt.NDArray[np.int16]:
