@@ -8,6 +8,7 @@ wire format and the tolerant readers (a missing or malformed field is not an err
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeGuard
 
 PROTOCOL_VERSION = "2"
@@ -37,6 +38,15 @@ def close_message(session_id: str, seq: int, reason: str) -> dict[str, Any]:
         "seq": seq,
         "parameters": {"reason": reason},
     }
+
+
+def json_object(text: str) -> dict[str, Any] | None:
+    """A server text frame as a JSON object; None when it is not JSON or not an object."""
+    try:
+        message = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return message if isinstance(message, dict) else None
 
 
 def parameters_of(message: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from audiohook_server.client.console import Console
-from audiohook_server.client.dialect import SAMPLE_RATE
+from audiohook_server.client.dialect import SAMPLE_RATE, json_object
 from audiohook_server.client.pacing import Pacer
 from audiohook_server.client.results import CallOutcome
 from audiohook_server.client.session import CLOSED_GRACE_S, ClientError, connect_websocket, send_pcm_frames
@@ -59,11 +59,8 @@ class _Call:
     def record(self, raw: str | bytes) -> dict[str, Any] | None:
         if isinstance(raw, bytes):
             return None
-        try:
-            message = json.loads(raw)
-        except json.JSONDecodeError:
-            message = None
-        if not isinstance(message, dict):
+        message = json_object(raw)
+        if message is None:
             self.console.show_notice(f"server sent something that is not a JSON object: {raw[:200]!r}")
             return None
         if self.console.json_lines:

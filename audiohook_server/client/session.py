@@ -37,6 +37,7 @@ from audiohook_server.client.dialect import (
     MAX_MESSAGE_BYTES,
     SAMPLE_RATE,
     close_message,
+    json_object,
     open_message,
 )
 from audiohook_server.client.options import StreamKeywords, StreamOptions
@@ -157,11 +158,8 @@ class _Streamer:
         """Parse and record one server frame; binary frames are not protocol messages and are ignored."""
         if isinstance(raw, bytes):
             return None
-        try:
-            message = json.loads(raw)
-        except json.JSONDecodeError:
-            message = None
-        if not isinstance(message, dict):
+        message = json_object(raw)
+        if message is None:
             message = {"type": "invalid", "raw": raw[:2000]}
         received = ReceivedEvent(message, time.monotonic(), self.audio_sent_s)
         self.result.messages.append(received)
