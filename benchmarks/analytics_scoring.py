@@ -19,6 +19,7 @@ tests read the files. Offline tooling: it is not part of the installed ``analysi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -216,3 +217,13 @@ def best_turn(text: str, turns: Sequence[LabelledTurn]) -> int | None:
     shares = [len(words & _words(turn.text)) / len(words) for turn in turns]
     best = max(range(len(turns)), key=lambda i: shares[i], default=None)
     return best if best is not None and shares[best] >= 0.5 else None
+
+
+_DECIDED_OUTCOME = re.compile(r'^[a-z ]+: "(.*)"$')
+
+
+def outcome_quote(outcome: str) -> str:
+    """The words a summary's outcome part quotes: of a decided call's `retention saved: "Go on then."` the
+    quoted utterance; any other outcome part as it is."""
+    match = _DECIDED_OUTCOME.match(outcome)
+    return match.group(1) if match else outcome

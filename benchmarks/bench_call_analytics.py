@@ -54,6 +54,7 @@ from benchmarks.analytics_scoring import (  # noqa: E402
     best_turn,
     labelled_turns,
     merge_counts,
+    outcome_quote,
     predicted_rows,
     score_call,
 )
@@ -262,8 +263,7 @@ def main() -> int:
         wanted = set(call.get("outcome_turns") or ())  # type: ignore[call-overload]
         if isinstance(call.get("decision_turn"), int):
             wanted.add(call["decision_turn"])
-        quote = audio.summary_parts.get("outcome", "").split(": ", 1)[-1].strip('"')
-        totals[4] += best_turn(quote, turns) in wanted
+        totals[4] += best_turn(outcome_quote(audio.summary_parts.get("outcome", "")), turns) in wanted
         totals[5] += 1
         if args.show_errors and audio.outcome != call.get("outcome"):
             print(f"    {call['id']}: outcome {audio.outcome or '-'} (labelled {call.get('outcome')})")

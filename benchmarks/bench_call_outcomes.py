@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from analysis import CallAnalyzer, Utterance  # noqa: E402
 from analysis.backends import load_analysis_backend  # noqa: E402
 from analysis.config import AnalysisConfig  # noqa: E402
-from benchmarks.analytics_scoring import best_turn, labelled_turns  # noqa: E402
+from benchmarks.analytics_scoring import best_turn, labelled_turns, outcome_quote  # noqa: E402
 from benchmarks.common import machine  # noqa: E402
 
 CALLS = Path(__file__).parent / "analysis_data" / "calls"
@@ -52,14 +52,6 @@ class TypeScore:
     turns: int = 0
     turns_agreed: int = 0
     errors: list[str] = field(default_factory=list)
-
-
-def _outcome_quote(summary: str) -> str:
-    part = next((p for p in summary.split(" | ") if p.startswith("Outcome: ")), "")
-    text = part.removeprefix("Outcome: ")
-    for prefix in ("offer accepted: ", "offer declined: ", "undecided: ", "cancelled: ", "payment taken: "):
-        text = text.removeprefix(prefix)
-    return text.strip('"')
 
 
 def score(call: dict[str, Any], analyzer: CallAnalyzer, into: TypeScore, show: bool) -> None:
@@ -94,7 +86,7 @@ def score(call: dict[str, Any], analyzer: CallAnalyzer, into: TypeScore, show: b
         wanted.add(call["decision_turn"])
     if wanted:
         into.summary_labelled += 1
-        quoted = best_turn(_outcome_quote(final.summary), turns)
+        quoted = best_turn(outcome_quote(final.summary_parts.get("outcome", "")), turns)
         into.summary_right += quoted in wanted
         if show and quoted not in wanted:
             into.errors.append(
