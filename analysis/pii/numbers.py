@@ -1,0 +1,212 @@
+"""Runs of spoken or written digits, and what each one is: card, security code, account, phone …
+
+A run is a stretch of words that all say digits ("4539 1488", "four five three nine", "double oh
+seven") with nothing but spaces, commas, dashes or dots between them. Its digits are then judged by
+their count, their checksum (Luhn for cards) and the nearest cue (`cues`): a Luhn-valid 13-19 digit
+number is a card wherever it is; eight digits are a bank account after "account number" and an order
+after "order number"; a phone number is one `phonenumbers` (Google's libphonenumber, the library
+Presidio's phone recognizer wraps) calls valid, or one after a phone cue.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import phonenumbers
+
+from analysis.pii.cues import EXPIRY, NOT_PII, Cue
+from analysis.pii.entities import Entity, Finding
+from analysis.pii.tokens import UNITS, WEAK_UNITS, Token, digit_values
+
+__all__ = ["DigitRun", "classify_run", "digit_runs", "luhn_valid", "run_digits", "valid_phone"]
+
+_BETWEEN = re.compile(r"[\s,.\-/]*")
+
+# (fewest, most) digits an entity's number has; a continuation (the rest of a number read across two
+# utterances) may be shorter.
+LENGTHS: dict[str, tuple[int, int]] = {
+    Entity.CARD_NUMBER: (4, 19),
+    Entity.SECURITY_CODE: (3, 4),
+    Entity.SORT_CODE: (4, 6),
+    Entity.BANK_ACCOUNT: (6, 17),
+    Entity.PHONE_NUMBER: (6, 15),
+    Entity.US_SSN: (4, 9),
+    Entity.UK_NINO: (6, 6),
+    Entity.POSTCODE: (5, 9),
+    Entity.DATE_OF_BIRTH: (4, 8),
+    Entity.STREET_ADDRESS: (1, 5),
+    NOT_PII: (1, 99),
+    EXPIRY: (3, 6),
+}
+# Full lengths: a number of an entity read only partly leaves the rest for the speaker's next utterance.
+FULL_LENGTH = {
+    Entity.CARD_NUMBER: 15,
+    Entity.BANK_ACCOUNT: 8,
+    Entity.SORT_CODE: 6,
+    Entity.PHONE_NUMBER: 10,
+    Entity.US_SSN: 9,
+}
+CONTINUATION_MIN = 2
+
+
+@dataclass(frozen=True)
+class DigitRun:
+    first: int  # token indexes, inclusive
+    last: int
+    digits: str
+    plus: bool  # "+44 …" / "plus four four …"
+    written: str  # the run's text as written (for the SSN's dashes and the date's slashes)
+
+
+def _is_digit_word(tokens: Sequence[Token], i: int) -> bool:
+    token = tokens[i]
+    if token.digits:
+        return True
+    if not token.is_number_word:
+        return False
+    if token.norm in WEAK_UNITS or token.norm in ("double", "triple", "treble", "hundred", "thousand"):
+        # "oh" / "o" / "double" are numbers only beside another number word or digits
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(tokens) and (
+                tokens[j].digits or (tokens[j].is_number_word and tokens[j].norm not in WEAK_UNITS)
+            ):
+                return True
+        return False
+    return True
+
+
+def digit_runs(text: str, tokens: Sequence[Token]) -> list[DigitRun]:
+    runs: list[DigitRun] = []
+    i = 0
+    while i < len(tokens):
+        if not _is_digit_word(tokens, i):
+            i += 1
+            continue
+        j = i
+        while (
+            j + 1 < len(tokens)
+            and _is_digit_word(tokens, j + 1)
+            and _BETWEEN.fullmatch(text[tokens[j].end : tokens[j + 1].start])
+        ):
+            j += 1
+        digits = run_digits(tokens[i : j + 1])
+        if digits:
+            plus = tokens[i].raw.startswith("+") or (i > 0 and tokens[i - 1].norm == "plus")
+            first = i - 1 if i > 0 and tokens[i - 1].norm == "plus" else i
+            runs.append(DigitRun(first, j, digits, plus, text[tokens[first].start : tokens[j].end]))
+        i = j + 1
+    return runs
+
+
+def run_digits(run: Sequence[Token]) -> str:
+    out: list[str] = []
+    words: list[str] = []
+    for token in run:
+        if token.digits:
+            if words:
+                out.append(digit_values(words) or "")
+                words = []
+            out.append(token.digits)
+        else:
+            words.append(token.norm)
+    if words:
+        out.append(digit_values(words) or "")
+    return "".join(out)
+
+
+def luhn_valid(digits: str) -> bool:
+    if not digits.isdigit():
+        return False
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def valid_phone(digits: str, plus: bool) -> bool:
+    """A possible UK or US number by Google's libphonenumber (or any country's, given its code).
+
+    Possible (the right length and shape for its country), not valid: the numbers people read in
+    examples and tests (Ofcom's 07700 900xxx drama range, the US 555 range) are reserved, and a
+    reserved number read out is as personal as any other."""
+    candidates: list[tuple[str, str | None]] = []
+    if plus:
+        candidates.append(("+" + digits, None))
+    else:
+        if digits.startswith("0") and len(digits) in (10, 11) and digits[1] != "0":
+            candidates.append((digits, "GB"))
+        if len(digits) == 10 and digits[0] not in "01" and digits[3] not in "01":  # NANP: NXX-NXX-XXXX
+            candidates.append((digits, "US"))
+        if len(digits) == 11 and digits.startswith("1") and digits[1] not in "01":
+            candidates.append(("+" + digits, None))
+        if len(digits) == 12 and digits.startswith("44"):
+            candidates.append(("+" + digits, None))
+    for number, region in candidates:
+        try:
+            parsed = phonenumbers.parse(number, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_possible_number(parsed):
+            return True
+    return False
+
+
+def _fits(kind: str, digits: str, continuation: bool) -> bool:
+    low, high = LENGTHS.get(kind, (1, 99))
+    if continuation:
+        low = min(low, CONTINUATION_MIN)
+    return low <= len(digits) <= high
+
+
+def classify_run(
+    run: DigitRun,
+    cues: Sequence[Cue],
+    tokens: Sequence[Token],
+    continuing: Entity | None,
+    own_cues: int = 0,
+) -> Finding | None:
+    """What the run is, or None (not personal data, or nothing says it is).
+
+    `cues`: the candidate cues nearest first (the utterance's own before the run, then the call's
+    previous utterances'; the first `own_cues` of them are the utterance's own). `continuing`: the
+    entity this speaker was reading when their last utterance ended, if any (a card read across a
+    pause)."""
+    digits = run.digits
+    n = len(digits)
+    if 13 <= n <= 19 and luhn_valid(digits):
+        return Finding(Entity.CARD_NUMBER, run.first, run.last, 0.99, "luhn")
+    ssn_written = re.fullmatch(r"\+?\d{3}-\d{2}-\d{4}", run.written.strip())
+    if ssn_written:
+        return Finding(Entity.US_SSN, run.first, run.last, 0.9, "ssn pattern")
+    if continuing is not None and run.first <= 3 and _fits(continuing, digits, continuation=True):
+        return Finding(continuing, run.first, run.last, 0.8, "continues")
+    for position, cue in enumerate(cues):
+        kind = cue.kind
+        if kind in (NOT_PII, EXPIRY):
+            if _fits(kind, digits, continuation=False):
+                return None
+            continue
+        if kind in (Entity.STREET_ADDRESS, Entity.EMAIL_ADDRESS, Entity.PERSON, Entity.UK_NINO):
+            if position < own_cues:
+                return None  # "my NI number is …": its own detector's, whatever an earlier utterance said
+            continue  # addresses, e-mails, names and NI numbers are read by their own detectors
+        if kind == Entity.PHONE_NUMBER and n >= 6:
+            return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.85, "phone cue")
+        if _fits(kind, digits, continuation=False):
+            return Finding(Entity(kind), run.first, run.last, 0.85, f"{kind.lower()} cue")
+    if n >= 10 and valid_phone(digits, run.plus):
+        return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.75, "valid phone number")
+    if 13 <= n <= 19 and _spoken_digit_by_digit(tokens[run.first : run.last + 1]):
+        # a card Whisper misheard one digit of: sixteen digits read one by one are nothing else
+        return Finding(Entity.CARD_NUMBER, run.first, run.last, 0.6, "card-length digits")
+    return None
+
+
+def _spoken_digit_by_digit(run: Sequence[Token]) -> bool:
+    singles = sum(1 for t in run if t.norm in UNITS or (t.digits and len(t.digits) <= 4))
+    return singles >= len(run) * 0.8

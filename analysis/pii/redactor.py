@@ -1,0 +1,321 @@
+"""One call's PII redactor: each final utterance in, the spans that hold personal data out.
+
+It keeps what a call's context says across utterances: the last few utterances' cues (the agent
+asks "can I take the long number on the card?", the customer's next utterance is the card), and per
+speaker a number left unfinished at the end of an utterance (a card read across a pause: the
+speaker's next utterance goes on with it). Detection runs on everything; which entities are removed
+from which output is the policy's business (`Redaction.text_for`).
+
+Findings are token ranges (`tokens`), mapped to characters for the text and to the words' times for
+the audio (`RedactedSpan.start_s` / `end_s`, on the utterance's own timeline: seconds from its start).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from analysis.pii.cues import EXPIRY, NOT_PII, Cue, find_cues
+from analysis.pii.entities import Entity, Finding
+from analysis.pii.names import PersonNames, person_spans
+from analysis.pii.numbers import FULL_LENGTH, classify_run, digit_runs, run_digits
+from analysis.pii.spoken_forms import addresses, dates, emails, letter_codes, spelled_letters
+from analysis.pii.tokens import Token, tokenize
+
+__all__ = ["CallRedactor", "MaskStyle", "RedactedSpan", "Redaction", "TimedWord", "word_places"]
+
+CONTEXT_UTTERANCES = 3  # how many earlier utterances (any speaker) can cue a number
+CONTEXT_SECONDS = 40.0
+CONTINUATION_SECONDS = 20.0
+NUMBER_ENTITIES = frozenset(
+    {
+        Entity.CARD_NUMBER,
+        Entity.SECURITY_CODE,
+        Entity.BANK_ACCOUNT,
+        Entity.SORT_CODE,
+        Entity.PHONE_NUMBER,
+        Entity.US_SSN,
+        Entity.DATE_OF_BIRTH,
+        Entity.POSTCODE,
+    }
+)
+
+
+class MaskStyle(enum.StrEnum):
+    TAG = "tag"  # "[CARD_NUMBER]"
+    LAST4 = "last4"  # cards as "************1234"; every other entity as its tag
+
+
+@dataclass(frozen=True)
+class TimedWord:
+    text: str
+    start: float  # seconds from the utterance's start
+    end: float
+
+
+@dataclass(frozen=True)
+class RedactedSpan:
+    entity: Entity
+    start: int  # characters of the utterance's text
+    end: int
+    start_s: float | None  # the words' times (None: the recogniser gave no words for it)
+    end_s: float | None
+    confidence: float
+    digits_tail: str = ""  # a card's last four digits (for the last-four mask)
+
+
+@dataclass(frozen=True)
+class Redaction:
+    text: str  # as recognised
+    spans: tuple[RedactedSpan, ...]
+
+    def covering(self, entities: Iterable[Entity]) -> list[RedactedSpan]:
+        chosen = set(entities)
+        return [s for s in self.spans if s.entity in chosen]
+
+    def text_for(self, entities: Iterable[Entity], style: MaskStyle = MaskStyle.TAG) -> str:
+        """The text with the spans of `entities` replaced (adjacent ones of one entity: one tag)."""
+        spans = sorted(self.covering(entities), key=lambda s: s.start)
+        if not spans:
+            return self.text
+        out: list[str] = []
+        cursor = 0
+        previous: RedactedSpan | None = None
+        for span in spans:
+            if span.start < cursor:  # overlaps the one before: already replaced
+                continue
+            gap = self.text[cursor : span.start]
+            if previous is not None and previous.entity is span.entity and not re.sub(r"[\s,.\-]", "", gap):
+                out[-1] = _replacement(span, style, self.text[previous.start : span.end])
+            else:
+                out.append(gap)
+                out.append(_replacement(span, style, self.text[span.start : span.end]))
+            cursor = span.end
+            previous = span
+        out.append(self.text[cursor:])
+        return "".join(out)
+
+
+def _replacement(span: RedactedSpan, style: MaskStyle, original: str) -> str:
+    if style is MaskStyle.LAST4 and span.entity is Entity.CARD_NUMBER:
+        digits = sum(c.isdigit() for c in original) or 12
+        tail = span.digits_tail
+        return "*" * max(digits - len(tail), 4) + tail
+    return f"[{span.entity.value}]"
+
+
+@dataclass
+class _Said:
+    speaker: str
+    end: float
+    cues: list[Cue]
+
+
+@dataclass
+class _Unfinished:
+    entity: Entity
+    digits: int
+    end: float
+
+
+@dataclass
+class CallRedactor:
+    """Findings for one call's utterances, in order. Not thread-safe: one call's finals are serial."""
+
+    names: PersonNames | None = field(default_factory=PersonNames)
+    _recent: deque[_Said] = field(default_factory=lambda: deque(maxlen=CONTEXT_UTTERANCES))
+    _unfinished: dict[str, _Unfinished] = field(default_factory=dict)
+
+    def redact(
+        self,
+        text: str,
+        words: Sequence[TimedWord] = (),
+        *,
+        speaker: str = "unknown",
+        start: float = 0.0,
+        end: float = 0.0,
+    ) -> Redaction:
+        tokens = tokenize(text)
+        own_cues = find_cues(text)
+        prior = [said for said in reversed(self._recent) if start - said.end <= CONTEXT_SECONDS]
+        findings = self._find(text, tokens, own_cues, prior, speaker, start)
+        self._remember(speaker, text, tokens, own_cues, findings, end)
+        return Redaction(text, tuple(_spans(text, tokens, findings, words)))
+
+    def peek(self, text: str, *, speaker: str = "unknown", start: float = 0.0) -> Redaction:
+        """What `redact` would find in `text` now, without remembering it (a partial: its final comes)."""
+        tokens = tokenize(text)
+        prior = [said for said in reversed(self._recent) if start - said.end <= CONTEXT_SECONDS]
+        return Redaction(
+            text, tuple(_spans(text, tokens, self._find(text, tokens, find_cues(text), prior, speaker, start), ()))
+        )
+
+    # ---- detection ---------------------------------------------------------------------------
+
+    def _find(
+        self, text: str, tokens: list[Token], own: list[Cue], prior: list[_Said], speaker: str, start: float
+    ) -> list[Finding]:
+        prior_cues = [cue for said in prior for cue in reversed(said.cues)]
+        kinds = {cue.kind for cue in own} | {cue.kind for cue in prior_cues}
+        unfinished = self._unfinished.get(speaker)
+        continuing = unfinished.entity if unfinished and start - unfinished.end <= CONTINUATION_SECONDS else None
+        findings: list[Finding] = []
+
+        findings += emails(text, tokens)
+        date_spans = dates(text, tokens)
+        if Entity.DATE_OF_BIRTH in kinds:
+            findings += [Finding(Entity.DATE_OF_BIRTH, a, b, 0.85, "date after a birth cue") for a, b in date_spans]
+        findings += letter_codes(tokens, kinds)
+        runs = digit_runs(text, tokens)
+        findings += addresses(tokens, {run.first: run.last for run in runs})
+        for run in runs:
+            if _inside(run.first, run.last, findings):
+                continue
+            if any(a <= run.first and run.last <= b for a, b in date_spans) and Entity.DATE_OF_BIRTH not in kinds:
+                continue  # a date (an order's, a delivery's)
+            run_start = tokens[run.first].start
+            run_end = tokens[run.last].end
+            nearby = [c for c in reversed(own) if c.end <= run_start]
+            after = [c for c in own if c.start >= run_end and c.start - run_end <= 12 and c.kind in (NOT_PII, EXPIRY)]
+            finding = classify_run(
+                run,
+                [*after, *nearby, *prior_cues],
+                tokens,
+                continuing if run.first <= 3 else None,
+                len(after) + len(nearby),
+            )
+            if finding is not None:
+                findings.append(finding)
+        findings += self._people(text, tokens, kinds, findings)
+        return _resolve(findings)
+
+    def _people(self, text: str, tokens: list[Token], kinds: set[str], found: list[Finding]) -> list[Finding]:
+        people: list[Finding] = []
+        if self.names is not None:
+            for a, b in person_spans(self.names.spans(text), tokens):
+                if not _overlaps(a, b, found):
+                    people.append(Finding(Entity.PERSON, a, b, 0.8, "person name"))
+        for a, b in _introduced_names(tokens):
+            if not _overlaps(a, b, found) and not _overlaps(a, b, people):
+                people.append(Finding(Entity.PERSON, a, b, 0.7, "introduced name"))
+        for a, b in spelled_letters(tokens):
+            near_name = Entity.PERSON in kinds or any(abs(a - p.last) <= 3 or abs(p.first - b) <= 3 for p in people)
+            if near_name and not _overlaps(a, b, found) and not _overlaps(a, b, people):
+                people.append(Finding(Entity.PERSON, a, b, 0.75, "spelled name"))
+        return people
+
+    def _remember(
+        self, speaker: str, text: str, tokens: list[Token], own: list[Cue], findings: list[Finding], end: float
+    ) -> None:
+        self._recent.append(_Said(speaker, end, own))
+        numbers = [f for f in findings if f.entity in FULL_LENGTH]
+        previous = self._unfinished.pop(speaker, None)
+        if not numbers or not tokens:
+            return
+        last = max(numbers, key=lambda f: f.last)
+        if last.last < len(tokens) - 3:
+            return  # the number was finished, something else followed it
+        digits = sum(
+            sum(c.isdigit() for c in t.digits) or (1 if t.is_number_word else 0)
+            for t in tokens[last.first : last.last + 1]
+        )
+        if previous is not None and previous.entity is last.entity and last.reason == "continues":
+            digits += previous.digits
+        if digits < FULL_LENGTH[last.entity] and last.reason != "luhn":
+            self._unfinished[speaker] = _Unfinished(last.entity, digits, end)
+
+
+_INTRO = re.compile(
+    r"^(?:my name is|name's|this is|i'm|i am|it's|speaking with|speaking to|call me|mr|mrs|ms|miss|dr)$"
+)
+
+
+def _introduced_names(tokens: list[Token]) -> list[tuple[int, int]]:
+    """Capitalised words after "my name is", "this is", "Mr" … (spaCy misses names it has not seen)."""
+    spans: list[tuple[int, int]] = []
+    for i in range(len(tokens)):
+        for width in (3, 2, 1):
+            if i - width + 1 < 0:
+                continue
+            lead = " ".join(t.norm for t in tokens[i - width + 1 : i + 1])
+            if _INTRO.match(lead):
+                j = i + 1
+                while (
+                    j < len(tokens)
+                    and j - i <= 2
+                    and tokens[j].raw[:1].isupper()
+                    and tokens[j].raw.isalpha()
+                    and len(tokens[j].raw) > 1
+                ):
+                    j += 1
+                if j > i + 1 and tokens[i + 1].norm not in _NOT_NAMES:
+                    spans.append((i + 1, j - 1))
+                break
+    return spans
+
+
+_NOT_NAMES = {"calling", "sorry", "just", "here", "fine", "good", "great", "okay", "not", "the", "a", "really", "so"}
+
+
+def _inside(first: int, last: int, findings: Sequence[Finding]) -> bool:
+    return any(f.first <= first and last <= f.last for f in findings)
+
+
+def _overlaps(first: int, last: int, findings: Sequence[Finding]) -> bool:
+    return any(f.first <= last and first <= f.last for f in findings)
+
+
+def _resolve(findings: list[Finding]) -> list[Finding]:
+    """Overlapping findings: the more confident (then the longer) one wins."""
+    ordered = sorted(findings, key=lambda f: (-f.confidence, -(f.last - f.first)))
+    kept: list[Finding] = []
+    for finding in ordered:
+        if not _overlaps(finding.first, finding.last, kept):
+            kept.append(finding)
+    return sorted(kept, key=lambda f: f.first)
+
+
+def word_places(text: str, words: Sequence[str]) -> list[tuple[int, int] | None]:
+    """Each recognised word's characters in `text`, found in order (None for a word not found)."""
+    places: list[tuple[int, int] | None] = []
+    cursor = 0
+    for word in words:
+        needle = word.strip()
+        at = text.find(needle, cursor) if needle else -1
+        if at < 0:
+            places.append(None)
+            continue
+        places.append((at, at + len(needle)))
+        cursor = at + len(needle)
+    return places
+
+
+def _spans(text: str, tokens: list[Token], findings: list[Finding], words: Sequence[TimedWord]) -> list[RedactedSpan]:
+    places = word_places(text, [w.text for w in words])
+    spans: list[RedactedSpan] = []
+    for finding in findings:
+        start, end = tokens[finding.first].start, tokens[finding.last].end
+        timed = [
+            w
+            for w, place in zip(words, places, strict=True)
+            if place is not None and place[0] < end and place[1] > start
+        ]
+        tail = ""
+        if finding.entity is Entity.CARD_NUMBER:
+            digits = run_digits(tokens[finding.first : finding.last + 1])
+            tail = digits[-4:] if len(digits) >= 13 else ""
+        spans.append(
+            RedactedSpan(
+                finding.entity,
+                start,
+                end,
+                min(w.start for w in timed) if timed else None,
+                max(w.end for w in timed) if timed else None,
+                finding.confidence,
+                tail,
+            )
+        )
+    return spans

@@ -1,0 +1,146 @@
+"""The call redactor on the spoken forms Whisper writes, with the context a call gives.
+
+Each case is a short exchange; the entities found in the last utterance are checked, and the clean
+cases (prices, order numbers, times, dates of orders) must come out untouched. Names use spaCy's
+real model (`en_core_web_sm`, installed by the set-up as a package)."""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.pii import CallRedactor, Entity, MaskStyle, TimedWord, parse_entities
+from analysis.pii.numbers import luhn_valid, valid_phone
+
+ALL = list(Entity)
+
+
+def last(*turns: tuple[str, str]) -> tuple[str, list[Entity]]:
+    redactor = CallRedactor()
+    found = None
+    for t, (speaker, text) in enumerate(turns):
+        found = redactor.redact(text, speaker=speaker, start=t * 3.0, end=t * 3.0 + 2.5)
+    assert found is not None
+    return found.text_for(ALL), [span.entity for span in found.spans]
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        # a Luhn-valid card anywhere, written or spoken
+        ([("customer", "It's 4539 1488 0343 6467.")], [Entity.CARD_NUMBER]),
+        (
+            [("customer", "four five three nine one four eight eight oh three four three six four six seven")],
+            [Entity.CARD_NUMBER],
+        ),
+        # the agent's question cues the answer; the rest follows after a pause
+        (
+            [("agent", "Can I take the long number on the card?"), ("customer", "Yes, it is 4, 5, 3, 2, 7, 1, 5, 9.")],
+            [Entity.CARD_NUMBER],
+        ),
+        (
+            [
+                ("agent", "Can I take the long number on the card?"),
+                ("customer", "Yes, it is 4, 5, 3, 2, 7, 1, 5, 9."),
+                ("customer", "0 8 3 6 1 2 4 1"),
+            ],
+            [Entity.CARD_NUMBER],
+        ),
+        ([("agent", "And the three digits on the back?"), ("customer", "five, eight, two.")], [Entity.SECURITY_CODE]),
+        (
+            [("customer", "Sort code twenty oh four fifteen, account number 12345678.")],
+            [Entity.SORT_CODE, Entity.BANK_ACCOUNT],
+        ),
+        (
+            [("customer", "You can call me on oh seven seven double oh nine double oh one two three.")],
+            [Entity.PHONE_NUMBER],
+        ),
+        ([("customer", "It's 555-867-5309 if you need me.")], [Entity.PHONE_NUMBER]),
+        ([("customer", "My email is j dot smith at gmail dot com.")], [Entity.EMAIL_ADDRESS]),
+        ([("customer", "It's priya_r85@outlook.co.uk")], [Entity.EMAIL_ADDRESS]),
+        (
+            [("agent", "Could I have your date of birth?"), ("customer", "The fourth of March, 1982.")],
+            [Entity.DATE_OF_BIRTH],
+        ),
+        ([("customer", "My social security number is 123-45-6789.")], [Entity.US_SSN]),
+        ([("customer", "My national insurance number is Q Q one two three four five six C.")], [Entity.UK_NINO]),
+        ([("customer", "The postcode is S W 1 A 1 A A.")], [Entity.POSTCODE]),
+        ([("customer", "I live at 22 Baker Street.")], [Entity.STREET_ADDRESS]),
+        ([("customer", "My name is Priya Raman.")], [Entity.PERSON]),
+    ],
+)
+def test_finds(turns: list[tuple[str, str]], expected: list[Entity]) -> None:
+    _, found = last(*turns)
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "That comes to forty nine ninety nine.",
+        "Your order number is 5 5 2 1 8.",
+        "It was delivered on the fourth of March at nine thirty.",
+        "I ordered three of them and paid 129 pounds.",
+        "Press one for billing, or two for anything else.",
+        "The model number is X 200, version 3.2.",
+        "Your reference is 4 4 7 1 9 2 0 3.",
+    ],
+)
+def test_leaves_numbers_that_are_not_personal_data(text: str) -> None:
+    redacted, found = last(("agent", "Can I take the long number on the card?"), ("customer", "Sure."), ("agent", text))
+    assert found == [] and redacted == text
+
+
+def test_an_order_number_after_a_card_is_still_an_order_number() -> None:
+    redacted, found = last(
+        ("agent", "Can I take the long number on the card?"),
+        ("customer", "It's 4539 1488 0343 6467."),
+        ("agent", "Thanks. Your order number is 6 2 7 5 3."),
+    )
+    assert found == [] and "6 2 7 5 3" in redacted
+
+
+def test_the_text_keeps_everything_but_the_entities_the_policy_names() -> None:
+    redactor = CallRedactor(names=None)
+    found = redactor.redact("Card 4539 1488 0343 6467, mail me at jo@example.com.")
+    assert found.text_for([Entity.CARD_NUMBER]) == "Card [CARD_NUMBER], mail me at jo@example.com."
+    assert found.text_for([Entity.CARD_NUMBER], MaskStyle.LAST4) == "Card ************6467, mail me at jo@example.com."
+    assert found.text_for([]) == found.text
+
+
+def test_spans_carry_the_words_times() -> None:
+    words = [
+        TimedWord(" It's", 0.0, 0.3),
+        TimedWord(" 5,", 0.4, 0.6),
+        TimedWord(" 8,", 0.7, 0.9),
+        TimedWord(" 2.", 1.0, 1.2),
+    ]
+    redactor = CallRedactor(names=None)
+    redactor.redact("And the security code on the back?", speaker="agent", end=2.0)
+    found = redactor.redact("It's 5, 8, 2.", words, speaker="customer", start=3.0, end=4.5)
+    (span,) = found.spans
+    assert span.entity is Entity.SECURITY_CODE and (span.start_s, span.end_s) == (0.4, 1.2)
+
+
+def test_peek_does_not_change_the_calls_context() -> None:
+    redactor = CallRedactor(names=None)
+    redactor.peek("Can I take the card number?", speaker="agent")
+    assert redactor.redact("4 5 3 2 7 1 5 9", speaker="customer").spans == ()
+
+
+def test_checksums_and_phone_rules() -> None:
+    assert luhn_valid("4532715908361241") and not luhn_valid("4532715908361242")
+    assert valid_phone("07700900123", plus=False) and valid_phone("2025550143", plus=False)
+    assert not valid_phone("1234567890", plus=False) and not valid_phone("0012345678", plus=False)
+
+
+def test_entity_names_parse_with_a_readable_error() -> None:
+    assert parse_entities("payment") == {
+        Entity.CARD_NUMBER,
+        Entity.SECURITY_CODE,
+        Entity.BANK_ACCOUNT,
+        Entity.SORT_CODE,
+    }
+    assert parse_entities("card-number, person") == {Entity.CARD_NUMBER, Entity.PERSON}
+    assert parse_entities("none") == frozenset()
+    with pytest.raises(ValueError, match="unknown entity type 'cards'"):
+        parse_entities("cards")
