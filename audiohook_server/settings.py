@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from analysis import AnalysisConfig
+from audiohook_server.calls.redaction import DEFAULT_TARGETS, RedactionPolicy
 from audiohook_server.speech.encoder_window import DEFAULT_MARGIN_S, DEFAULT_MINIMUM_S, EncoderWindow
 from audiohook_server.speech.pipeline import PartialsMode
 from audiohook_server.speech.segmenter import SegmenterConfig
@@ -109,6 +110,10 @@ class Settings:
     insecure_no_auth: bool = False
     record_audio: bool = True
     recordings_file_mode: str = "0640"
+    # PII redaction (calls/redaction.py): which entities, where, how.
+    redact: str = "payment"
+    redact_in: str = DEFAULT_TARGETS
+    redact_style: str = "tag"
 
     whisper_model: str = "tiny.en"
     whisper_backend: str = "faster"
@@ -237,6 +242,18 @@ class Settings:
         return mode
 
     @property
+    def redaction(self) -> RedactionPolicy:
+        """`redact`, `redact_in` and `redact_style` as a policy."""
+        try:
+            return RedactionPolicy.parse(self.redact, self.redact_in, self.redact_style)
+        except ValueError as exc:
+            text = str(exc)
+            name = (
+                "redact_style" if "style" in text else "redact_in" if "place" in text or "journal" in text else "redact"
+            )
+            raise SettingError(name, text) from None
+
+    @property
     def jwt_enabled(self) -> bool:
         return bool(self.jwt_secret) or self.jwt_public_key is not None
 
@@ -251,6 +268,7 @@ class Settings:
         which names the setting, where one setting is at fault)."""
         self._validate_ranges()
         self._validate_choices()
+        self.redaction  # noqa: B018 - RedactionPolicy.parse validates the three settings
         try:
             self.segmenter  # noqa: B018 - SegmenterConfig validates itself
             self.encoder  # noqa: B018 - and EncoderWindow
@@ -386,6 +404,12 @@ _HELP: dict[str, str] = {
     "insecure_no_auth": "accept clients without credentials (development only)",
     "record_audio": "save each session's audio as a WAV beside its CSV",
     "recordings_file_mode": "permissions of the per-call files (octal; they hold what customers said)",
+    "redact": "personal data to redact: comma-separated card_number, security_code, bank_account, sort_code, "
+    "phone_number, email_address, date_of_birth, us_ssn, uk_nino, postcode, street_address, person; or all, "
+    "payment (the first four), none",
+    "redact_in": "where to redact: comma-separated events, csv, summary, journal (these three together, or "
+    "files), recording, logs; or all, none",
+    "redact_style": "how redacted text reads: tag ([CARD_NUMBER]) or last4 (cards masked but for the last four digits)",
     "whisper_model": "tiny.en, base, or a CTranslate2 Whisper model directory",
     "whisper_backend": "faster (CTranslate2) or openai (openai-whisper on PyTorch, from the same model, "
     "converted once into --model-cache-dir; needs the 'openai' extra)",

@@ -42,6 +42,7 @@ class StandInSpeech:
     partials: bool = True
     partial_busy: bool = False  # every partial is skipped, as when Whisper has finals to do
     partial_text: str = "partial {seconds:.1f}s."  # what a partial says ({seconds}: the audio's length)
+    scripted: Sequence[str] = ()  # what the finals say, in the order asked for (then the default text)
     segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
     load_error: BaseException | None = None
     asked: int = 0  # finals asked for so far
@@ -98,7 +99,8 @@ class StandInSpeech:
             raise RuntimeError(f"stand-in failure of final {index}")
         if index in self.empty:
             return Transcription("", (), 0.0, language or "en")
-        return _transcription(stand_in_text(index, len(samples), rate), len(samples) / rate, language)
+        text = self.scripted[index - 1] if index <= len(self.scripted) else stand_in_text(index, len(samples), rate)
+        return _transcription(text, len(samples) / rate, language)
 
     def try_transcribe_partial(
         self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = ""

@@ -134,6 +134,8 @@ def talk_shares(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     spoken: dict[str, float] = dict.fromkeys(SPEAKERS, 0.0)
     for row in rows:
         speaker = str(row.get("speaker", ""))
+        if not speaker:
+            continue  # a secure pause's row: nobody spoke
         try:
             length = float(row.get("end", 0)) - float(row.get("start", 0))
         except (TypeError, ValueError):

@@ -15,6 +15,12 @@ samples around them: they end the open utterances and move later positions along
 A partial never follows its utterance's final. Results go out as dialect-neutral `TranscriptUpdate`s;
 the door's session formats them.
 
+Redaction (`calls.redaction`): each final is read by the call's `CallRedactor` in the finals worker
+before anything is written: the CSV row, the journal line and the analysis get the text with the
+policy's entities replaced, the client gets it too when `events` is in the policy, and the spans'
+audio is silenced in the recording, which is held in memory until every utterance before the
+release point has its final (`_release_recording`). A Genesys secure pause becomes a CSV row.
+
 Backpressure is a value: `submit` returns a `Refusal` when the call has more audio waiting than its
 budget, and the door answers it in its dialect. Everything blocking (VAD, file writes, analysis) runs
 on the `executor`; the event loop only moves data between queues.
@@ -23,7 +29,9 @@ on the `executor`; the event loop only moves data between queues.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -35,7 +43,9 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis import CallAnalysis, Utterance, UtteranceAnalysis
+from analysis.pii import CallRedactor, Entity, PersonNames, Redaction, TimedWord, word_places
 from audiohook_server.calls.ports import Analyzer, ExportSink, Recognizer, Refusal
+from audiohook_server.calls.redaction import RECORDING_MARGIN_S, RedactionPolicy
 from audiohook_server.calls.transcript_csv import RUNNING_COLUMNS, TranscriptRow
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.speech.pipeline import (
@@ -48,7 +58,7 @@ from audiohook_server.speech.pipeline import (
 )
 from audiohook_server.speech.transcriber import Transcription
 from protocol.audio import MediaFormat, speaker_for_channel
-from protocol.events import TranscriptUpdate
+from protocol.events import TranscriptUpdate, Word
 
 __all__ = ["CallCore", "Emit"]
 
@@ -63,11 +73,23 @@ Emit = Callable[[TranscriptUpdate, CallAnalysis | None, UtteranceAnalysis | None
 @dataclass(frozen=True)
 class _Gap:
     samples: int
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class _SecurePause:
+    """A Genesys pause (`paused` .. `resumed`): no audio exists for it; the CSV gets a row saying so."""
+
+    start_sample: int
+    end_sample: int
 
 
 _END = None
 _QueueItem = npt.NDArray[np.int16] | _Gap | None
 _UtteranceKey = tuple[int, int]  # (channel, utterance index)
+NO_POLICY = RedactionPolicy(frozenset(), frozenset())
+PAUSE_TEXT = "[secure pause: no audio]"
+REDACTION_FAILED = "[redaction failed: text withheld]"
 
 
 class CallCore:
@@ -85,6 +107,7 @@ class CallCore:
         metrics: ServerMetrics | None = None,
         max_buffered_audio_s: float = 120.0,
         max_queued_final_s: float = 90.0,
+        redaction: RedactionPolicy = NO_POLICY,
     ) -> None:
         self.session_id = session_id
         self.media = media
@@ -97,6 +120,10 @@ class CallCore:
         self.latest_analysis: CallAnalysis | None = None
         self.final_count = 0
         self.end_reason = ""  # set by the first finish()
+        self.redaction = redaction
+        names = PersonNames() if Entity.PERSON in redaction.entities else None
+        self._redactor = CallRedactor(names=names) if redaction.active else None
+        self._redactor_lock = threading.Lock()  # finals and (with events redaction) partials, in worker threads
 
         self._new_analyzer = new_analyzer
         self._analyzer: Analyzer | None = None  # made once the recognizer (and the analysis models) are ready
@@ -107,13 +134,22 @@ class CallCore:
         self._queued_final = 0  # samples of ended utterances waiting for their finals
         self._call = uuid.uuid4().hex  # this call, to the recognizer's fair scheduling
         self._audio: asyncio.Queue[_QueueItem] = asyncio.Queue()
-        self._finals: asyncio.Queue[tuple[FinalAudio, asyncio.Future[Transcription]] | None] = asyncio.Queue()
+        self._finals: asyncio.Queue[tuple[FinalAudio, asyncio.Future[Transcription]] | _SecurePause | None] = (
+            asyncio.Queue()
+        )
         self._closed_utterances: set[_UtteranceKey] = set()
         self._pipelines: list[ChannelPipeline] = []
         self._partial_tasks: set[asyncio.Task[None]] = set()
         self._ended_at: dict[_UtteranceKey, float] = {}  # when each utterance's end was detected
         self._opened = False
         self._finished = False
+        # Recording redaction: where the held recording may be written up to (stream samples).
+        self._hold_lock = threading.Lock()
+        self._settled = 0  # every channel's pipeline: nothing open or startable before this
+        self._unfinalized: dict[_UtteranceKey, int] = {}  # ended utterances without their final: start sample
+        self._stream_pos = 0
+        self._skips: list[tuple[int, int]] = []  # (stream position after a skip, samples skipped so far)
+        self._pause_start: int | None = None
         self._worker = asyncio.create_task(self._run_audio(), name=f"audio-{session_id}")
         self._finalizer = asyncio.create_task(self._run_finals(), name=f"finals-{session_id}")
 
@@ -146,10 +182,11 @@ class CallCore:
         self.metrics.audio_seconds.inc(samples.shape[0] / self.media.rate)
         return None
 
-    def submit_gap(self, samples: int) -> None:
-        """A pause (0) or discarded audio (`samples` per channel): ends the open utterances in order."""
+    def submit_gap(self, samples: int, reason: str = "") -> None:
+        """A pause (0) or discarded audio (`samples` per channel): ends the open utterances in order.
+        `reason` "paused" starts a secure pause, and the next "resumed" ends it."""
         if not self._finished:
-            self._audio.put_nowait(_Gap(samples))
+            self._audio.put_nowait(_Gap(samples, reason))
 
     async def finish(self, reason: str = "completed") -> None:
         """End of the call: flush open utterances, send their finals, close the exports. Idempotent: the
@@ -194,9 +231,9 @@ class CallCore:
         finally:
             self._finals.put_nowait(None)
 
-    def _process(self, batch: list[_QueueItem]) -> list[ChannelOutput]:
+    def _process(self, batch: list[_QueueItem]) -> list[ChannelOutput | _SecurePause]:
         """Worker thread: record the audio and run every channel's pipeline over the batch, in order."""
-        outputs: list[ChannelOutput] = []
+        outputs: list[ChannelOutput | _SecurePause] = []
         pending: list[npt.NDArray[np.int16]] = []
 
         def feed_pending() -> None:
@@ -204,6 +241,7 @@ class CallCore:
                 audio = np.concatenate(pending) if len(pending) > 1 else pending[0]
                 pending.clear()
                 self.exports.record(audio)
+                self._stream_pos += audio.shape[0]
                 for pipeline in self._pipelines:
                     outputs.extend(pipeline.feed(np.ascontiguousarray(audio[:, pipeline.channel])))
 
@@ -214,12 +252,59 @@ class CallCore:
             feed_pending()
             for pipeline in self._pipelines:
                 outputs.extend(pipeline.flush() if item is _END else pipeline.skip(item.samples))
+            if item is _END:
+                if self._pause_start is not None:
+                    outputs.append(_SecurePause(self._pause_start, self._stream_pos))
+                    self._pause_start = None
+                continue
+            if item.reason == "paused" and self._pause_start is None:
+                self._pause_start = self._stream_pos
+            if item.samples:
+                self._stream_pos += item.samples
+                skipped = (self._skips[-1][1] if self._skips else 0) + item.samples
+                self._skips.append((self._stream_pos, skipped))
+            if item.reason == "resumed" and self._pause_start is not None:
+                outputs.append(_SecurePause(self._pause_start, self._stream_pos))
+                self._pause_start = None
         feed_pending()
+        with self._hold_lock:
+            for out in outputs:
+                if isinstance(out, FinalAudio):
+                    self._unfinalized[(out.channel, out.utterance)] = out.start_sample
+            if self._pipelines:
+                self._settled = min(pipeline.settled for pipeline in self._pipelines)
+        self._release_recording()
         return outputs
 
-    async def _dispatch(self, outputs: list[ChannelOutput]) -> None:
+    # ---- the held recording (recording redaction) -------------------------------------------
+
+    def _recorded_frame(self, stream_sample: int) -> int:
+        """The recording's frame for a stream position (skipped audio moved the stream, not the WAV)."""
+        i = bisect.bisect_right(self._skips, (stream_sample, float("inf"))) - 1
+        return stream_sample - (self._skips[i][1] if i >= 0 else 0)
+
+    def _release_recording(self, finalized: _UtteranceKey | None = None) -> None:
+        """Worker thread: write the held recording up to where every utterance has its final."""
+        if not self.redaction.recording:
+            return
+        with self._hold_lock:
+            if finalized is not None:
+                self._unfinalized.pop(finalized, None)
+            frontier = min([self._settled, *self._unfinalized.values()])
+            upto = self._recorded_frame(frontier)
+        self.exports.release(upto)
+
+    def _silence(self, channel: int, start_sample: int, end_sample: int) -> None:
+        margin = int(RECORDING_MARGIN_S * self.media.rate)
+        start = self._recorded_frame(max(0, start_sample - margin))
+        end = self._recorded_frame(end_sample + margin)
+        self.exports.silence(channel, start, end)
+
+    async def _dispatch(self, outputs: list[ChannelOutput | _SecurePause]) -> None:
         for out in outputs:
-            if isinstance(out, FinalAudio):
+            if isinstance(out, _SecurePause):
+                self._finals.put_nowait(out)
+            elif isinstance(out, FinalAudio):
                 key = (out.channel, out.utterance)
                 self._closed_utterances.add(key)
                 self._queued_final += len(out.samples)
@@ -255,6 +340,10 @@ class CallCore:
     async def _send_partial(self, channel: int, utterance: int, text: str, start: int, end: int) -> None:
         if (channel, utterance) in self._closed_utterances:
             return  # its final is on the way; a late partial would only confuse the client
+        if self.redaction.events:
+            text = await self._blocking(self._redacted_partial, text, channel, start / self.media.rate)
+            if (channel, utterance) in self._closed_utterances:
+                return
         update = TranscriptUpdate(
             utterance_id=f"{channel}-{utterance}",
             channel=channel,
@@ -267,10 +356,27 @@ class CallCore:
         )
         await self.emit(update, self.latest_analysis, None)
 
+    def _redacted_partial(self, text: str, channel: int, start: float) -> str:
+        """Worker thread: a partial as the events policy shows it (the call's context read, not changed)."""
+        assert self._redactor is not None
+        try:
+            with self._redactor_lock:
+                found = self._redactor.peek(text, speaker=self.speakers[channel], start=start)
+            return found.text_for(self.redaction.events, self.redaction.style)
+        except Exception:
+            log.exception("session %s: redacting a partial failed; partial withheld", self.session_id)
+            return REDACTION_FAILED
+
     # ---- finals ------------------------------------------------------------------------------
 
     async def _run_finals(self) -> None:
         while (item := await self._finals.get()) is not None:
+            if isinstance(item, _SecurePause):
+                try:
+                    await self._blocking(self._record_pause, item)
+                except Exception:
+                    log.exception("session %s: recording a secure pause failed", self.session_id)
+                continue
             out, future = item
             key = (out.channel, out.utterance)
             try:
@@ -278,35 +384,48 @@ class CallCore:
             except Exception:
                 log.exception("session %s: final transcription failed", self.session_id)
                 self._ended_at.pop(key, None)
+                # Recording redaction fails closed: speech nobody could read is not written as it was.
+                await self._blocking(self._settle_unread, out, self.redaction.recording)
                 continue
             finally:
                 self._queued_final -= len(out.samples)
             if not transcription.text.strip():
                 self._ended_at.pop(key, None)
+                await self._blocking(self._settle_unread, out, frozenset())
                 continue
             try:
                 await self._publish_final(out, transcription)
             except Exception:
                 log.exception("session %s: publishing a final failed", self.session_id)
+                await self._blocking(self._settle_unread, out, self.redaction.recording)
+
+    def _settle_unread(self, out: FinalAudio, silence: frozenset[Entity]) -> None:
+        """Worker thread: an utterance without a usable final leaves the hold (silenced if `silence`)."""
+        if silence:
+            self._silence(out.channel, out.start_sample, out.end_sample)
+        self._release_recording((out.channel, out.utterance))
 
     async def _publish_final(self, out: FinalAudio, transcription: Transcription) -> None:
         rate = self.media.rate
         start, end = out.start_sample / rate, out.end_sample / rate
         speaker = self.speakers[out.channel]
-        utterance = Utterance(transcription.text, start, end, out.channel, speaker, transcription.confidence)
-        result, self.latest_analysis = await self._blocking(self._record_final, utterance)
+        result, self.latest_analysis, redaction = await self._blocking(self._record_final, out, transcription)
         self.final_count += 1
+        words = tuple(word.shifted(start) for word in transcription.words)
+        text = transcription.text
+        if self.redaction.events:
+            text, words = _redacted_event(redaction, transcription, words, self.redaction)
         update = TranscriptUpdate(
             utterance_id=f"{out.channel}-{out.utterance}",
             channel=out.channel,
             speaker=speaker,
-            text=transcription.text,
+            text=text,
             is_final=True,
             start=start,
             end=end,
             language=self.language,
             confidence=transcription.confidence,
-            words=tuple(word.shifted(start) for word in transcription.words),
+            words=words,
         )
         await self.emit(update, self.latest_analysis, result)
         self.metrics.utterances.inc()
@@ -314,14 +433,65 @@ class CallCore:
         if ended is not None:
             self.metrics.final_latency.observe(time.monotonic() - ended)
 
-    def _record_final(self, utterance: Utterance) -> tuple[UtteranceAnalysis, CallAnalysis | None]:
-        """Worker thread: analyse the utterance, add its CSV row and fsync it to the journal, all before
-        the client is sent the final."""
+    def _record_final(
+        self, out: FinalAudio, transcription: Transcription
+    ) -> tuple[UtteranceAnalysis, CallAnalysis | None, Redaction | None]:
+        """Worker thread: redact the utterance, analyse it, add its CSV row and fsync it to the journal,
+        silence its redacted spans in the held recording, all before the client is sent the final."""
         assert self._analyzer is not None  # finals only exist once the recognizer is ready
+        rate = self.media.rate
+        start, end = out.start_sample / rate, out.end_sample / rate
+        speaker = self.speakers[out.channel]
+        redaction = self._redact(transcription, speaker, start, end)
+        text = transcription.text
+        if self.redaction.files:
+            text = redaction.text_for(self.redaction.files, self.redaction.style) if redaction else REDACTION_FAILED
+        utterance = Utterance(text, start, end, out.channel, speaker, transcription.confidence)
         result = self._analyzer.add(utterance)
         analysis = self._analyzer.analysis()
         self.exports.add_final(self._row(utterance, result, analysis))
-        return result, analysis
+        if self.redaction.recording:
+            if redaction is None:
+                self._silence(out.channel, out.start_sample, out.end_sample)
+            for span in redaction.covering(self.redaction.recording) if redaction else ():
+                if span.start_s is None or span.end_s is None:  # no word times: the whole utterance
+                    self._silence(out.channel, out.start_sample, out.end_sample)
+                else:
+                    a, b = out.start_sample + int(span.start_s * rate), out.start_sample + int(span.end_s * rate)
+                    self._silence(out.channel, a, b)
+        self._release_recording((out.channel, out.utterance))
+        return result, analysis, redaction
+
+    def _redact(self, transcription: Transcription, speaker: str, start: float, end: float) -> Redaction | None:
+        """The final's findings (an empty Redaction without a policy); None when the redactor failed:
+        what it guards is then withheld (fail closed), and the error logged without the text."""
+        if self._redactor is None:
+            return Redaction(transcription.text, ())
+        words = [TimedWord(w.text, w.start, w.end) for w in transcription.words]
+        try:
+            with self._redactor_lock:
+                return self._redactor.redact(transcription.text, words, speaker=speaker, start=start, end=end)
+        except Exception:
+            log.exception("session %s: redaction failed; the utterance's text is withheld", self.session_id)
+            return None
+
+    def _record_pause(self, pause: _SecurePause) -> None:
+        """Worker thread: the CSV row (and journal line) of a secure pause."""
+        rate = self.media.rate
+        self.exports.add_final(
+            TranscriptRow(
+                session_id=self.session_id,
+                start=round(pause.start_sample / rate, 3),
+                end=round(pause.end_sample / rate, 3),
+                channel="",
+                speaker="",
+                text=PAUSE_TEXT,
+                confidence=0.0,
+                utterance_sentiment="",
+                utterance_emotion="",
+                utterance_categories="",
+            )
+        )
 
     def _row(self, utterance: Utterance, result: UtteranceAnalysis, analysis: CallAnalysis | None) -> TranscriptRow:
         # The running call-level columns are the analysis block the clients get (analysis.types.EVENT_KEYS).
@@ -342,3 +512,30 @@ class CallCore:
             utterance_categories=result.categories,
             **call,
         )
+
+
+def _redacted_event(
+    redaction: Redaction | None, transcription: Transcription, words: tuple[Word, ...], policy: RedactionPolicy
+) -> tuple[str, tuple[Word, ...]]:
+    """A final's text and words as the events policy shows them: a redacted word becomes the tag (the
+    span's first word, timed over the whole span), the span's other words go."""
+    if redaction is None:
+        return REDACTION_FAILED, ()
+    spans = redaction.covering(policy.events)
+    if not spans:
+        return transcription.text, words
+    text = redaction.text_for(policy.events, policy.style)
+    shown: list[Word] = []
+    places = word_places(transcription.text, [w.text for w in transcription.words])
+    for word, place in zip(words, places, strict=True):
+        if place is None:
+            continue  # a word not found in the text cannot be shown to be clean
+        span = next((s for s in spans if s.start < place[1] and s.end > place[0]), None)
+        if span is None:
+            shown.append(word)
+        elif not shown or shown[-1].text != f"[{span.entity.value}]":
+            shown.append(Word(f"[{span.entity.value}]", word.start, word.end, word.confidence))
+        else:
+            last = shown[-1]
+            shown[-1] = Word(last.text, last.start, word.end, last.confidence)
+    return text, tuple(shown)

@@ -73,6 +73,14 @@ class ExportSink(Protocol):
 
     def record(self, samples: npt.NDArray[np.int16]) -> None: ...
 
+    def silence(self, channel: int, start: int, end: int) -> None:
+        """Recorded frames `start`..`end` of `channel` are written as silence (recording redaction)."""
+        ...
+
+    def release(self, upto: int) -> None:
+        """Recorded frames before `upto` may be written (recording redaction holds them until then)."""
+        ...
+
     def add_final(self, row: TranscriptRow) -> None:
         """Durable (fsynced) before it returns: the client is sent the final only after."""
         ...

@@ -29,6 +29,8 @@ class RecordingWriter:
         self._wav.setnchannels(channels)
         self._wav.setsampwidth(2)
         self._wav.setframerate(rate)
+        self._wav.writeframes(b"")  # the header now: a valid, empty WAV until audio comes (or is released)
+        self._file.flush()
         self.frames = 0
 
     def write(self, samples: npt.NDArray[np.int16]) -> None:

@@ -2,7 +2,8 @@
 
     <stem>.csv            the transcript, one row per final (header from the first moment)
     <stem>.journal.jsonl  every row fsynced as it is produced; removed once the CSV is complete
-    <stem>.wav            the audio as received (optional)
+    <stem>.wav            the audio as received (optional); with recording redaction, held in memory
+                          until its utterances' finals have silenced what they must (`held_recording`)
     <stem>.session.json   what the session was: dialect, media, conversation, who authenticated; at
                           the end also when it ended, how long it lasted and why it ended
     <stem>.summary.json   the final analysis breakdown, written with the CSV
@@ -29,6 +30,7 @@ import numpy.typing as npt
 from analysis import CallAnalysis
 from audiohook_server.calls.atomic_files import FILE_MODE, reserve_session_files, write_json_atomically
 from audiohook_server.calls.call_record import CallFiles, call_row, calls_csv, ended_fields
+from audiohook_server.calls.held_recording import HeldRecording
 from audiohook_server.calls.journal import SessionJournal, journal_path
 from audiohook_server.calls.recording import RecordingWriter
 from audiohook_server.calls.transcript_csv import CSV_HEADER, TranscriptCsv, TranscriptRow
@@ -53,10 +55,13 @@ class SessionFiles:
     # The session may have ended once already (an HTTP session resumed after a restart): its calls.csv row
     # is appended only if calls.csv does not have it yet.
     once_per_csv: bool = False
+    # Recording redaction: audio reaches the WAV only up to `release()`, silenced where `silence()` said.
+    hold_recording: bool = False
     audio_frames: int = field(default=0, init=False)
     csv: TranscriptCsv | None = field(default=None, init=False)
     journal: SessionJournal | None = field(default=None, init=False)
     recording: RecordingWriter | None = field(default=None, init=False)
+    held: HeldRecording | None = field(default=None, init=False)
 
     @property
     def csv_path(self) -> Path | None:
@@ -75,11 +80,23 @@ class SessionFiles:
         write_json_atomically(csv_path.with_suffix(".session.json"), self.metadata, self.mode)
         if self.record_audio:
             self.recording = RecordingWriter(wav_path, self.rate, self.channels, self.mode)
+            if self.hold_recording:
+                self.held = HeldRecording(self.recording)
 
     def record(self, samples: npt.NDArray[np.int16]) -> None:
         self.audio_frames += samples.shape[0]
-        if self.recording is not None:
+        if self.held is not None:
+            self.held.append(samples)
+        elif self.recording is not None:
             self.recording.write(samples)
+
+    def silence(self, channel: int, start: int, end: int) -> None:
+        if self.held is not None:
+            self.held.silence(channel, start, end)
+
+    def release(self, upto: int) -> None:
+        if self.held is not None:
+            self.held.release(upto)
 
     def add_final(self, row: TranscriptRow) -> None:
         assert self.csv is not None and self.journal is not None, "open() first"
@@ -88,7 +105,11 @@ class SessionFiles:
 
     def close(self, analysis: CallAnalysis | None, reason: str = "completed") -> None:
         """The final CSV, analysis summary, session record and calls.csv row; the journal goes last."""
-        if self.recording is not None:
+        if self.held is not None:
+            self.held.close()  # every final is in: what is left is written, silenced where it must be
+            self.held = None
+            self.recording = None
+        elif self.recording is not None:
             self.recording.close()
             self.recording = None
         if self.csv is None:

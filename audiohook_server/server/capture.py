@@ -357,6 +357,7 @@ class CaptureRun:
             metadata,
             record_audio=settings.record_audio,
             mode=settings.file_mode,
+            hold_recording=bool(settings.redaction.recording),
             exact_stem=True,
             once_per_csv=self._resumed,  # it may have ended (and logged its call) before the restart
         )
@@ -374,6 +375,7 @@ class CaptureRun:
             metrics=self.service.metrics,
             max_buffered_audio_s=settings.max_buffered_audio_s,
             max_queued_final_s=36_000.0 if self.replay else settings.max_queued_final_s,  # replay: no bound
+            redaction=settings.redaction,
         )
 
     async def _feed(self) -> None:

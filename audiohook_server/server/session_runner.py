@@ -104,6 +104,7 @@ class CallServices:
             metadata,
             record_audio=self.settings.record_audio,
             mode=self.settings.file_mode,
+            hold_recording=bool(self.settings.redaction.recording),
         )
         return CallCore(
             session_id=started.session_id,
@@ -117,6 +118,7 @@ class CallServices:
             metrics=self.metrics,
             max_buffered_audio_s=self.settings.max_buffered_audio_s,
             max_queued_final_s=self.settings.max_queued_final_s,
+            redaction=self.settings.redaction,
         )
 
 
@@ -158,7 +160,7 @@ class SessionRunner:
                 await self._audio(action)
             elif isinstance(action, AudioGap):
                 if self.core is not None:
-                    self.core.submit_gap(action.samples)
+                    self.core.submit_gap(action.samples, action.reason)
                 log.info("session %s: audio %s (%d samples skipped)", self.session_id, action.reason, action.samples)
             elif isinstance(action, SessionStarted):
                 self._start(action)

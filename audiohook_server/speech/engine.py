@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis import AnalysisModels, CallAnalyzer, load_analysis_backend
+from analysis.pii import Entity, PersonNames
 from audiohook_server.audio.resampling import WHISPER_RATE, to_whisper_audio
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.settings import Settings
@@ -164,6 +165,10 @@ class SpeechEngine:
             self.vosk_model = load_vosk_model(self.models.vosk_dir)
         self.analysis_models = load_analysis_backend(s.analysis)
         log.info("%s", self.analysis_models.describe())  # "analysis: sentiment …, emotion …"
+        policy = s.redaction
+        if Entity.PERSON in policy.entities and policy.active:
+            PersonNames().load()  # spaCy's NER, once per process, before the first call's first final
+        log.info("%s", policy.describe())
         # Warm-up: the first inference pays one-off allocation costs; pay them before the first caller.
         self.transcriber.transcribe(np.zeros(WHISPER_RATE, dtype=np.float32), language="en", final=True)
 

@@ -103,6 +103,8 @@ class ChannelPipeline:
     _last_partial_at: int = field(init=False, default=0)
     _start: int = field(init=False, default=0)
     _probed_until: int = field(init=False, default=-1)  # the voiced end the last pause probe covered
+    _position: int = field(init=False, default=0)  # samples fed and skipped
+    _open_start: int | None = field(init=False, default=None)  # the open utterance's first sample
 
     def __post_init__(self) -> None:
         self._segmenter = UtteranceSegmenter(self.rate, self.segmenter_config)
@@ -112,7 +114,18 @@ class ChannelPipeline:
             self._vosk = VoskStreamingRecognizer(self.vosk_model, self.rate)
 
     def feed(self, samples: npt.NDArray[np.int16]) -> list[ChannelOutput]:
+        self._position += len(samples)
         return self._translate(self._segmenter.push(samples))
+
+    @property
+    def settled(self) -> int:
+        """The sample before which no utterance is open or can still start: the open utterance's start,
+        else the position less the segmenter's look-back (its padding ring and a partial frame)."""
+        if self._open_start is not None:
+            return self._open_start
+        cfg = self.segmenter_config
+        look_back = (cfg.padding_ms + 2 * cfg.frame_ms) * self.rate // 1000
+        return max(0, self._position - look_back)
 
     def hint_text(self, utterance: int, text: str, end_sample: int) -> None:
         """A partial of `utterance` through `end_sample` said `text` (called from the event loop)."""
@@ -124,7 +137,9 @@ class ChannelPipeline:
 
     def skip(self, samples: int) -> list[ChannelOutput]:
         """A pause or discarded audio: end the open utterance, advance the position by `samples`."""
-        return self._translate(self._segmenter.skip(samples))
+        outputs = self._translate(self._segmenter.skip(samples))
+        self._position += samples
+        return outputs
 
     def _translate(self, events: list[Any]) -> list[ChannelOutput]:
         outputs: list[ChannelOutput] = []
@@ -134,6 +149,7 @@ class ChannelPipeline:
                 self._utterance_samples = 0
                 self._last_partial_at = 0
                 self._start = event.start_sample
+                self._open_start = event.start_sample
             elif isinstance(event, UtteranceAudio):
                 self._on_audio(event, outputs)
             elif isinstance(event, UtteranceEnded):
@@ -172,6 +188,7 @@ class ChannelPipeline:
                 outputs.append(PartialAudio(self.channel, event.index, audio, self._start, end))
 
     def _reset(self) -> None:
+        self._open_start = None
         self._probed_until = -1
         self._chunks = []
         self._utterance_samples = 0

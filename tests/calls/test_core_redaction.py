@@ -1,0 +1,203 @@
+"""Redaction in the call core: what the files, the events and the held recording get, secure pauses
+in the CSV, and failing closed. Real VAD and real session files; the transcription is the stand-in
+(tests/stand_in_speech.py), scripted to say a card number, with evenly spread word times. The
+redactor is the real one (rules; names off: the payment policy does not load spaCy)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pytest
+
+from analysis import CallAnalysis, CallAnalyzer, UtteranceAnalysis
+from analysis.pii import CallRedactor
+from audiohook_server.audio.wav_files import read_wav
+from audiohook_server.calls.core import PAUSE_TEXT, REDACTION_FAILED, CallCore
+from audiohook_server.calls.redaction import RedactionPolicy
+from audiohook_server.calls.session_files import SessionFiles
+from protocol.audio import MediaFormat
+from protocol.events import TranscriptUpdate
+from tests.speech_fixtures import librivox_clips
+from tests.stand_in_speech import StandInSpeech
+
+RATE = 16000
+MONO = MediaFormat("L16", RATE, ("mono",))
+CARD = "my card number is 4539 1488 0343 6467 thanks"
+PAYMENT = RedactionPolicy.parse("payment", "csv,summary,journal,recording", "tag")
+
+
+def _speech(seconds: float = 1.5) -> npt.NDArray[np.int16]:
+    clip = librivox_clips()[1][1]
+    return clip[: int(seconds * RATE)]
+
+
+def _silence(seconds: float) -> npt.NDArray[np.int16]:
+    return np.zeros(int(seconds * RATE), dtype=np.int16)
+
+
+def _call(*parts: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+    return np.concatenate(parts).reshape(-1, 1)
+
+
+class Harness:
+    def __init__(self, tmp: Path, speech: StandInSpeech, policy: RedactionPolicy) -> None:
+        self.sent: list[TranscriptUpdate] = []
+        self.files = SessionFiles(
+            tmp, "call-1", RATE, 1, {"session_id": "call-1"}, hold_recording=bool(policy.recording)
+        )
+        self.core = CallCore(
+            session_id="call-1",
+            media=MONO,
+            language="en",
+            recognizer=speech,
+            new_analyzer=CallAnalyzer,
+            exports=self.files,
+            executor=speech.stream_pool,
+            emit=self._emit,
+            redaction=policy,
+        )
+
+    async def _emit(self, update: TranscriptUpdate, _a: CallAnalysis | None, _u: UtteranceAnalysis | None) -> None:
+        self.sent.append(update)
+
+    def feed(self, audio: npt.NDArray[np.int16]) -> None:
+        for i in range(0, len(audio), RATE // 2):
+            assert self.core.submit(audio[i : i + RATE // 2]) is None
+
+    def csv(self) -> pd.DataFrame:
+        assert self.files.csv is not None
+        return pd.read_csv(self.files.csv.path, keep_default_na=False)
+
+    @property
+    def finals(self) -> list[TranscriptUpdate]:
+        return [u for u in self.sent if u.is_final]
+
+
+@pytest.fixture
+def speech() -> Iterator[StandInSpeech]:
+    stand_in = StandInSpeech(scripted=(CARD,), partials=False)
+    yield stand_in
+    stand_in.close()
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def test_files_get_the_redacted_text_and_the_live_event_the_words_said(tmp_path: Path, speech: StandInSpeech) -> None:
+    async def scenario() -> Harness:
+        await speech.load()
+        h = Harness(tmp_path, speech, PAYMENT)
+        h.feed(_call(_silence(0.5), _speech(), _silence(1.5), _speech(), _silence(1.5)))
+        await h.core.finish()
+        return h
+
+    h = run(scenario())
+    texts = list(h.csv()["text"])
+    assert texts[0] == "my card number is [CARD_NUMBER] thanks"
+    assert "4539" not in h.csv().to_csv()
+    assert h.finals[0].text == CARD  # events are not in this policy: the agent sees what was said
+    summary = (tmp_path / "call-1.summary.json").read_text(encoding="utf-8")
+    assert "4539" not in summary
+
+
+def test_events_policy_redacts_text_and_words(tmp_path: Path, speech: StandInSpeech) -> None:
+    policy = RedactionPolicy.parse("payment", "all", "tag")
+
+    async def scenario() -> Harness:
+        await speech.load()
+        h = Harness(tmp_path, speech, policy)
+        h.feed(_call(_silence(0.5), _speech(), _silence(1.5)))
+        await h.core.finish()
+        return h
+
+    final = run(scenario()).finals[0]
+    assert final.text == "my card number is [CARD_NUMBER] thanks"
+    assert [w.text for w in final.words] == ["my", "card", "number", "is", "[CARD_NUMBER]", "thanks"]
+    tag = final.words[4]
+    assert tag.end - tag.start == pytest.approx(4 * (final.words[0].end - final.words[0].start), rel=0.05)
+
+
+def test_the_recording_is_silenced_under_the_card_and_held_until_its_final(tmp_path: Path) -> None:
+    speech = StandInSpeech(scripted=(CARD,), partials=False, delays=(1.0,))
+
+    async def scenario() -> tuple[Harness, int, npt.NDArray[np.int16]]:
+        await speech.load()
+        h = Harness(tmp_path, speech, PAYMENT)
+        audio = _call(_silence(0.5), _speech(), _silence(1.5), _silence(3.0))
+        h.feed(audio)
+        await asyncio.sleep(0.6)  # the utterance has ended; its final is still being made
+        assert h.files.held is not None
+        written_while_waiting = h.files.held.written
+        await h.core.finish()
+        return h, written_while_waiting, audio
+
+    try:
+        h, written, audio = run(scenario())
+    finally:
+        speech.close()
+    final = h.finals[0]
+    assert written <= int(final.start * RATE)  # nothing of the utterance was written before its final
+    recorded, rate = read_wav(tmp_path / "call-1.wav")
+    assert rate == RATE and recorded.shape == audio.shape  # the whole call, at the end
+    card = [w for w in final.words if w.text.isdigit()]
+    a, b = int(card[0].start * RATE), int(card[-1].end * RATE)
+    assert not recorded[a:b].any()  # silenced (with a margin either side)
+    np.testing.assert_array_equal(recorded[: int(final.start * RATE) - 8000], audio[: int(final.start * RATE) - 8000])
+    first_word_end = int(final.words[0].end * RATE)
+    np.testing.assert_array_equal(recorded[: first_word_end - 4000], audio[: first_word_end - 4000])
+
+
+def test_a_secure_pause_is_a_row_of_the_csv(tmp_path: Path) -> None:
+    speech = StandInSpeech(partials=False)
+
+    async def scenario() -> Harness:
+        await speech.load()
+        h = Harness(tmp_path, speech, PAYMENT)
+        h.feed(_call(_silence(0.5), _speech(), _silence(1.5)))
+        h.core.submit_gap(0, "paused")
+        h.core.submit_gap(3 * RATE, "resumed")  # 3 s of the call had no audio
+        h.feed(_call(_speech(), _silence(1.5)))
+        await h.core.finish()
+        return h
+
+    try:
+        frame = run(scenario()).csv()
+    finally:
+        speech.close()
+    pause = frame[frame["text"] == PAUSE_TEXT]
+    assert len(pause) == 1
+    row = pause.iloc[0]
+    assert row["speaker"] == "" and row["end"] - row["start"] == pytest.approx(3.0)
+    spoken = frame[frame["text"] != PAUSE_TEXT]
+    assert list(frame["text"]).index(PAUSE_TEXT) == 1 and len(spoken) == 2  # between the two utterances
+
+
+def test_a_redactor_that_fails_withholds_the_text_and_silences_the_audio(
+    tmp_path: Path, speech: StandInSpeech, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("redactor bug")
+
+    monkeypatch.setattr(CallRedactor, "redact", broken)
+
+    async def scenario() -> tuple[Harness, npt.NDArray[np.int16]]:
+        await speech.load()
+        h = Harness(tmp_path, speech, PAYMENT)
+        audio = _call(_silence(0.5), _speech(), _silence(1.5))
+        h.feed(audio)
+        await h.core.finish()
+        return h, audio
+
+    h, audio = run(scenario())
+    assert list(h.csv()["text"]) == [REDACTION_FAILED]
+    recorded, _ = read_wav(tmp_path / "call-1.wav")
+    final = h.finals[0]
+    assert not recorded[int(final.start * RATE) : int(final.end * RATE)].any()
+    assert recorded.shape == audio.shape
