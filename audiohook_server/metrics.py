@@ -21,6 +21,18 @@ class ServerMetrics:
         self.sessions = Counter("audiohook_sessions", "Sessions opened", ["dialect"], registry=r)
         self.audio_seconds = Counter("audiohook_audio_seconds", "Seconds of audio received, per channel", registry=r)
         self.utterances = Counter("audiohook_utterances", "Final utterances transcribed", registry=r)
+        self.redacted = Counter(
+            "audiohook_redacted_spans",
+            "Spans of personal data redacted from finals, per entity",
+            ["entity"],
+            registry=r,
+        )
+        self.redaction_seconds = Histogram(
+            "audiohook_redaction_seconds",
+            "Time the PII redactor took per final (names model included)",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25),
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "audiohook_whisper_queue_depth", "Whisper jobs waiting or running", ["kind"], registry=r
         )

@@ -468,12 +468,17 @@ class CallCore:
         if self._redactor is None:
             return Redaction(transcription.text, ())
         words = [TimedWord(w.text, w.start, w.end) for w in transcription.words]
+        began = time.perf_counter()
         try:
             with self._redactor_lock:
-                return self._redactor.redact(transcription.text, words, speaker=speaker, start=start, end=end)
+                found = self._redactor.redact(transcription.text, words, speaker=speaker, start=start, end=end)
         except Exception:
             log.exception("session %s: redaction failed; the utterance's text is withheld", self.session_id)
             return None
+        self.metrics.redaction_seconds.observe(time.perf_counter() - began)
+        for span in found.covering(self.redaction.entities):
+            self.metrics.redacted.labels(span.entity.value).inc()
+        return found
 
     def _record_pause(self, pause: _SecurePause) -> None:
         """Worker thread: the CSV row (and journal line) of a secure pause."""

@@ -74,7 +74,10 @@ def decode_in_window(window: EncoderWindow, duration_s: float, decode: Decode) -
     reason = trip_reason(fitted.text, duration_s, tokens, budget, [word.end for word in fitted.words])
     if reason is None:
         return replace(fitted, window="fit")
-    log.debug("fitted encoder window refused (%s): %r; decoding with the full window", reason, fitted.text[:80])
+    # Never the text itself: the logs carry no transcript (calls/redaction.py, `logs`).
+    log.debug(
+        "fitted encoder window refused (%s, %d characters); decoding with the full window", reason, len(fitted.text)
+    )
     return replace(decode(None, None)[0], fallback=reason)
 
 

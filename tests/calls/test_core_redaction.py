@@ -6,6 +6,7 @@ redactor is the real one (rules; names off: the payment policy does not load spa
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,11 @@ def run(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 30))
 
 
-def test_files_get_the_redacted_text_and_the_live_event_the_words_said(tmp_path: Path, speech: StandInSpeech) -> None:
+def test_files_get_the_redacted_text_and_the_live_event_the_words_said(
+    tmp_path: Path, speech: StandInSpeech, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
     async def scenario() -> Harness:
         await speech.load()
         h = Harness(tmp_path, speech, PAYMENT)
@@ -105,6 +110,10 @@ def test_files_get_the_redacted_text_and_the_live_event_the_words_said(tmp_path:
     assert h.finals[0].text == CARD  # events are not in this policy: the agent sees what was said
     summary = (tmp_path / "call-1.summary.json").read_text(encoding="utf-8")
     assert "4539" not in summary
+    assert "4539" not in caplog.text and "card number" not in caplog.text  # no transcript in a log line
+    metrics = h.core.metrics.registry
+    assert metrics.get_sample_value("audiohook_redacted_spans_total", {"entity": "CARD_NUMBER"}) == 1
+    assert metrics.get_sample_value("audiohook_redaction_seconds_count") == 2
 
 
 def test_events_policy_redacts_text_and_words(tmp_path: Path, speech: StandInSpeech) -> None:
