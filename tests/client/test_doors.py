@@ -17,6 +17,7 @@ import jwt
 import pandas as pd
 import pytest
 
+from audiohook_server.calls.core import PAUSE_TEXT
 from audiohook_server.client import main
 from audiohook_server.settings import ApiKey
 from tests.conftest import RunningServer, make_settings
@@ -85,7 +86,11 @@ def test_genesys_secure_pause_keeps_the_timeline(server: RunningServer, capsys: 
     out, err = capsys.readouterr()
     assert code == 0, out + err
     frame = pd.read_csv(server.recordings / f"{session}.csv", keep_default_na=False)
-    assert len(frame) and frame["start"].min() >= 4.0  # the first 4 s were never sent, and offsets count them
+    paused = frame[frame["text"] == PAUSE_TEXT]
+    said = frame[frame["text"] != PAUSE_TEXT]
+    # The pause is a row of its own, so a QA reader sees the gap; the first 4 s were never sent, and offsets count them.
+    assert list(zip(paused["start"], paused["end"], strict=True)) == [(0.0, 4.0)]
+    assert len(said) and said["start"].min() >= 4.0
 
 
 def test_genesys_refusals_say_what_to_check(
