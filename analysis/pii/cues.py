@@ -15,48 +15,63 @@ from dataclasses import dataclass
 
 from analysis.pii.entities import Entity
 
-__all__ = ["NOT_PII", "Cue", "find_cues"]
+__all__ = ["AFTER_KINDS", "EXPIRY", "NOT_PII", "QUANTITY", "Cue", "find_cues"]
 
 NOT_PII = "NOT_PII"
 EXPIRY = "EXPIRY"
+QUANTITY = "QUANTITY"  # not personal data either: a unit after its number ("49 pounds", "20 minutes")
+# Cues that may come after the number they describe, within a few characters (not "expires": it comes
+# before its date, "security code 879, expiry 948").
+AFTER_KINDS = frozenset({QUANTITY})
 
 _CUES: list[tuple[str, str]] = [
     (
         Entity.CARD_NUMBER,
         r"\b(?:card|long number|number on the front|visa|master ?card|amex|american express|debit|credit|"
-        r"sixteen digits?|16 digits?|16-digit|pan)\b",
+        r"sixteen digits?|16 digits?|16-digit|pan|first (?:eight|four|half|part|bit|few|lot)|"
+        r"second (?:half|part|lot)|the rest(?: of (?:it|the number))?(?: is)?|last (?:part|bit|eight|lot)|"
+        r"full number|the (?:long )?number on)\b",
     ),
     (
         Entity.SECURITY_CODE,
         r"\b(?:security (?:code|number|digits)|cvv2?|cvc2?|cv2|csc|(?:three|four|3|4)[ -]digits?|"
-        r"(?:on )?the back(?: of the card)?|card verification|verification code)\b",
+        r"(?:on )?the back(?: of the card)?|card verification|verification code|signature(?: strip)?|"
+        r"last (?:three|3)(?: digits| numbers)?|(?:three|3) numbers|code)\b",
     ),
     (Entity.SORT_CODE, r"\bsort ?codes?\b"),
     (
         Entity.BANK_ACCOUNT,
         r"\b(?:bank account|account (?:number|no\.?|digits)|acct|routing(?: number)?|aba|current account|"
-        r"checking account|savings account|bank details|account is)\b",
+        r"checking account|savings account|bank details|account is|account|(?:i )?count number|route of number|"
+        r"routine number)\b",
     ),
     (
         Entity.PHONE_NUMBER,
         r"\b(?:phone|mobile|cell|telephone|landline|contact number|call(?:back| you back| me back| me on| me at)|"
-        r"reach (?:me|you)|number (?:to|you can) (?:call|reach)|best number|text me|whatsapp)\b",
+        r"reach (?:me|you)|number (?:to|you can) (?:call|reach)|best number|text me|whatsapp|"
+        r"(?:home|work|mobile|daytime|evening|new|contact|other|office) number|my number|"
+        r"(?:to )?call (?:me|us|on|at)|ring (?:me|us)|area code|dialling code)\b",
     ),
-    (Entity.DATE_OF_BIRTH, r"\b(?:date of birth|birth ?date|born|d\.? ?o\.? ?b\.?|birthday)\b"),
-    (Entity.US_SSN, r"\b(?:social security|ssn|social)\b"),
+    (Entity.DATE_OF_BIRTH, r"\b(?:date of birth|birth ?date|born|d[.\- ]?o[.\- ]?b\b\.?|birthday)"),
+    (Entity.US_SSN, r"\b(?:social security|ss ?n(?=\d|\b)|social)"),
     (Entity.UK_NINO, r"\b(?:national insurance|n\.? ?i\.? number|nino)\b"),
-    (Entity.POSTCODE, r"\b(?:post ?code|zip(?: code)?|postal code)\b"),
+    (Entity.POSTCODE, r"\b(?:post(?: to)? ?code|zip(?: code)?|postal code)\b"),
     (Entity.STREET_ADDRESS, r"\b(?:address|live at|lives at|living at)\b"),
-    (Entity.EMAIL_ADDRESS, r"\b(?:e-?mail|email address)\b"),
+    (Entity.EMAIL_ADDRESS, r"\b(?:e-?mail|email address|mail is)\b"),
     (Entity.PERSON, r"\b(?:name|surname|spell(?:ed|ing)?|spelt|speaking (?:to|with)|who am i)\b"),
+    (
+        QUANTITY,
+        r"\b(?:pounds?|dollars?|cents?|pence|quid|bucks|euros?|per ?cent|percent|minutes?|hours?|days?|weeks?|"
+        r"months?|years?|o'?clock|am|pm|a\.m\.|p\.m\.|items?|units?|boxes|pack|gigs?|gb|mb|megabits?)\b",
+    ),
     (EXPIRY, r"\b(?:expir[a-z]*|expires|valid (?:until|thru|through|to)|end date|start date)\b"),
     (
         NOT_PII,
-        r"\b(?:order(?: number| no\.?| id)?|reference(?: number)?|ref|ticket|case(?: number)?|tracking|invoice|"
+        r"\b(?:(?:promo|promotional|discount|voucher|confirmation|access|reference|product|tracking|booking|"
+        r"gift|coupon|error|fault|tax|dress|offer) codes?|order(?: number| no\.?| id)?|reference(?: number)?|ref|"
+        r"ticket|case(?: number)?|tracking|invoice|"
         r"confirmation(?: number| code)?|model|serial|item|sku|policy number|extension|ext|press|option|"
-        r"pounds?|dollars?|cents?|pence|quid|bucks|euros?|price|cost[s]?|total|comes to|charge[ds]?|fee|"
-        r"per ?cent|percent|minutes?|hours?|days?|weeks?|months?|years?|o'?clock|am|pm|a\.m\.|p\.m\.|"
-        r"items?|units?|boxes|pack|gigs?|gb|mb|megabits?|version|room|floor|gate|flight|bus|route|"
+        r"price|cost[s]?|total|comes to|fee|version|room|floor|gate|flight|bus|route|"
         r"account with us|customer number|membership number|member number|loyalty|voucher|promo|discount)\b",
     ),
 ]

@@ -16,11 +16,21 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from analysis.pii.cues import EXPIRY, NOT_PII, Cue
+from analysis.pii.cues import EXPIRY, NOT_PII, QUANTITY, Cue
 from analysis.pii.entities import Entity, Finding
-from analysis.pii.tokens import UNITS, WEAK_UNITS, Token, digit_values
+from analysis.pii.tokens import REPEATS, UNITS, WEAK_UNITS, Token, digit_values
 
-__all__ = ["DigitRun", "classify_run", "digit_runs", "luhn_valid", "run_digits", "valid_phone"]
+__all__ = [
+    "HOMOPHONES",
+    "VALIDATED",
+    "DigitRun",
+    "claimed_by_other_cue",
+    "classify_run",
+    "digit_runs",
+    "luhn_valid",
+    "run_digits",
+    "valid_phone",
+]
 
 _BETWEEN = re.compile(r"[\s,.\-/]*")
 
@@ -38,6 +48,7 @@ LENGTHS: dict[str, tuple[int, int]] = {
     Entity.DATE_OF_BIRTH: (4, 8),
     Entity.STREET_ADDRESS: (1, 5),
     NOT_PII: (1, 99),
+    QUANTITY: (1, 99),
     EXPIRY: (3, 6),
 }
 # Full lengths: a number of an entity read only partly leaves the rest for the speaker's next utterance.
@@ -60,37 +71,57 @@ class DigitRun:
     written: str  # the run's text as written (for the SSN's dashes and the date's slashes)
 
 
-def _is_digit_word(tokens: Sequence[Token], i: int) -> bool:
-    token = tokens[i]
-    if token.digits:
-        return True
-    if not token.is_number_word:
-        return False
-    if token.norm in WEAK_UNITS or token.norm in ("double", "triple", "treble", "hundred", "thousand"):
-        # "oh" / "o" / "double" are numbers only beside another number word or digits
-        for j in (i - 1, i + 1):
-            if 0 <= j < len(tokens) and (
-                tokens[j].digits or (tokens[j].is_number_word and tokens[j].norm not in WEAK_UNITS)
-            ):
-                return True
-        return False
-    return True
+# Words Whisper writes for a digit it misheard in a run of digits ("0 to 8 6", "three your seven", "a 7 9 4
+# …" for "oh seven nine four"). Read as digits only in a *soft* reading of a run, which counts only when
+# the whole number then checks out (Luhn, libphonenumber) or is what a cue asked for and the strict reading
+# is not.
+HOMOPHONES = {
+    "to": "two", "too": "two", "for": "four", "fore": "four", "your": "four", "of": "oh", "or": "oh",
+    "a": "oh", "won": "one", "ate": "eight",
+}  # fmt: skip
 
 
-def digit_runs(text: str, tokens: Sequence[Token]) -> list[DigitRun]:
+def _digit_words(tokens: Sequence[Token], soft: bool = False) -> list[bool]:
+    """Which tokens say digits. "oh", "o", "double" and "hundred" do only beside another word that does
+    ("oh, oh, four": the first "oh" counts through the second); in a soft reading a homophone does beside
+    a digit word (not beside another homophone)."""
+    strong = [
+        bool(t.digits) or (t.is_number_word and t.norm not in WEAK_UNITS and t.norm not in _NEEDS_A_NUMBER)
+        for t in tokens
+    ]
+    marked = list(strong)
+    weak = [not m and (t.norm in WEAK_UNITS or t.norm in _NEEDS_A_NUMBER) for t, m in zip(tokens, marked, strict=True)]
+    changed = True
+    while changed:
+        changed = False
+        for i, is_weak in enumerate(weak):
+            if is_weak and not marked[i] and ((i > 0 and marked[i - 1]) or (i + 1 < len(tokens) and marked[i + 1])):
+                marked[i] = changed = True
+    if soft:
+        numbers = list(marked)
+        for i, token in enumerate(tokens):
+            if token.norm in HOMOPHONES and not numbers[i]:
+                marked[i] = (i > 0 and numbers[i - 1]) or (i + 1 < len(tokens) and numbers[i + 1])
+    return marked
+
+
+_NEEDS_A_NUMBER = frozenset({"double", "triple", "treble", "hundred", "thousand"})
+
+
+def digit_runs(text: str, tokens: Sequence[Token], soft: bool = False) -> list[DigitRun]:
+    """The runs of digit words (`soft`: reading homophones beside digits as digits too)."""
     runs: list[DigitRun] = []
+    says = _digit_words(tokens, soft)
     i = 0
     while i < len(tokens):
-        if not _is_digit_word(tokens, i):
+        if not says[i]:
             i += 1
             continue
         j = i
-        while (
-            j + 1 < len(tokens)
-            and _is_digit_word(tokens, j + 1)
-            and _BETWEEN.fullmatch(text[tokens[j].end : tokens[j + 1].start])
-        ):
+        while j + 1 < len(tokens) and says[j + 1] and _BETWEEN.fullmatch(text[tokens[j].end : tokens[j + 1].start]):
             j += 1
+        while soft and j > i and tokens[j].norm in HOMOPHONES and not tokens[j].is_number_word:
+            j -= 1  # a homophone only starts or joins a run ("… 7 5 2 to you" is not "…7522")
         digits = run_digits(tokens[i : j + 1])
         if digits:
             plus = tokens[i].raw.startswith("+") or (i > 0 and tokens[i - 1].norm == "plus")
@@ -105,12 +136,15 @@ def run_digits(run: Sequence[Token]) -> str:
     words: list[str] = []
     for token in run:
         if token.digits:
+            digits = token.digits
+            if words and words[-1] in REPEATS:  # "double 3", "triple 5": the written digit, repeated
+                digits = digits[0] * REPEATS[words.pop()] + digits[1:]
             if words:
                 out.append(digit_values(words) or "")
                 words = []
-            out.append(token.digits)
+            out.append(digits)
         else:
-            words.append(token.norm)
+            words.append(HOMOPHONES.get(token.norm, token.norm) if not token.is_number_word else token.norm)
     if words:
         out.append(digit_values(words) or "")
     return "".join(out)
@@ -178,6 +212,8 @@ def classify_run(
     pause)."""
     digits = run.digits
     n = len(digits)
+    if run.plus and n >= 8:  # "plus four four …": a country code (whether or not Whisper got every digit)
+        return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.9, "international phone number")
     if 13 <= n <= 19 and luhn_valid(digits):
         return Finding(Entity.CARD_NUMBER, run.first, run.last, 0.99, "luhn")
     ssn_written = re.fullmatch(r"\+?\d{3}-\d{2}-\d{4}", run.written.strip())
@@ -187,7 +223,7 @@ def classify_run(
         return Finding(continuing, run.first, run.last, 0.8, "continues")
     for position, cue in enumerate(cues):
         kind = cue.kind
-        if kind in (NOT_PII, EXPIRY):
+        if kind in (NOT_PII, QUANTITY, EXPIRY):
             if _fits(kind, digits, continuation=False):
                 return None
             continue
@@ -205,6 +241,24 @@ def classify_run(
         # a card Whisper misheard one digit of: sixteen digits read one by one are nothing else
         return Finding(Entity.CARD_NUMBER, run.first, run.last, 0.6, "card-length digits")
     return None
+
+
+# Reasons of findings that the number itself proves (not only a cue): a soft reading may stand on these.
+VALIDATED = frozenset({"luhn", "international phone number", "valid phone number"})
+
+
+def claimed_by_other_cue(run: DigitRun, cues: Sequence[Cue]) -> bool:
+    """Whether the nearest cue that fits the run says it is not personal data (an order number, a price,
+    an expiry date), as `classify_run` would read them."""
+    for cue in cues:
+        if cue.kind in (NOT_PII, QUANTITY, EXPIRY):
+            if _fits(cue.kind, run.digits, continuation=False):
+                return True
+            continue
+        if cue.kind in (Entity.STREET_ADDRESS, Entity.EMAIL_ADDRESS, Entity.PERSON, Entity.UK_NINO):
+            continue
+        return False
+    return False
 
 
 def _spoken_digit_by_digit(run: Sequence[Token]) -> bool:

@@ -18,10 +18,21 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from analysis.pii.cues import EXPIRY, NOT_PII, Cue, find_cues
+from analysis.pii.cues import AFTER_KINDS, Cue, find_cues
 from analysis.pii.entities import Entity, Finding
 from analysis.pii.names import PersonNames, person_spans
-from analysis.pii.numbers import FULL_LENGTH, classify_run, digit_runs, run_digits
+from analysis.pii.numbers import (
+    FULL_LENGTH,
+    HOMOPHONES,
+    VALIDATED,
+    DigitRun,
+    claimed_by_other_cue,
+    classify_run,
+    digit_runs,
+    luhn_valid,
+    run_digits,
+    valid_phone,
+)
 from analysis.pii.spoken_forms import addresses, dates, emails, letter_codes, spelled_letters
 from analysis.pii.tokens import Token, tokenize
 
@@ -30,6 +41,9 @@ __all__ = ["CallRedactor", "MaskStyle", "RedactedSpan", "Redaction", "TimedWord"
 CONTEXT_UTTERANCES = 3  # how many earlier utterances (any speaker) can cue a number
 CONTEXT_SECONDS = 40.0
 CONTINUATION_SECONDS = 20.0
+OPEN_DIGITS = 3  # an utterance ending in this many unclaimed digits may go on in the speaker's next
+OPEN_TAIL = 4  # ... when the digits are among its last words ("... 4 3 9 6, did you get that")
+JOIN_LEAD_WORDS = 6  # how far into the next utterance its digits may start ("then the last part is 3 4 …")
 NUMBER_ENTITIES = frozenset(
     {
         Entity.CARD_NUMBER,
@@ -71,6 +85,13 @@ class RedactedSpan:
 class Redaction:
     text: str  # as recognised
     spans: tuple[RedactedSpan, ...]
+    # The utterance ends in digits nothing has claimed yet ("the first eight are 4904 6088"): the speaker's
+    # next utterance may go on with the number and say what it was. A caller that writes files should hold
+    # this one until then (or until `CONTINUATION_SECONDS` of call have passed).
+    open_number: bool = False
+    # The speaker's previous utterance (an `open_number` one) redacted again with what this one told: its
+    # number went on here and is, as a whole, a card ("... and the rest is 3254 4398"). None: it stands.
+    revises: Redaction | None = None
 
     def covering(self, entities: Iterable[Entity]) -> list[RedactedSpan]:
         chosen = set(entities)
@@ -122,12 +143,26 @@ class _Unfinished:
 
 
 @dataclass
+class _Open:
+    """A speaker's utterance that ended in unclaimed digits, kept to be judged again with the next one."""
+
+    text: str
+    tokens: list[Token]
+    words: Sequence[TimedWord]
+    findings: list[Finding]
+    runs: list[DigitRun]  # the digits that end it: read with homophones ("to 12 8 7 5"), then without
+    cues: list[Cue]  # what could say what the run was, nearest first
+    end: float
+
+
+@dataclass
 class CallRedactor:
     """Findings for one call's utterances, in order. Not thread-safe: one call's finals are serial."""
 
     names: PersonNames | None = field(default_factory=PersonNames)
     _recent: deque[_Said] = field(default_factory=lambda: deque(maxlen=CONTEXT_UTTERANCES))
     _unfinished: dict[str, _Unfinished] = field(default_factory=dict)
+    _open: dict[str, _Open] = field(default_factory=dict)
 
     def redact(
         self,
@@ -142,8 +177,90 @@ class CallRedactor:
         own_cues = find_cues(text)
         prior = [said for said in reversed(self._recent) if start - said.end <= CONTEXT_SECONDS]
         findings = self._find(text, tokens, own_cues, prior, speaker, start)
+        previous = self._open.pop(speaker, None)
+        revises: Redaction | None = None
+        if previous is not None and start - previous.end <= CONTINUATION_SECONDS:
+            joined = self._join(previous, text, tokens, own_cues, findings)
+            if joined is not None:
+                findings, earlier = joined
+                revises = Redaction(
+                    previous.text, tuple(_spans(previous.text, previous.tokens, earlier, previous.words))
+                )
+        opened = self._opening(text, tokens, own_cues, prior, findings, words, end)
+        if opened is not None:
+            self._open[speaker] = opened
         self._remember(speaker, text, tokens, own_cues, findings, end)
-        return Redaction(text, tuple(_spans(text, tokens, findings, words)))
+        return Redaction(text, tuple(_spans(text, tokens, findings, words)), opened is not None, revises)
+
+    def _opening(
+        self,
+        text: str,
+        tokens: list[Token],
+        own: list[Cue],
+        prior: list[_Said],
+        findings: list[Finding],
+        words: Sequence[TimedWord],
+        end: float,
+    ) -> _Open | None:
+        """The utterance's last digit run, if it ends the utterance and nothing claimed it (not a finding,
+        not an order number or a price): the start of a number the speaker may go on with."""
+        runs = digit_runs(text, tokens)
+        if not runs:
+            return None
+        run = runs[-1]
+        if (
+            len(run.digits) < OPEN_DIGITS
+            or run.last < len(tokens) - OPEN_TAIL
+            or _overlaps(run.first, run.last, findings)
+        ):
+            return None
+        run_start, run_end = tokens[run.first].start, tokens[run.last].end
+        cues = [
+            *[c for c in own if c.start >= run_end and c.start - run_end <= 40],
+            *[c for c in reversed(own) if c.end <= run_start],
+            *[cue for said in prior for cue in reversed(said.cues)],
+        ]
+        if claimed_by_other_cue(run, cues):
+            return None
+        soft = [r for r in digit_runs(text, tokens, soft=True) if r.first < run.first and r.last == run.last]
+        return _Open(text, tokens, words, findings, [*soft, run], cues, end)
+
+    def _join(
+        self, previous: _Open, text: str, tokens: list[Token], own: list[Cue], findings: list[Finding]
+    ) -> tuple[list[Finding], list[Finding]] | None:
+        """The previous utterance's open digits and this one's first run read as one number: when the whole
+        is something (a Luhn-valid card, a possible phone number, what a cue asked for), both parts are it.
+        Returns (this utterance's findings, the previous one's), or None."""
+        lead: list[Cue] = []
+        strict = digit_runs(text, tokens)
+        soft = digit_runs(text, tokens, soft=True)
+        for theirs_run in previous.runs:
+            for run in (soft[0] if soft else None, strict[0] if strict else None):
+                if run is None or run.first > JOIN_LEAD_WORDS:
+                    continue
+                theirs = [f for f in findings if f.first <= run.last and run.first <= f.last]
+                if any(f.reason in ("luhn", "international phone number", "ssn pattern") for f in theirs):
+                    return None  # complete by itself
+                head = previous.tokens[theirs_run.first : theirs_run.last + 1]
+                joined = [*head, *tokens[run.first : run.last + 1]]
+                whole = DigitRun(0, len(joined) - 1, theirs_run.digits + run.digits, theirs_run.plus, "")
+                lead = [c for c in reversed(own) if c.end <= tokens[run.first].start]
+                finding = classify_run(whole, [*lead, *previous.cues], joined, None, 0)
+                if finding is None:
+                    continue
+                homophones = run is not strict[0] or theirs_run is not previous.runs[-1]
+                if homophones and not (finding.reason in VALIDATED or _checks_out(finding.entity, whole)):
+                    continue  # a soft reading stands only on a number that checks out
+                entity, confidence = finding.entity, finding.confidence
+                mine = [f for f in findings if f not in theirs] + [
+                    Finding(entity, run.first, run.last, confidence, "continues")
+                ]
+                earlier = [
+                    *previous.findings,
+                    Finding(entity, theirs_run.first, theirs_run.last, confidence, "continued"),
+                ]
+                return _resolve(mine), _resolve(earlier)
+        return None
 
     def peek(self, text: str, *, speaker: str = "unknown", start: float = 0.0) -> Redaction:
         """What `redact` would find in `text` now, without remembering it (a partial: its final comes)."""
@@ -171,24 +288,47 @@ class CallRedactor:
         findings += letter_codes(tokens, kinds)
         runs = digit_runs(text, tokens)
         findings += addresses(tokens, {run.first: run.last for run in runs})
+
+        def cues_for(run: DigitRun) -> tuple[list[Cue], int]:
+            """The cues that may say what `run` is, nearest first, and how many of them are its utterance's."""
+            run_start = tokens[run.first].start
+            run_end = tokens[run.last].end
+            nearby = [c for c in reversed(own) if c.start < run_start and c.end <= tokens[run.first].end]
+            after = [c for c in own if c.start >= run_end and c.start - run_end <= 12 and c.kind in AFTER_KINDS]
+            if not nearby:  # "It's 540, the last three digits on the back": a cue just after says what it was
+                after += [c for c in own if c.start >= run_end and c.start - run_end <= 40 and c not in after]
+            return [*after, *nearby, *prior_cues], len(after) + len(nearby)
+
+        def classify(run: DigitRun) -> Finding | None:
+            cues, mine = cues_for(run)
+            cue_before = mine > 0 and cues[mine - 1].start < tokens[run.first].start
+            # "security code 879" just after a card: the cue decides, not the card going on
+            return classify_run(run, cues, tokens, continuing if run.first <= 3 and not cue_before else None, mine)
+
+        strict: dict[tuple[int, int], Finding | None] = {}
         for run in runs:
             if _inside(run.first, run.last, findings):
                 continue
             if any(a <= run.first and run.last <= b for a, b in date_spans) and Entity.DATE_OF_BIRTH not in kinds:
                 continue  # a date (an order's, a delivery's)
-            run_start = tokens[run.first].start
-            run_end = tokens[run.last].end
-            nearby = [c for c in reversed(own) if c.end <= run_start]
-            after = [c for c in own if c.start >= run_end and c.start - run_end <= 12 and c.kind in (NOT_PII, EXPIRY)]
-            finding = classify_run(
-                run,
-                [*after, *nearby, *prior_cues],
-                tokens,
-                continuing if run.first <= 3 else None,
-                len(after) + len(nearby),
-            )
+            strict[(run.first, run.last)] = finding = classify(run)
             if finding is not None:
                 findings.append(finding)
+        for run in _soft_readings(text, tokens):
+            if (run.first, run.last) in strict or _inside(run.first, run.last, findings):
+                continue
+            parts = [r for r in runs if run.first <= r.first and r.last <= run.last and (r.first, r.last) in strict]
+            finding = classify(run)
+            if finding is None:
+                continue
+            checks_out = finding.reason in VALIDATED or _checks_out(finding.entity, run)
+            unclaimed = not any(strict[(r.first, r.last)] for r in parts) and not any(
+                claimed_by_other_cue(r, cues_for(r)[0]) for r in parts
+            )
+            if checks_out or unclaimed:
+                # "0 to 8, 6" after "617 509": the soft reading stands when the number checks out, or when a
+                # cue asked for it and the strict reading was nothing ("the security code for 9.0")
+                findings.append(Finding(finding.entity, finding.first, finding.last, finding.confidence + 0.01, "soft"))
         findings += self._people(text, tokens, kinds, findings)
         return _resolve(findings)
 
@@ -258,6 +398,27 @@ def _introduced_names(tokens: list[Token]) -> list[tuple[int, int]]:
 
 
 _NOT_NAMES = {"calling", "sorry", "just", "here", "fine", "good", "great", "okay", "not", "the", "a", "really", "so"}
+
+
+def _soft_readings(text: str, tokens: list[Token]) -> list[DigitRun]:
+    """The runs read with homophones, each also without a homophone it starts with ("charge it to 3 4 5 …")."""
+    readings: list[DigitRun] = []
+    for run in digit_runs(text, tokens, soft=True):
+        readings.append(run)
+        if tokens[run.first].norm in HOMOPHONES and run.first < run.last:
+            rest = tokens[run.first + 1 : run.last + 1]
+            written = text[rest[0].start : rest[-1].end]
+            readings.append(DigitRun(run.first + 1, run.last, run_digits(rest), False, written))
+    return readings
+
+
+def _checks_out(entity: Entity, run: DigitRun) -> bool:
+    """Whether a number is, by itself, what it was called: a Luhn-valid card, a possible phone number."""
+    if entity is Entity.CARD_NUMBER:
+        return 13 <= len(run.digits) <= 19 and luhn_valid(run.digits)
+    if entity is Entity.PHONE_NUMBER:
+        return len(run.digits) >= 10 and valid_phone(run.digits, run.plus)
+    return False
 
 
 def _inside(first: int, last: int, findings: Sequence[Finding]) -> bool:

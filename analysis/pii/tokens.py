@@ -45,9 +45,13 @@ class Token:
 
     @property
     def digits(self) -> str:
-        """The digits written in the word ("4111", "4-1-1-1" -> "4111", "$49.99" -> "4999"), else ""."""
-        if any(c.isdigit() for c in self.norm) and not any(c.isalpha() for c in self.norm.replace("x", "")):
-            return "".join(c for c in self.norm if c.isdigit())
+        """The digits written in the word ("4111", "4-1-1-1" -> "4111", "$49.99" -> "4999", "497O" ->
+        "4970": Whisper writes a spoken "oh" inside a group as the letter), else ""."""
+        norm = self.norm
+        if sum(c.isdigit() for c in norm) >= 2 and re.fullmatch(r"[\d.,/-]*(?:\d[o]|[o]\d)[\do.,/-]*", norm):
+            norm = norm.replace("o", "0")
+        if any(c.isdigit() for c in norm) and not any(c.isalpha() for c in norm.replace("x", "")):
+            return "".join(c for c in norm if c.isdigit())
         return ""
 
     @property
@@ -73,6 +77,10 @@ class Token:
         )
 
 
+def _numeric_part(part: str) -> bool:
+    return part.isdigit() or part in UNITS or part in TEENS or part in TENS or part in REPEATS
+
+
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     for match in _WORD.finditer(text):
@@ -83,8 +91,17 @@ def tokenize(text: str) -> list[Token]:
             raw, end = raw[:-1], end - 1
         while raw and raw[0] in ".,:'\u2019-/&":
             raw, start = raw[1:], start + 1
-        if raw:
-            tokens.append(Token(len(tokens), start, end, raw, raw.lower()))
+        if not raw:
+            continue
+        parts = raw.lower().split("-")
+        if len(parts) > 1 and all(_numeric_part(p) for p in parts) and not all(p.isdigit() for p in parts):
+            # "6-9-double-6", "5-double": one word per number, so "double" reads the digit after it
+            at = start
+            for part in raw.split("-"):
+                tokens.append(Token(len(tokens), at, at + len(part), part, part.lower()))
+                at += len(part) + 1
+            continue
+        tokens.append(Token(len(tokens), start, end, raw, raw.lower()))
     return tokens
 
 

@@ -34,6 +34,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ import numpy.typing as npt
 
 from analysis import CallAnalysis, Utterance, UtteranceAnalysis
 from analysis.pii import CallRedactor, Entity, PersonNames, Redaction, TimedWord, word_places
+from analysis.pii.redactor import CONTINUATION_SECONDS
 from audiohook_server.calls.ports import Analyzer, ExportSink, Recognizer, Refusal
 from audiohook_server.calls.redaction import RECORDING_MARGIN_S, RedactionPolicy
 from audiohook_server.calls.transcript_csv import RUNNING_COLUMNS, TranscriptRow
@@ -84,7 +86,21 @@ class _SecurePause:
     end_sample: int
 
 
+@dataclass
+class _Ready:
+    """A final with its text, redacted and waiting its turn to be written and sent (in utterance order)."""
+
+    out: FinalAudio
+    transcription: Transcription
+    redaction: Redaction | None
+    speaker: str
+    held: bool = False  # it ends in a number its speaker's next utterance may go on with
+
+
 _END = None
+# How long (wall clock) a final that ends in an open number waits for its speaker's next utterance when
+# nothing else arrives; in call time it waits at most CONTINUATION_SECONDS (the redactor's own limit).
+HOLD_WALL_S = 10.0
 _QueueItem = npt.NDArray[np.int16] | _Gap | None
 _UtteranceKey = tuple[int, int]  # (channel, utterance index)
 NO_POLICY = RedactionPolicy(frozenset(), frozenset())
@@ -150,6 +166,8 @@ class CallCore:
         self._stream_pos = 0
         self._skips: list[tuple[int, int]] = []  # (stream position after a skip, samples skipped so far)
         self._pause_start: int | None = None
+        # Finals in order, the first held while it ends in a number its speaker may go on with.
+        self._ready: deque[_Ready | _SecurePause] = deque()
         self._worker = asyncio.create_task(self._run_audio(), name=f"audio-{session_id}")
         self._finalizer = asyncio.create_task(self._run_finals(), name=f"finals-{session_id}")
 
@@ -370,34 +388,90 @@ class CallCore:
     # ---- finals ------------------------------------------------------------------------------
 
     async def _run_finals(self) -> None:
-        while (item := await self._finals.get()) is not None:
-            if isinstance(item, _SecurePause):
+        pending: asyncio.Future[tuple[FinalAudio, asyncio.Future[Transcription]] | _SecurePause | None] | None = None
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(self._finals.get())
+                if any(isinstance(r, _Ready) and r.held for r in self._ready):
+                    # A held final waits for its speaker's next utterance, but not for ever.
+                    done, _ = await asyncio.wait({pending}, timeout=HOLD_WALL_S)
+                    if not done:
+                        await self._publish_ready(release_all=True)
+                        continue
+                item = await pending
+                pending = None
+                if item is None:
+                    break
+                await self._take(item)
+            await self._publish_ready(release_all=True)
+        finally:
+            if pending is not None:
+                pending.cancel()
+
+    async def _take(self, item: tuple[FinalAudio, asyncio.Future[Transcription]] | _SecurePause) -> None:
+        """One item of the finals queue: a secure pause, or an utterance's final once it is transcribed."""
+        if isinstance(item, _SecurePause):
+            self._ready.append(item)
+            await self._publish_ready()
+            return
+        out, future = item
+        key = (out.channel, out.utterance)
+        try:
+            transcription = await future
+        except Exception:
+            log.exception("session %s: final transcription failed", self.session_id)
+            self._ended_at.pop(key, None)
+            # Recording redaction fails closed: speech nobody could read is not written as it was.
+            await self._blocking(self._settle_unread, out, self.redaction.recording)
+            return
+        finally:
+            self._queued_final -= len(out.samples)
+        if not transcription.text.strip():
+            self._ended_at.pop(key, None)
+            await self._blocking(self._settle_unread, out, frozenset())
+            return
+        await self._take_final(out, transcription)
+
+    async def _take_final(self, out: FinalAudio, transcription: Transcription) -> None:
+        """Redact a final and queue it; what is no longer held goes out. A final that ends in digits nobody
+        has claimed waits (when files are redacted) for the speaker's next one, which may revise it."""
+        rate = self.media.rate
+        speaker = self.speakers[out.channel]
+        start, end = out.start_sample / rate, out.end_sample / rate
+        redaction = await self._blocking(self._redact, transcription, speaker, start, end)
+        for ready in self._ready:
+            if not isinstance(ready, _Ready) or not ready.held:
+                continue
+            if ready.speaker == speaker:
+                ready.held = False
+                if redaction is not None and redaction.revises is not None:
+                    ready.redaction = redaction.revises  # "… and the rest is 3254 4398": it was a card
+            elif start - ready.out.end_sample / rate > CONTINUATION_SECONDS:
+                ready.held = False
+        holds = bool(self.redaction.files or self.redaction.recording)
+        held = holds and redaction is not None and redaction.open_number
+        self._ready.append(_Ready(out, transcription, redaction, speaker, held))
+        await self._publish_ready()
+
+    async def _publish_ready(self, release_all: bool = False) -> None:
+        """Write and send the queued finals up to the first one still held (`release_all`: all of them)."""
+        while self._ready:
+            ready = self._ready[0]
+            if isinstance(ready, _Ready) and ready.held and not release_all:
+                return
+            self._ready.popleft()
+            if isinstance(ready, _SecurePause):
                 try:
-                    await self._blocking(self._record_pause, item)
+                    await self._blocking(self._record_pause, ready)
                 except Exception:
                     log.exception("session %s: recording a secure pause failed", self.session_id)
                 continue
-            out, future = item
-            key = (out.channel, out.utterance)
             try:
-                transcription = await future
-            except Exception:
-                log.exception("session %s: final transcription failed", self.session_id)
-                self._ended_at.pop(key, None)
-                # Recording redaction fails closed: speech nobody could read is not written as it was.
-                await self._blocking(self._settle_unread, out, self.redaction.recording)
-                continue
-            finally:
-                self._queued_final -= len(out.samples)
-            if not transcription.text.strip():
-                self._ended_at.pop(key, None)
-                await self._blocking(self._settle_unread, out, frozenset())
-                continue
-            try:
-                await self._publish_final(out, transcription)
+                await self._publish_final(ready.out, ready.transcription, ready.redaction)
             except Exception:
                 log.exception("session %s: publishing a final failed", self.session_id)
-                await self._blocking(self._settle_unread, out, self.redaction.recording)
+                await self._blocking(self._settle_unread, ready.out, self.redaction.recording)
 
     def _settle_unread(self, out: FinalAudio, silence: frozenset[Entity]) -> None:
         """Worker thread: an utterance without a usable final leaves the hold (silenced if `silence`)."""
@@ -405,11 +479,11 @@ class CallCore:
             self._silence(out.channel, out.start_sample, out.end_sample)
         self._release_recording((out.channel, out.utterance))
 
-    async def _publish_final(self, out: FinalAudio, transcription: Transcription) -> None:
+    async def _publish_final(self, out: FinalAudio, transcription: Transcription, redaction: Redaction | None) -> None:
         rate = self.media.rate
         start, end = out.start_sample / rate, out.end_sample / rate
         speaker = self.speakers[out.channel]
-        result, self.latest_analysis, redaction = await self._blocking(self._record_final, out, transcription)
+        result, self.latest_analysis = await self._blocking(self._record_final, out, transcription, redaction)
         self.final_count += 1
         words = tuple(word.shifted(start) for word in transcription.words)
         text = transcription.text
@@ -434,15 +508,14 @@ class CallCore:
             self.metrics.final_latency.observe(time.monotonic() - ended)
 
     def _record_final(
-        self, out: FinalAudio, transcription: Transcription
-    ) -> tuple[UtteranceAnalysis, CallAnalysis | None, Redaction | None]:
-        """Worker thread: redact the utterance, analyse it, add its CSV row and fsync it to the journal,
+        self, out: FinalAudio, transcription: Transcription, redaction: Redaction | None
+    ) -> tuple[UtteranceAnalysis, CallAnalysis | None]:
+        """Worker thread: analyse the redacted utterance, add its CSV row and fsync it to the journal,
         silence its redacted spans in the held recording, all before the client is sent the final."""
         assert self._analyzer is not None  # finals only exist once the recognizer is ready
         rate = self.media.rate
         start, end = out.start_sample / rate, out.end_sample / rate
         speaker = self.speakers[out.channel]
-        redaction = self._redact(transcription, speaker, start, end)
         text = transcription.text
         if self.redaction.files:
             text = redaction.text_for(self.redaction.files, self.redaction.style) if redaction else REDACTION_FAILED
@@ -460,7 +533,7 @@ class CallCore:
                     a, b = out.start_sample + int(span.start_s * rate), out.start_sample + int(span.end_s * rate)
                     self._silence(out.channel, a, b)
         self._release_recording((out.channel, out.utterance))
-        return result, analysis, redaction
+        return result, analysis
 
     def _redact(self, transcription: Transcription, speaker: str, start: float, end: float) -> Redaction | None:
         """The final's findings (an empty Redaction without a policy); None when the redactor failed:

@@ -210,3 +210,54 @@ def test_a_redactor_that_fails_withholds_the_text_and_silences_the_audio(
     final = h.finals[0]
     assert not recorded[int(final.start * RATE) : int(final.end * RATE)].any()
     assert recorded.shape == audio.shape
+
+
+def test_a_card_read_across_a_pause_is_held_and_redacted_in_both_utterances(tmp_path: Path) -> None:
+    # No cue anywhere: only the whole number, Luhn-valid, says the first half was a card.
+    speech = StandInSpeech(scripted=("it's 4539 1488", "then 0343 6467 ok"), partials=False)
+
+    async def scenario() -> Harness:
+        await speech.load()
+        h = Harness(tmp_path, speech, PAYMENT)
+        h.feed(_call(_silence(0.5), _speech(), _silence(1.5), _speech(), _silence(1.5)))
+        await h.core.finish()
+        return h
+
+    try:
+        h = run(scenario())
+    finally:
+        speech.close()
+    assert list(h.csv()["text"])[:2] == ["it's [CARD_NUMBER]", "then [CARD_NUMBER] ok"]
+    assert "4539" not in h.csv().to_csv()
+    assert [u.text for u in h.finals[:2]] == ["it's 4539 1488", "then 0343 6467 ok"]  # events: not in this policy
+    recorded, _ = read_wav(tmp_path / "call-1.wav")
+    for final in h.finals[:2]:
+        digits = [w for w in final.words if w.text.isdigit()]
+        assert not recorded[int(digits[0].start * RATE) : int(digits[-1].end * RATE)].any()
+
+
+def test_a_held_utterance_goes_out_when_its_speaker_says_nothing_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("audiohook_server.calls.core.HOLD_WALL_S", 0.3)
+    speech = StandInSpeech(scripted=("it's 4539 1488",), partials=False)
+
+    async def scenario() -> tuple[Harness, int]:
+        await speech.load()
+        h = Harness(tmp_path, speech, PAYMENT)
+        h.feed(_call(_silence(0.5), _speech(), _silence(1.5)))
+        for _ in range(50):  # the call stays open; nothing else is said
+            await asyncio.sleep(0.1)
+            if h.finals:
+                break
+        sent_while_open = len(h.finals)
+        await h.core.finish()
+        return h, sent_while_open
+
+    try:
+        h, sent_while_open = run(scenario())
+    finally:
+        speech.close()
+    assert sent_while_open == 1
+    # Eight digits nothing names stay as said: only a whole number that checks out, or a cue, makes a card.
+    assert list(h.csv()["text"]) == ["it's 4539 1488"]

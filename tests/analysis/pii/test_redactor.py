@@ -144,3 +144,65 @@ def test_entity_names_parse_with_a_readable_error() -> None:
     assert parse_entities("none") == frozenset()
     with pytest.raises(ValueError, match="unknown entity type 'cards'"):
         parse_entities("cards")
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        # Whisper's hyphenated groups with "double" inside, and an "oh" written as the letter O
+        ([("customer", "The number on the front is 6-01-1, 3-6-5-1, 6-9-double-6, 8-double-1-9.")], ["CARD_NUMBER"]),
+        ([("customer", "It's a Master Card 497O 5-double 4-3")], ["CARD_NUMBER"]),
+        # "double 3" before written digits repeats the digit
+        ([("customer", "Call me on 415, triple 5, 1 9, double 3.")], ["PHONE_NUMBER"]),
+        # "plus" is a country code, even when Luhn would call the digits a card
+        ([("customer", "It should be plus 4, 4, 7, 4, 4, 4, 6, 4, 1, 5, 0, 6, 2, 1, 5")], ["PHONE_NUMBER"]),
+        # homophones stand when the whole number checks out ("a" for "oh", "to" for "two")
+        ([("customer", "My mobile is a 7 9 4 8 6 7 9 4 8 2")], ["PHONE_NUMBER"]),
+        # a cue after the number
+        ([("agent", "Thanks."), ("customer", "It's 540, the last three digits on the back.")], ["SECURITY_CODE"]),
+        # a card going on, then the security code: the cue decides
+        (
+            [
+                ("agent", "Can I take the long number on the card?"),
+                ("customer", "4, 5, 3, 2, 7, 1, 5, 9"),
+                ("customer", "Security Code 879, expiry 948."),
+            ],
+            ["SECURITY_CODE"],
+        ),
+        ([("customer", "My work number is 0, 7, 4, 6, 4, 4, 6, 8, 9, 7, 6, 6, extension, 4.")], ["PHONE_NUMBER"]),
+    ],
+)
+def test_whisper_forms(turns: list[tuple[str, str]], expected: list[str]) -> None:
+    _, found = last(*turns)
+    assert [e.value for e in found] == expected
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "entity"),
+    [
+        ("Okay, it is 49046088.", "and then 3-254-4398.", Entity.CARD_NUMBER),  # Luhn-valid whole
+        ("It's 4 2 8 1 2 4 3 5", "Sorry, and then 1, 4, 3, 4, 9, O, double, 9.", Entity.CARD_NUMBER),
+        ("It's 617 509.", "and then 0 to 8, 6.", Entity.PHONE_NUMBER),  # a possible US number, "to" for two
+        ("The number is to 12, 8 7 5", "two three nine six did you get that", Entity.PHONE_NUMBER),
+    ],
+)
+def test_a_number_read_across_a_pause_revises_the_first_half(first: str, second: str, entity: Entity) -> None:
+    redactor = CallRedactor(names=None)
+    held = redactor.redact(first, speaker="customer", start=0.0, end=3.0)
+    assert held.open_number
+    then = redactor.redact(second, speaker="customer", start=4.5, end=7.0)
+    assert then.revises is not None
+    assert [s.entity for s in then.spans] == [entity]
+    assert [s.entity for s in then.revises.spans] == [entity]
+    assert not any(c.isdigit() for c in then.revises.text_for([entity]))
+    assert not any(c.isdigit() for c in then.text_for([entity]))
+
+
+def test_digits_that_stay_open_are_left_when_nothing_says_what_they_were() -> None:
+    redactor = CallRedactor(names=None)
+    held = redactor.redact("It's 4 2 8 1.", speaker="customer", start=0.0, end=2.0)
+    assert held.open_number and held.spans == ()
+    then = redactor.redact("Yes, that's 12 boxes.", speaker="customer", start=3.0, end=5.0)
+    assert then.revises is None and then.spans == ()
+    # an order number is claimed by its cue: nothing to hold
+    assert not redactor.redact("The order number is 5 5 2 1 8.", speaker="agent", start=6.0, end=8.0).open_number
