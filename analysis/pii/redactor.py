@@ -33,7 +33,7 @@ from analysis.pii.numbers import (
     run_digits,
     valid_phone,
 )
-from analysis.pii.spoken_forms import addresses, dates, emails, letter_codes, spelled_letters
+from analysis.pii.spoken_forms import MONTHS, addresses, dates, emails, letter_codes, spelled_addresses, spelled_letters
 from analysis.pii.tokens import Token, tokenize
 
 __all__ = ["CallRedactor", "MaskStyle", "RedactedSpan", "Redaction", "TimedWord", "word_places"]
@@ -133,6 +133,7 @@ class _Said:
     speaker: str
     end: float
     cues: list[Cue]
+    entities: frozenset[Entity] = frozenset()
 
 
 @dataclass
@@ -282,9 +283,18 @@ class CallRedactor:
         findings: list[Finding] = []
 
         findings += emails(text, tokens)
+        if any(said.speaker == speaker and Entity.EMAIL_ADDRESS in said.entities for said in prior[:2]):
+            # "… at yahoo dot com", then "M-A-R-Y underscore Q": the speaker spells what they said
+            findings += [f for f in spelled_addresses(tokens) if not _overlaps(f.first, f.last, findings)]
         date_spans = dates(text, tokens)
         if Entity.DATE_OF_BIRTH in kinds:
             findings += [Finding(Entity.DATE_OF_BIRTH, a, b, 0.85, "date after a birth cue") for a, b in date_spans]
+        else:  # "the 23rd of January 1968": a whole date in the last century is someone's birthday, not an order's
+            findings += [
+                Finding(Entity.DATE_OF_BIRTH, a, b, 0.7, "date in the 1900s")
+                for a, b in date_spans
+                if b - a >= 2 and _in_the_1900s(tokens[a : b + 1])
+            ]
         findings += letter_codes(tokens, kinds)
         runs = digit_runs(text, tokens)
         findings += addresses(tokens, {run.first: run.last for run in runs})
@@ -334,12 +344,13 @@ class CallRedactor:
 
     def _people(self, text: str, tokens: list[Token], kinds: set[str], found: list[Finding]) -> list[Finding]:
         people: list[Finding] = []
+        cues = find_cues(text)
         if self.names is not None:
             for a, b in person_spans(self.names.spans(text), tokens):
-                if not _overlaps(a, b, found):
+                if not _overlaps(a, b, found) and not _not_a_name(tokens[a : b + 1], cues):
                     people.append(Finding(Entity.PERSON, a, b, 0.8, "person name"))
         for a, b in _introduced_names(tokens):
-            if not _overlaps(a, b, found) and not _overlaps(a, b, people):
+            if not _overlaps(a, b, found) and not _overlaps(a, b, people) and not _not_a_name(tokens[a : b + 1], cues):
                 people.append(Finding(Entity.PERSON, a, b, 0.7, "introduced name"))
         for a, b in spelled_letters(tokens):
             near_name = Entity.PERSON in kinds or any(abs(a - p.last) <= 3 or abs(p.first - b) <= 3 for p in people)
@@ -350,7 +361,7 @@ class CallRedactor:
     def _remember(
         self, speaker: str, text: str, tokens: list[Token], own: list[Cue], findings: list[Finding], end: float
     ) -> None:
-        self._recent.append(_Said(speaker, end, own))
+        self._recent.append(_Said(speaker, end, own, frozenset(f.entity for f in findings)))
         numbers = [f for f in findings if f.entity in FULL_LENGTH]
         previous = self._unfinished.pop(speaker, None)
         if not numbers or not tokens:
@@ -410,6 +421,18 @@ def _soft_readings(text: str, tokens: list[Token]) -> list[DigitRun]:
             written = text[rest[0].start : rest[-1].end]
             readings.append(DigitRun(run.first + 1, run.last, run_digits(rest), False, written))
     return readings
+
+
+def _in_the_1900s(date: Sequence[Token]) -> bool:
+    return any(re.fullmatch(r"19\d\d", t.norm) for t in date) or any(t.norm == "nineteen" for t in date[1:])
+
+
+def _not_a_name(words: Sequence[Token], cues: Sequence[Cue]) -> bool:
+    """spaCy's PERSON spans that are not names in a contact centre's speech: a cue ("zip code", "Model
+    TV"), a month ("July"), an acronym ("HR", "TV")."""
+    if any(c.start < words[-1].end and words[0].start < c.end for c in cues):
+        return True
+    return all(w.norm in MONTHS or (w.raw.isupper() and len(w.raw) <= 3) for w in words)
 
 
 def _checks_out(entity: Entity, run: DigitRun) -> bool:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from analysis.pii.entities import Entity, Finding
 from analysis.pii.tokens import TEENS, TENS, UNITS, Token
 
-__all__ = ["addresses", "dates", "emails", "letter_codes", "spelled_letters"]
+__all__ = ["addresses", "dates", "emails", "letter_codes", "spelled_addresses", "spelled_letters"]
 
 TLDS = {"com", "co", "uk", "org", "net", "edu", "gov", "io", "us", "ie", "info", "biz", "me", "ca", "au", "de", "fr"}
 PROVIDERS = {
@@ -74,12 +74,64 @@ def emails(text: str, tokens: Sequence[Token]) -> list[Finding]:
             if prev.norm in LOCAL_STOP or not re.fullmatch(r"[\w.'-]+", prev.norm):
                 break
             punctuated = bool(text[prev.end : tokens[start].start].strip(" -"))  # a comma or a colon
-            if punctuated and prev.norm not in LOCAL_JOINERS and tokens[start].norm not in LOCAL_JOINERS:
+            if punctuated and not _spelling_goes_on(prev, tokens[start]):
                 break  # ends the local part
             start -= 1
         if start < i:
             found.append(Finding(Entity.EMAIL_ADDRESS, start, end, 0.9, "spoken e-mail"))
+    return found + _cued_addresses(text, tokens, found)
+
+
+def _spelling_goes_on(prev: Token, nxt: Token) -> bool:
+    """Whether a comma between two words of a spoken local part is Whisper's pause in a spelling ("K, A-U-R",
+    "7G, 7", "Brown, five"), not the end of the address."""
+    if prev.norm in LOCAL_JOINERS or nxt.norm in LOCAL_JOINERS:
+        return True
+    return any(c.isdigit() for c in prev.norm) or bool(prev.letter) or bool(nxt.digits) or nxt.norm in UNITS
+
+
+def spelled_addresses(tokens: Sequence[Token]) -> list[Finding]:
+    """A local part spelled out without its domain ("M-A-R-Y underscore Q"): spelled letters, digits and
+    joiners, with a joiner or a hyphen-spelled word in it. Only an e-mail when the speaker has just said
+    one (the redactor checks)."""
+    found: list[Finding] = []
+    i = 0
+    while i < len(tokens):
+        j = i
+        spelled = joined = 0
+        while j < len(tokens):
+            token = tokens[j]
+            if token.norm in ("underscore", "hyphen", "dash", "dot"):
+                joined += 1
+            elif token.letter or (token.digits and len(token.digits) <= 4):
+                spelled += 1
+            elif "-" in token.raw and re.fullmatch(r"(?:[A-Za-z]-)+[A-Za-z]", token.raw):
+                spelled += 2
+            else:
+                break
+            j += 1
+        if j - i >= 2 and spelled >= 2 and (joined or spelled >= 3):
+            found.append(Finding(Entity.EMAIL_ADDRESS, i, j - 1, 0.8, "spelled e-mail"))
+        i = max(j, i + 1)
     return found
+
+
+def _cued_addresses(text: str, tokens: Sequence[Token], found: list[Finding]) -> list[Finding]:
+    """A written domain ("mail.co.uk") a few words after "my e-mail is", whatever Whisper made of the "at"."""
+    out: list[Finding] = []
+    for match in _EMAIL_CUE.finditer(text):
+        after = [t for t in tokens if t.start >= match.end()]
+        for k, token in enumerate(after[:8]):
+            labels = token.norm.split(".")
+            if len(labels) >= 2 and labels[-1] in TLDS and labels[0] and k > 0:
+                first, last = after[0].index, token.index
+                if not any(f.first <= last and first <= f.last for f in [*found, *out]):
+                    out.append(Finding(Entity.EMAIL_ADDRESS, first, last, 0.85, "e-mail after its cue"))
+                break
+    return out
+
+
+_EMAIL_CUE = re.compile(r"\b(?:e-?mail|mail)(?: address)? is\b", re.IGNORECASE)
 
 
 def _domain_end(tokens: Sequence[Token], i: int) -> int | None:
@@ -118,6 +170,8 @@ def _domain_end(tokens: Sequence[Token], i: int) -> int | None:
             end = k
     if end is not None:
         return end
+    if j + 1 < len(tokens) and "." in tokens[j + 1].norm and tokens[j + 1].norm.split(".")[-1] in TLDS:
+        return j + 1  # "Harper & Sons.co.uk"
     if first in PROVIDERS:
         return i
     return None
@@ -213,15 +267,28 @@ def dates(text: str, tokens: Sequence[Token]) -> list[tuple[int, int]]:
     return spans
 
 
-def _letter_code_pieces(tokens: Sequence[Token]) -> list[list[tuple[Token, str]]]:
-    """Stretches of tokens that are spelled letters, digits, unit number words or short capitalised
-    codes ("SW1A"), each token with the characters it contributes."""
+# Letters as Whisper writes them when they are said alone ("HR 87 37 45 be"). Read only inside a stretch
+# of letters and digits, which must then match an NI number's or a postcode's format.
+LETTER_WORDS = {
+    "be": "B", "bee": "B", "see": "C", "sea": "C", "dee": "D", "tee": "T", "ex": "X", "jay": "J", "kay": "K",
+    "pee": "P", "queue": "Q", "are": "R", "why": "Y",
+}  # fmt: skip
+
+
+def _letter_code_pieces(tokens: Sequence[Token], lower_case_pairs: bool = False) -> list[list[tuple[Token, str]]]:
+    """Stretches of tokens that are spelled letters, digits, unit number words or short codes ("SW1A",
+    "101973b"), each token with the characters it contributes (`lower_case_pairs`: "px" too, after an NI
+    cue)."""
     stretches: list[list[tuple[Token, str]]] = []
     current: list[tuple[Token, str]] = []
     for token in tokens:
         piece = ""
         if token.letter:
             piece = token.letter
+        elif current and token.norm in LETTER_WORDS:
+            piece = LETTER_WORDS[token.norm]
+        elif lower_case_pairs and re.fullmatch(r"[a-z]{2}", token.raw):
+            piece = token.raw.upper()
         elif token.digits and len(token.digits) <= 6:
             piece = token.digits
         elif token.norm in UNITS and token.norm not in ("o",):
@@ -229,9 +296,11 @@ def _letter_code_pieces(tokens: Sequence[Token]) -> list[list[tuple[Token, str]]
         elif token.norm == "double" or token.norm == "triple":
             piece = "*" + token.norm
         elif (
-            _ALNUM.fullmatch(token.raw) and any(c.isdigit() for c in token.raw) and any(c.isalpha() for c in token.raw)
+            _ALNUM.fullmatch(token.raw.upper())
+            and any(c.isdigit() for c in token.raw)
+            and any(c.isalpha() for c in token.raw)
         ):
-            piece = token.raw
+            piece = token.raw.upper()
         if piece:
             current.append((token, piece))
         elif current:
@@ -245,7 +314,7 @@ def _letter_code_pieces(tokens: Sequence[Token]) -> list[list[tuple[Token, str]]
 def letter_codes(tokens: Sequence[Token], cue_kinds: set[str]) -> list[Finding]:
     """NI numbers and UK postcodes by their formats; US ZIP codes need a ZIP/postcode cue."""
     found: list[Finding] = []
-    for stretch in _letter_code_pieces(tokens):
+    for stretch in _letter_code_pieces(tokens, lower_case_pairs=Entity.UK_NINO in cue_kinds):
         compact = ""
         owners: list[int] = []
         repeat = 1

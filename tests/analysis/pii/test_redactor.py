@@ -206,3 +206,37 @@ def test_digits_that_stay_open_are_left_when_nothing_says_what_they_were() -> No
     assert then.revises is None and then.spans == ()
     # an order number is claimed by its cue: nothing to hold
     assert not redactor.redact("The order number is 5 5 2 1 8.", speaker="agent", start=6.0, end=8.0).open_number
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        # a comma inside a spelled local part is Whisper's pause, not the end of the address
+        ([("customer", "So that's day underscore K, A-U-R at Yahoo.com.")], ["EMAIL_ADDRESS"]),
+        ([("customer", "Please update it to accounts at Harper & Sons.co.uk")], ["EMAIL_ADDRESS"]),
+        ([("customer", "My mail is vx.h, and our mail.co.uk")], ["EMAIL_ADDRESS"]),  # the "at" misheard
+        # spelled again right after it was said
+        ([("customer", "a merry underscore q at yahu.com"), ("customer", "M-A-R-Y underscore Q.")], ["EMAIL_ADDRESS"]),
+        # a whole date in the 1900s is a birthday; letters said as words inside an NI number
+        ([("customer", "the 23rd of January 1968")], ["DATE_OF_BIRTH"]),
+        ([("customer", "It's HR, 87, 37, 4, 5, be I think.")], ["UK_NINO"]),
+    ],
+)
+def test_spoken_addresses_dates_and_codes(turns: list[tuple[str, str]], expected: list[str]) -> None:
+    _, found = last(*turns)
+    assert [e.value for e in found] == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It's July the 3rd, we spoke then.",
+        "It's Model TV 50 5",
+        "Your zip code please?",
+        "It's HR who deals with that.",
+        "I ordered it on the 3rd of March 2026.",
+    ],
+)
+def test_not_names_not_birthdays(text: str) -> None:
+    _, found = last(("customer", text))
+    assert found == []
