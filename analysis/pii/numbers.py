@@ -54,12 +54,15 @@ LENGTHS: dict[str, tuple[int, int]] = {
 # Full lengths: a number of an entity read only partly leaves the rest for the speaker's next utterance.
 FULL_LENGTH = {
     Entity.CARD_NUMBER: 15,
+    Entity.SECURITY_CODE: 3,
     Entity.BANK_ACCOUNT: 8,
     Entity.SORT_CODE: 6,
     Entity.PHONE_NUMBER: 10,
     Entity.US_SSN: 9,
 }
 CONTINUATION_MIN = 2
+# Payment data: a run shorter than the entity's numbers, after its cue, is still taken for part of one.
+FAIL_CLOSED = frozenset({Entity.CARD_NUMBER, Entity.SECURITY_CODE, Entity.SORT_CODE, Entity.BANK_ACCOUNT})
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def _digit_words(tokens: Sequence[Token], soft: bool = False) -> list[bool]:
     return marked
 
 
-_NEEDS_A_NUMBER = frozenset({"double", "triple", "treble", "hundred", "thousand"})
+_NEEDS_A_NUMBER = frozenset({*REPEATS, "hundred", "thousand"})
 
 
 def digit_runs(text: str, tokens: Sequence[Token], soft: bool = False) -> list[DigitRun]:
@@ -235,6 +238,10 @@ def classify_run(
             return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.85, "phone cue")
         if _fits(kind, digits, continuation=False):
             return Finding(Entity(kind), run.first, run.last, 0.85, f"{kind.lower()} cue")
+        if kind in FAIL_CLOSED and n < LENGTHS[kind][0] and position == 0 and run.first <= 3:
+            # "five, eight." as the answer to "the security code?": the first digits of a code read across
+            # a pause (or half misheard). Payment data fails closed: part of one is still one.
+            return Finding(Entity(kind), run.first, run.last, 0.7, "part of a number")
     if n >= 10 and valid_phone(digits, run.plus):
         return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.75, "valid phone number")
     if 13 <= n <= 19 and _spoken_digit_by_digit(tokens[run.first : run.last + 1]):

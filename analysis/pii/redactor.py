@@ -321,6 +321,9 @@ class CallRedactor:
                 continue
             if any(a <= run.first and run.last <= b for a, b in date_spans) and Entity.DATE_OF_BIRTH not in kinds:
                 continue  # a date (an order's, a delivery's)
+            if _money(text, tokens, run) or _in_a_cue(tokens, run, own):
+                strict[(run.first, run.last)] = None  # "£12.50"; the "three" of "the three digits on the back"
+                continue
             strict[(run.first, run.last)] = finding = classify(run)
             if finding is not None:
                 findings.append(finding)
@@ -421,6 +424,23 @@ def _soft_readings(text: str, tokens: list[Token]) -> list[DigitRun]:
             written = text[rest[0].start : rest[-1].end]
             readings.append(DigitRun(run.first + 1, run.last, run_digits(rest), False, written))
     return readings
+
+
+_MONEY = re.compile(r"\d{1,3}(?:,\d{3})*(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?")
+
+
+def _money(text: str, tokens: list[Token], run: DigitRun) -> bool:
+    """A written amount after a currency sign ("£12.50", "$1,200"), whatever cue came before ("a credit of")."""
+    at = tokens[run.first].start
+    return at > 0 and text[at - 1] in "£$€¥" and bool(_MONEY.fullmatch(tokens[run.first].raw)) and run.first == run.last
+
+
+def _in_a_cue(tokens: list[Token], run: DigitRun, cues: Sequence[Cue]) -> bool:
+    """A number that is part of a cue ("the first eight are", "three digits"), or a length ("the 8 digit")."""
+    start, end = tokens[run.first].start, tokens[run.last].end
+    if run.last + 1 < len(tokens) and tokens[run.last + 1].norm in ("digit", "digits", "numbers", "letters"):
+        return True
+    return any(c.start <= start and end <= c.end for c in cues)
 
 
 def _in_the_1900s(date: Sequence[Token]) -> bool:

@@ -27,7 +27,7 @@ TEENS = {
     "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
 }  # fmt: skip
 TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-REPEATS = {"double": 2, "triple": 3, "treble": 3}
+REPEATS = {"double": 2, "triple": 3, "treble": 3, "tripple": 3}  # Whisper spells it both ways
 SCALES = {"hundred": 100, "thousand": 1000}
 # Words that are numbers only next to other numbers ("oh" alone is an exclamation, "o" a letter).
 WEAK_UNITS = {"oh", "o", "nil"}

@@ -170,6 +170,17 @@ def test_entity_names_parse_with_a_readable_error() -> None:
             ["SECURITY_CODE"],
         ),
         ([("customer", "My work number is 0, 7, 4, 6, 4, 4, 6, 8, 9, 7, 6, 6, extension, 4.")], ["PHONE_NUMBER"]),
+        ([("customer", "My card number is 6-01-1-0-4-7-4-3-4-3-3-7-Tripple-9")], ["CARD_NUMBER"]),
+        # payment data fails closed: two digits answering "the security code?" are part of it
+        (
+            [("agent", "and the three-digit security code on the back of the card."), ("customer", "five, eight.")],
+            ["SECURITY_CODE"],
+        ),
+        # a number that is part of a cue, or a length, is neither
+        ([("customer", "The three digits on the back are, 228.")], ["SECURITY_CODE"]),
+        ([("customer", "The 8 digit account number is 8 5 4 9 6 double 8 6.")], ["BANK_ACCOUNT"]),
+        # an amount after a currency sign, whatever cue came before it
+        ([("agent", "Okay, I've applied a credit of £12.50 to the account.")], []),
     ],
 )
 def test_whisper_forms(turns: list[tuple[str, str]], expected: list[str]) -> None:
