@@ -19,7 +19,10 @@ Redaction (`calls.redaction`): each final is read by the call's `CallRedactor` i
 before anything is written: the CSV row, the journal line and the analysis get the text with the
 policy's entities replaced, the client gets it too when `events` is in the policy, and the spans'
 audio is silenced in the recording, which is held in memory until every utterance before the
-release point has its final (`_release_recording`). A Genesys secure pause becomes a CSV row.
+release point has its final (`_release_recording`). A final that ends in digits nothing has claimed
+("it's 4 2 8 1 2 4 3 5") waits, with every final after it, for its speaker's next final, which may
+show the whole was a card (`Redaction.revises`); it goes out as it is after `HOLD_WALL_S` without
+one, or once its speaker has moved on. A Genesys secure pause becomes a CSV row.
 
 Backpressure is a value: `submit` returns a `Refusal` when the call has more audio waiting than its
 budget, and the door answers it in its dialect. Everything blocking (VAD, file writes, analysis) runs

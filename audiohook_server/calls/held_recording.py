@@ -5,9 +5,11 @@ are is known only once Whisper's final for the utterance has been read by the re
 written only up to the *release point*: the call core moves it forward to where every utterance
 before it has its final (and its redacted spans silenced). The recording therefore trails the call
 by the time an utterance takes to end and be finalized: the open utterance (at most the segmenter's
-20 s maximum) plus the final's latency. Everything is written at the end of the call however it
-ends, after the last final. What a killed process held in memory is lost, by design: writing it
-unredacted is what the policy forbids (the transcript journal still has every final).
+20 s maximum) plus the final's latency, and, for an utterance that ends in digits nothing has claimed
+yet, until its speaker's next final says what they were (`calls.core`: at most 10 s of wall clock
+or 20 s of call). Everything is written at the end of the call however it ends, after the last
+final. What a killed process held in memory is lost, by design: writing it unredacted is what the
+policy forbids (the transcript journal has every final written so far).
 
 Silencing replaces a span of one channel with zeros, with the margin the caller gives it (word
 timings are approximate). Thread-safe: the audio worker appends and releases, the finals worker
