@@ -232,11 +232,11 @@ class CallRedactor:
         """The previous utterance's open digits and this one's first run read as one number: when the whole
         is something (a Luhn-valid card, a possible phone number, what a cue asked for), both parts are it.
         Returns (this utterance's findings, the previous one's), or None."""
-        lead: list[Cue] = []
         strict = digit_runs(text, tokens)
         soft = digit_runs(text, tokens, soft=True)
+        strict_first = strict[0] if strict else None
         for theirs_run in previous.runs:
-            for run in (soft[0] if soft else None, strict[0] if strict else None):
+            for run in (soft[0] if soft else None, strict_first):
                 if run is None or run.first > JOIN_LEAD_WORDS:
                     continue
                 theirs = [f for f in findings if f.first <= run.last and run.first <= f.last]
@@ -249,7 +249,7 @@ class CallRedactor:
                 finding = classify_run(whole, [*lead, *previous.cues], joined, None, 0)
                 if finding is None:
                     continue
-                homophones = run is not strict[0] or theirs_run is not previous.runs[-1]
+                homophones = run is not strict_first or theirs_run is not previous.runs[-1]
                 if homophones and not (finding.reason in VALIDATED or _checks_out(finding.entity, whole)):
                     continue  # a soft reading stands only on a number that checks out
                 entity, confidence = finding.entity, finding.confidence
@@ -266,10 +266,15 @@ class CallRedactor:
     def peek(self, text: str, *, speaker: str = "unknown", start: float = 0.0) -> Redaction:
         """What `redact` would find in `text` now, without remembering it (a partial: its final comes)."""
         tokens = tokenize(text)
+        own = find_cues(text)
         prior = [said for said in reversed(self._recent) if start - said.end <= CONTEXT_SECONDS]
-        return Redaction(
-            text, tuple(_spans(text, tokens, self._find(text, tokens, find_cues(text), prior, speaker, start), ()))
-        )
+        findings = self._find(text, tokens, own, prior, speaker, start)
+        previous = self._open.get(speaker)
+        if previous is not None and start - previous.end <= CONTINUATION_SECONDS:
+            joined = self._join(previous, text, tokens, own, findings)  # the rest of an open number
+            if joined is not None:
+                findings = joined[0]
+        return Redaction(text, tuple(_spans(text, tokens, findings, ())))
 
     # ---- detection ---------------------------------------------------------------------------
 
@@ -364,7 +369,16 @@ class CallRedactor:
     def _remember(
         self, speaker: str, text: str, tokens: list[Token], own: list[Cue], findings: list[Finding], end: float
     ) -> None:
-        self._recent.append(_Said(speaker, end, own, frozenset(f.entity for f in findings)))
+        # A cue whose value followed it in the same utterance is spent: "my card number is 4539 1488 0343
+        # 6467" does not make the speaker's next numbers a card (a card going on is `_unfinished`'s). Names
+        # stay cued: a name said is often spelled next.
+        open_cues = [
+            cue
+            for cue in own
+            if cue.kind not in NUMBER_ENTITIES
+            or not any(f.entity == cue.kind and tokens[f.first].start >= cue.end for f in findings)
+        ]
+        self._recent.append(_Said(speaker, end, open_cues, frozenset(f.entity for f in findings)))
         numbers = [f for f in findings if f.entity in FULL_LENGTH]
         previous = self._unfinished.pop(speaker, None)
         if not numbers or not tokens:

@@ -251,3 +251,19 @@ def test_spoken_addresses_dates_and_codes(turns: list[tuple[str, str]], expected
 def test_not_names_not_birthdays(text: str) -> None:
     _, found = last(("customer", text))
     assert found == []
+
+
+def test_a_partial_that_goes_on_with_an_open_number_is_redacted_too() -> None:
+    redactor = CallRedactor(names=None)
+    redactor.redact("It's 4 2 8 1 2 4 3 5", speaker="customer", start=0.0, end=3.0)
+    partial = redactor.peek("Sorry, and then 1, 4, 3, 4, 9, O, double, 9", speaker="customer", start=4.0)
+    assert [s.entity for s in partial.spans] == [Entity.CARD_NUMBER]
+    final = redactor.redact("Sorry, and then 1, 4, 3, 4, 9, O, double, 9.", speaker="customer", start=4.0, end=7.0)
+    assert final.revises is not None  # peek left the open number for the final
+
+
+def test_a_cue_whose_number_was_given_is_spent() -> None:
+    redacted, found = last(
+        ("customer", "my card number is 4539 1488 0343 6467 thanks"), ("customer", "it took 2 goes, sorry")
+    )
+    assert found == [] and redacted == "it took 2 goes, sorry"
