@@ -27,15 +27,15 @@ AFTER_KINDS = frozenset({QUANTITY})
 _CUES: list[tuple[str, str]] = [
     (
         Entity.CARD_NUMBER,
-        r"\b(?:card|long number|number on the front|visa|master ?card|amex|american express|debit|credit|"
+        r"\b(?:card|long number|number on the front|visa|master ?card|amex|mx|american express|debit|credit|"
         r"sixteen digits?|16 digits?|16-digit|pan|first (?:eight|four|half|part|bit|few|lot)|"
         r"second (?:half|part|lot)|the rest(?: of (?:it|the number))?(?: is)?|last (?:part|bit|eight|lot)|"
         r"full number|the (?:long )?number on)\b",
     ),
     (
         Entity.SECURITY_CODE,
-        r"\b(?:security (?:code|number|digits)|cvv2?|cvc2?|cv2|csc|(?:three|four|3|4)[ -]digits?|"
-        r"(?:on )?the back(?: of the card)?|card verification|verification code|signature(?: strip)?|"
+        r"\b(?:security(?: (?:code|number|digits))?|cv ?[vc]2?|cv2|c ?s ?c|(?:three|four|3|4)[ -]digits?|"
+        r"(?:on )?the back(?: of the card)?|card verification|verification (?:code|number)|signature(?: strip)?|"
         r"last (?:three|3)(?: digits| numbers)?|(?:three|3) numbers|code)\b",
     ),
     (Entity.SORT_CODE, r"\bsort ?codes?\b"),
@@ -69,7 +69,7 @@ _CUES: list[tuple[str, str]] = [
         NOT_PII,
         r"\b(?:(?:promo|promotional|discount|voucher|confirmation|access|reference|product|tracking|booking|"
         r"gift|coupon|error|fault|tax|dress|offer) codes?|order(?: number| no\.?| id)?|reference(?: number)?|ref|"
-        r"ticket|case(?: number)?|tracking|invoice|"
+        r"ticket|case (?:number|reference|id)|tracking|invoice|"
         r"confirmation(?: number| code)?|model|serial|item|sku|policy number|extension|ext|press|option|"
         r"price|cost[s]?|total|comes to|fee|version|room|floor|gate|flight|bus|route|"
         r"account with us|customer number|membership number|member number|loyalty|voucher|promo|discount)\b",

@@ -238,7 +238,8 @@ def classify_run(
             return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.85, "phone cue")
         if _fits(kind, digits, continuation=False):
             return Finding(Entity(kind), run.first, run.last, 0.85, f"{kind.lower()} cue")
-        if kind in FAIL_CLOSED and n < LENGTHS[kind][0] and position == 0 and run.first <= 3:
+        answer = run.first <= 3 and len(tokens) - (run.last - run.first + 1) <= 3  # "um, five, eight."
+        if kind in FAIL_CLOSED and n < LENGTHS[kind][0] and position == 0 and answer:
             # "five, eight." as the answer to "the security code?": the first digits of a code read across
             # a pause (or half misheard). Payment data fails closed: part of one is still one.
             return Finding(Entity(kind), run.first, run.last, 0.7, "part of a number")

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from analysis.pii.cues import AFTER_KINDS, Cue, find_cues
+from analysis.pii.cues import AFTER_KINDS, NOT_PII, Cue, find_cues
 from analysis.pii.entities import Entity, Finding
 from analysis.pii.names import PersonNames, person_spans
 from analysis.pii.numbers import (
@@ -44,6 +44,7 @@ CONTINUATION_SECONDS = 20.0
 OPEN_DIGITS = 3  # an utterance ending in this many unclaimed digits may go on in the speaker's next
 OPEN_TAIL = 4  # ... when the digits are among its last words ("... 4 3 9 6, did you get that")
 JOIN_LEAD_WORDS = 6  # how far into the next utterance its digits may start ("then the last part is 3 4 …")
+ENTITY_KINDS = frozenset(Entity)  # cues of personal data (not NOT_PII, QUANTITY, EXPIRY)
 NUMBER_ENTITIES = frozenset(
     {
         Entity.CARD_NUMBER,
@@ -300,7 +301,7 @@ class CallRedactor:
                 for a, b in date_spans
                 if b - a >= 2 and _in_the_1900s(tokens[a : b + 1])
             ]
-        findings += letter_codes(tokens, kinds)
+        findings += [f for f in letter_codes(tokens, kinds) if not _claimed_code(tokens, f, own)]
         runs = digit_runs(text, tokens)
         findings += addresses(tokens, {run.first: run.last for run in runs})
 
@@ -311,7 +312,11 @@ class CallRedactor:
             nearby = [c for c in reversed(own) if c.start < run_start and c.end <= tokens[run.first].end]
             after = [c for c in own if c.start >= run_end and c.start - run_end <= 12 and c.kind in AFTER_KINDS]
             if not nearby:  # "It's 540, the last three digits on the back": a cue just after says what it was
-                after += [c for c in own if c.start >= run_end and c.start - run_end <= 40 and c not in after]
+                after += [
+                    c
+                    for c in own
+                    if c.start >= run_end and c.start - run_end <= 40 and c not in after and c.kind in ENTITY_KINDS
+                ]
             return [*after, *nearby, *prior_cues], len(after) + len(nearby)
 
         def classify(run: DigitRun) -> Finding | None:
@@ -447,6 +452,14 @@ def _money(text: str, tokens: list[Token], run: DigitRun) -> bool:
     """A written amount after a currency sign ("£12.50", "$1,200"), whatever cue came before ("a credit of")."""
     at = tokens[run.first].start
     return at > 0 and text[at - 1] in "£$€¥" and bool(_MONEY.fullmatch(tokens[run.first].raw)) and run.first == run.last
+
+
+def _claimed_code(tokens: list[Token], finding: Finding, own: Sequence[Cue]) -> bool:
+    """A letters-and-digits code just after a model, serial or reference cue ("Model U E 55-CU"): a
+    product code, whatever its shape."""
+    start = tokens[finding.first].start
+    before = [c for c in own if c.end <= start and start - c.end <= 15]
+    return bool(before) and before[-1].kind == NOT_PII
 
 
 def _in_a_cue(tokens: list[Token], run: DigitRun, cues: Sequence[Cue]) -> bool:

@@ -22,7 +22,10 @@ from analysis.pii.tokens import TEENS, TENS, UNITS, Token
 
 __all__ = ["addresses", "dates", "emails", "letter_codes", "spelled_addresses", "spelled_letters"]
 
-TLDS = {"com", "co", "uk", "org", "net", "edu", "gov", "io", "us", "ie", "info", "biz", "me", "ca", "au", "de", "fr"}
+TLDS = {
+    "com", "co", "uk", "org", "net", "edu", "gov", "io", "us", "ie", "info", "biz", "me", "ca", "au", "de", "fr",
+    "ac", "pl", "nl", "es", "it", "eu", "in", "nz", "za", "be", "ch", "at", "se", "no", "dk", "fi", "pt", "br",
+}  # fmt: skip
 PROVIDERS = {
     "gmail", "googlemail", "hotmail", "outlook", "yahoo", "icloud", "aol", "protonmail", "proton", "live",
     "btinternet", "sky", "virgin", "mail", "msn", "comcast", "verizon", "att", "ymail", "gmx", "zoho",

@@ -27,7 +27,8 @@ TEENS = {
     "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
 }  # fmt: skip
 TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-REPEATS = {"double": 2, "triple": 3, "treble": 3, "tripple": 3}  # Whisper spells it both ways
+# Whisper spells "triple" both ways, and writes a spoken "double" between digits as the letter W.
+REPEATS = {"double": 2, "triple": 3, "treble": 3, "tripple": 3, "w": 2}
 SCALES = {"hundred": 100, "thousand": 1000}
 # Words that are numbers only next to other numbers ("oh" alone is an exclamation, "o" a letter).
 WEAK_UNITS = {"oh", "o", "nil"}
@@ -94,8 +95,12 @@ def tokenize(text: str) -> list[Token]:
         if not raw:
             continue
         parts = raw.lower().split("-")
-        if len(parts) > 1 and all(_numeric_part(p) for p in parts) and not all(p.isdigit() for p in parts):
-            # "6-9-double-6", "5-double": one word per number, so "double" reads the digit after it
+        numeric = [_numeric_part(p) for p in parts]
+        words = [p.isalpha() and len(p) > 1 and p not in REPEATS and not _numeric_part(p) for p in parts]
+        mixed = any(numeric) and all(n or w for n, w in zip(numeric, words, strict=True))
+        if len(parts) > 1 and ((all(numeric) and not all(p.isdigit() for p in parts)) or (mixed and not all(numeric))):
+            # "6-9-double-6", "5-double": one word per number, so "double" reads the digit after it;
+            # "CVV-235", "MX-3713-1938…": the cue apart from the digits
             at = start
             for part in raw.split("-"):
                 tokens.append(Token(len(tokens), at, at + len(part), part, part.lower()))

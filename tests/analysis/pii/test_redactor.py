@@ -179,6 +179,15 @@ def test_entity_names_parse_with_a_readable_error() -> None:
         # a number that is part of a cue, or a length, is neither
         ([("customer", "The three digits on the back are, 228.")], ["SECURITY_CODE"]),
         ([("customer", "The 8 digit account number is 8 5 4 9 6 double 8 6.")], ["BANK_ACCOUNT"]),
+        # Whisper's "W" for a spoken double, a cue glued to the digits, "MX" for Amex
+        ([("customer", "discover card 6 5 7 6 4 6 3 2 W 0 3 8 2 7 6 1")], ["CARD_NUMBER"]),
+        ([("customer", "CVV-235, I think.")], ["SECURITY_CODE"]),
+        ([("customer", "It's the MX-3713-19381835011")], ["CARD_NUMBER"]),
+        # a number after "in case" or before "extension" is still what it is
+        ([("customer", "At work I'm on 0, 1 6 1 8 5 2 6 2 7 3 Extension 2 1 4")], ["PHONE_NUMBER"]),
+        ([("customer", "in case you can't get me a 0 7 4 5 8 1 0 3 4 9 4")], ["PHONE_NUMBER"]),
+        # a product code is not a postcode
+        ([("customer", "The TV is a 55-inch Model U E 55-CU 7-1-1-1")], []),
         # an amount after a currency sign, whatever cue came before it
         ([("agent", "Okay, I've applied a credit of £12.50 to the account.")], []),
     ],
