@@ -14,13 +14,14 @@ call's context), with every entity type on. Scored per label and per predicted s
 - clean text: the words a span removed from an item with no label there, and the most from one.
 Cost: wall time of `redact` per final, names (spaCy) included, on one thread.
 
-    .venv/bin/python benchmarks/bench_redaction.py [--split dev|test|all] [--show-misses] [--data FILE]
+    .venv/bin/python benchmarks/bench_redaction.py [--split dev|test|all] [--show-misses] [--data FILE] [--agent-asks]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import sys
 import time
@@ -41,6 +42,23 @@ TARGETS = {
     Entity.SECURITY_CODE: 0.99,
     Entity.PHONE_NUMBER: 0.95,
     Entity.EMAIL_ADDRESS: 0.95,
+}
+
+
+# The agent's question for each kind of item (`--agent-asks`): the cue a real call gives the answer.
+QUESTIONS = {
+    "CARD_NUMBER": "Can I take the long number on the card, please?",
+    "SECURITY_CODE": "And the three digits on the back of the card?",
+    "BANK_ACCOUNT": "Can I have the account number?",
+    "SORT_CODE": "And the sort code?",
+    "PHONE_NUMBER": "What's the best number to reach you on?",
+    "EMAIL_ADDRESS": "And what's your email address?",
+    "DATE_OF_BIRTH": "Can you confirm your date of birth?",
+    "US_SSN": "And your social security number?",
+    "UK_NINO": "What's your national insurance number?",
+    "POSTCODE": "And the postcode?",
+    "STREET_ADDRESS": "What's the address?",
+    "PERSON": "Can I take your full name?",
 }
 
 
@@ -80,6 +98,12 @@ def main() -> int:
     parser.add_argument("--split", choices=("dev", "test", "all"), default="dev")
     parser.add_argument("--data", type=Path, default=DATA, help="a transcribed set in the same format")
     parser.add_argument("--show-misses", action="store_true", help="print every miss and false alarm")
+    parser.add_argument(
+        "--agent-asks",
+        action="store_true",
+        help="put the agent's question before each item, as in a call (clean items get a question for personal "
+        "data too, drawn at random: a harder test of precision)",
+    )
     args = parser.parse_args()
     items = [i for i in json.loads(args.data.read_text(encoding="utf-8")) if args.split in ("all", i["split"])]
     if any(item.get("labels") is None for item in items):
@@ -100,9 +124,14 @@ def main() -> int:
     costs: list[float] = []
     utterances = 0
     misses: list[str] = []
+    pick = random.Random(7)
     for item in items:
         redactor = CallRedactor(names=names)
         labels = _labels(item)
+        if args.agent_asks:
+            asked = item["id"].removeprefix("holdout2-").split("-")[0].upper()
+            question = QUESTIONS.get(asked) or pick.choice(sorted(QUESTIONS.values()))
+            redactor.redact(question, speaker="agent", start=-3.0, end=-0.5)
         # As the server writes them: a final ending in an open number is held for the speaker's next one,
         # which may revise it (a card read across a pause).
         redactions: list[Redaction] = []
