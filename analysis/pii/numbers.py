@@ -84,12 +84,14 @@ HOMOPHONES = {
 }  # fmt: skip
 
 
-def _digit_words(tokens: Sequence[Token], soft: bool = False) -> list[bool]:
+def _digit_words(tokens: Sequence[Token], soft: bool = False, garbled: bool = False) -> list[bool]:
     """Which tokens say digits. "oh", "o", "double" and "hundred" do only beside another word that does
     ("oh, oh, four": the first "oh" counts through the second); in a soft reading a homophone does beside
     a digit word (not beside another homophone)."""
     strong = [
-        bool(t.digits) or (t.is_number_word and t.norm not in WEAK_UNITS and t.norm not in _NEEDS_A_NUMBER)
+        bool(t.digits)
+        or (garbled and bool(t.garbled_digits))
+        or (t.is_number_word and t.norm not in WEAK_UNITS and t.norm not in _NEEDS_A_NUMBER)
         for t in tokens
     ]
     marked = list(strong)
@@ -111,10 +113,11 @@ def _digit_words(tokens: Sequence[Token], soft: bool = False) -> list[bool]:
 _NEEDS_A_NUMBER = frozenset({*REPEATS, "hundred", "thousand"})
 
 
-def digit_runs(text: str, tokens: Sequence[Token], soft: bool = False) -> list[DigitRun]:
-    """The runs of digit words (`soft`: reading homophones beside digits as digits too)."""
+def digit_runs(text: str, tokens: Sequence[Token], soft: bool = False, garbled: bool = False) -> list[DigitRun]:
+    """The runs of digit words (`soft`: reading homophones beside digits as digits too; `garbled`: words
+    Whisper garbled with letters too)."""
     runs: list[DigitRun] = []
-    says = _digit_words(tokens, soft)
+    says = _digit_words(tokens, soft, garbled)
     i = 0
     while i < len(tokens):
         if not says[i]:
@@ -125,7 +128,7 @@ def digit_runs(text: str, tokens: Sequence[Token], soft: bool = False) -> list[D
             j += 1
         while soft and j > i and tokens[j].norm in HOMOPHONES and not tokens[j].is_number_word:
             j -= 1  # a homophone only starts or joins a run ("… 7 5 2 to you" is not "…7522")
-        digits = run_digits(tokens[i : j + 1])
+        digits = run_digits(tokens[i : j + 1], garbled)
         if digits:
             plus = tokens[i].raw.startswith("+") or (i > 0 and tokens[i - 1].norm == "plus")
             first = i - 1 if i > 0 and tokens[i - 1].norm == "plus" else i
@@ -134,12 +137,12 @@ def digit_runs(text: str, tokens: Sequence[Token], soft: bool = False) -> list[D
     return runs
 
 
-def run_digits(run: Sequence[Token]) -> str:
+def run_digits(run: Sequence[Token], garbled: bool = False) -> str:
     out: list[str] = []
     words: list[str] = []
     for token in run:
-        if token.digits:
-            digits = token.digits
+        if token.digits or (garbled and token.garbled_digits):
+            digits = token.digits or token.garbled_digits
             if words and words[-1] in REPEATS:  # "double 3", "triple 5": the written digit, repeated
                 digits = digits[0] * REPEATS[words.pop()] + digits[1:]
             if words:

@@ -45,6 +45,10 @@ OPEN_DIGITS = 3  # an utterance ending in this many unclaimed digits may go on i
 OPEN_TAIL = 4  # ... when the digits are among its last words ("... 4 3 9 6, did you get that")
 JOIN_LEAD_WORDS = 6  # how far into the next utterance its digits may start ("then the last part is 3 4 …")
 ENTITY_KINDS = frozenset(Entity)  # cues of personal data (not NOT_PII, QUANTITY, EXPIRY)
+# Where a cue expects one of these, a word Whisper garbled with letters may hold its digits.
+GARBLED_KINDS = frozenset(
+    {Entity.CARD_NUMBER, Entity.SECURITY_CODE, Entity.PHONE_NUMBER, Entity.BANK_ACCOUNT, Entity.SORT_CODE}
+)
 NUMBER_ENTITIES = frozenset(
     {
         Entity.CARD_NUMBER,
@@ -321,9 +325,16 @@ class CallRedactor:
 
         def classify(run: DigitRun) -> Finding | None:
             cues, mine = cues_for(run)
-            cue_before = mine > 0 and cues[mine - 1].start < tokens[run.first].start
-            # "security code 879" just after a card: the cue decides, not the card going on
-            return classify_run(run, cues, tokens, continuing if run.first <= 3 and not cue_before else None, mine)
+            run_start, run_end = tokens[run.first].start, tokens[run.last].end
+            # "security code 879" or "three five nine for the code" just after a card: the cue decides, not
+            # the card going on ("…, and the code on the back, 9-1-3": that cue is the next number's)
+            cued = any(c.end <= run_start for c in own) or any(
+                c.kind in ENTITY_KINDS
+                and 0 <= c.start - run_end <= 40
+                and not any(tokens[r.first].start >= c.end for r in runs)
+                for c in own
+            )
+            return classify_run(run, cues, tokens, continuing if run.first <= 3 and not cued else None, mine)
 
         strict: dict[tuple[int, int], Finding | None] = {}
         for run in runs:
@@ -337,7 +348,7 @@ class CallRedactor:
             strict[(run.first, run.last)] = finding = classify(run)
             if finding is not None:
                 findings.append(finding)
-        for run in _soft_readings(text, tokens):
+        for run in _soft_readings(text, tokens, garbled=bool(kinds & GARBLED_KINDS)):
             if (run.first, run.last) in strict or _inside(run.first, run.last, findings):
                 continue
             parts = [r for r in runs if run.first <= r.first and r.last <= run.last and (r.first, r.last) in strict]
@@ -345,6 +356,9 @@ class CallRedactor:
             if finding is None:
                 continue
             checks_out = finding.reason in VALIDATED or _checks_out(finding.entity, run)
+            garbled = any(not t.digits and t.garbled_digits for t in tokens[run.first : run.last + 1])
+            if garbled and any(c.kind == NOT_PII and c.end <= tokens[run.first].start for c in own):
+                continue  # "the model number on the back says XR250"
             unclaimed = not any(strict[(r.first, r.last)] for r in parts) and not any(
                 claimed_by_other_cue(r, cues_for(r)[0]) for r in parts
             )
@@ -433,15 +447,16 @@ def _introduced_names(tokens: list[Token]) -> list[tuple[int, int]]:
 _NOT_NAMES = {"calling", "sorry", "just", "here", "fine", "good", "great", "okay", "not", "the", "a", "really", "so"}
 
 
-def _soft_readings(text: str, tokens: list[Token]) -> list[DigitRun]:
-    """The runs read with homophones, each also without a homophone it starts with ("charge it to 3 4 5 …")."""
+def _soft_readings(text: str, tokens: list[Token], garbled: bool) -> list[DigitRun]:
+    """The runs read with homophones, each also without a homophone it starts with ("charge it to 3 4 5 …");
+    `garbled`: with the words Whisper garbled with letters too ("The Visa debit is 4G1HE727G, 4396…")."""
     readings: list[DigitRun] = []
-    for run in digit_runs(text, tokens, soft=True):
+    for run in digit_runs(text, tokens, soft=True, garbled=garbled):
         readings.append(run)
         if tokens[run.first].norm in HOMOPHONES and run.first < run.last:
             rest = tokens[run.first + 1 : run.last + 1]
             written = text[rest[0].start : rest[-1].end]
-            readings.append(DigitRun(run.first + 1, run.last, run_digits(rest), False, written))
+            readings.append(DigitRun(run.first + 1, run.last, run_digits(rest, garbled), False, written))
     return readings
 
 

@@ -56,6 +56,16 @@ class Token:
         return ""
 
     @property
+    def garbled_digits(self) -> str:
+        """The digits of a word Whisper garbled with letters, as many digits as letters or more ("4G1HE727G",
+        "4t", "W539626576380431"), else "". Read only where a card or phone number is expected."""
+        digits = sum(c.isdigit() for c in self.norm)
+        letters = sum(c.isalpha() for c in self.norm)
+        if digits and letters and digits >= letters and self.norm.isalnum():
+            return "".join(c for c in self.norm if c.isdigit())
+        return ""
+
+    @property
     def letter(self) -> str:
         """The letter a spelled-out letter says ("Q", "q.", "Q-Q" -> "QQ"), upper-cased; else ""."""
         compact = re.sub(r"[.\-']", "", self.raw)

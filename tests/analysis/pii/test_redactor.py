@@ -186,6 +186,21 @@ def test_entity_names_parse_with_a_readable_error() -> None:
         # a number after "in case" or before "extension" is still what it is
         ([("customer", "At work I'm on 0, 1 6 1 8 5 2 6 2 7 3 Extension 2 1 4")], ["PHONE_NUMBER"]),
         ([("customer", "in case you can't get me a 0 7 4 5 8 1 0 3 4 9 4")], ["PHONE_NUMBER"]),
+        # words Whisper garbled with letters hold a card's digits where a card is expected, not elsewhere
+        ([("customer", "The Visa debit is 4G1HE727G, 43960160275")], ["CARD_NUMBER"]),
+        ([("customer", "The model number on the back says XR250.")], []),
+        # a cue after the number decides over the card going on, unless a later number is its own
+        (
+            [("customer", "Number on the card is 4, 5, 3, 2, 7, 1, 5, 9"), ("customer", "and then 3 5 9 for the code")],
+            ["SECURITY_CODE"],
+        ),
+        (
+            [
+                ("customer", "The card number is 4, 5, 3, 2, 7, 1, 5, 9"),
+                ("customer", "0 8 3 6, 1 2 4 1, and the code on the back, 9-1-3."),
+            ],
+            ["CARD_NUMBER", "SECURITY_CODE"],
+        ),
         # a product code is not a postcode
         ([("customer", "The TV is a 55-inch Model U E 55-CU 7-1-1-1")], []),
         # an amount after a currency sign, whatever cue came before it
