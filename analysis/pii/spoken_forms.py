@@ -90,6 +90,8 @@ def _spelling_goes_on(prev: Token, nxt: Token) -> bool:
     "7G, 7", "Brown, five"), not the end of the address."""
     if prev.norm in LOCAL_JOINERS or nxt.norm in LOCAL_JOINERS:
         return True
+    if nxt.norm == "at" and re.search(r"[._\d]", prev.norm):
+        return True  # "showbond.co. at mail.com": Whisper's full stop after an address-like word
     return any(c.isdigit() for c in prev.norm) or bool(prev.letter) or bool(nxt.digits) or nxt.norm in UNITS
 
 
@@ -108,12 +110,12 @@ def spelled_addresses(tokens: Sequence[Token]) -> list[Finding]:
                 joined += 1
             elif token.letter or (token.digits and len(token.digits) <= 4):
                 spelled += 1
-            elif "-" in token.raw and re.fullmatch(r"(?:[A-Za-z]-)+[A-Za-z]", token.raw):
-                spelled += 2
+            elif "-" in token.raw and re.fullmatch(r"(?:[A-Za-z0-9]-){3,}[A-Za-z0-9]", token.raw):
+                spelled += 3  # "P-E-T-E-D-W", "M-A-R-S-H-9-9": a spelling by itself
             else:
                 break
             j += 1
-        if j - i >= 2 and spelled >= 2 and (joined or spelled >= 3):
+        if spelled >= 3 or (j - i >= 2 and spelled >= 2 and joined):
             found.append(Finding(Entity.EMAIL_ADDRESS, i, j - 1, 0.8, "spelled e-mail"))
         i = max(j, i + 1)
     return found

@@ -252,6 +252,15 @@ def test_digits_that_stay_open_are_left_when_nothing_says_what_they_were() -> No
         ([("customer", "My mail is vx.h, and our mail.co.uk")], ["EMAIL_ADDRESS"]),  # the "at" misheard
         # spelled again right after it was said
         ([("customer", "a merry underscore q at yahu.com"), ("customer", "M-A-R-Y underscore Q.")], ["EMAIL_ADDRESS"]),
+        ([("customer", "It's Pete.w at FastMail.com"), ("customer", "P-E-T-E-D-W-E-T-E-D")], ["EMAIL_ADDRESS"]),
+        (
+            [
+                ("customer", "You see they underscore March 99 at hotmail.com"),
+                ("customer", "DJ underscore M-A-R-S-H-9-9"),
+            ],
+            ["EMAIL_ADDRESS"],
+        ),
+        ([("customer", "My mail showbond.co. at mail.com")], ["EMAIL_ADDRESS"]),
         # a whole date in the 1900s is a birthday; letters said as words inside an NI number
         ([("customer", "the 23rd of January 1968")], ["DATE_OF_BIRTH"]),
         ([("customer", "It's HR, 87, 37, 4, 5, be I think.")], ["UK_NINO"]),
