@@ -50,7 +50,8 @@ _CUES: list[tuple[str, str]] = [
         r"\b(?:phone|mobile|cell|telephone|landline|contact number|call(?:back| you back| me back| me on| me at)|"
         r"reach (?:me|you)|number (?:to|you can) (?:call|reach)|best number|text me|whatsapp|"
         r"(?:home|work|mobile|daytime|evening|new|contact|other|office) number|my number|"
-        r"(?:to )?call (?:me|us|on|at)|ring (?:me|us)|area code|dialling code)\b",
+        r"(?:to )?call (?:me|us|on|at)|ring (?:me|us)|(?:get|reach|text) (?:me|us) (?:on|at)|area code|"
+        r"dialling code)\b",
     ),
     (Entity.DATE_OF_BIRTH, r"\b(?:date of birth|birth ?date|born|d[.\- ]?o[.\- ]?b\b\.?|birthday)"),
     (Entity.US_SSN, r"\b(?:social security|ss ?n(?=\d|\b)|social)"),
