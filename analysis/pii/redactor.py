@@ -42,7 +42,7 @@ CONTEXT_UTTERANCES = 3  # how many earlier utterances (any speaker) can cue a nu
 CONTEXT_SECONDS = 40.0
 CONTINUATION_SECONDS = 20.0
 OPEN_DIGITS = 3  # an utterance ending in this many unclaimed digits may go on in the speaker's next
-OPEN_TAIL = 4  # ... when the digits are among its last words ("... 4 3 9 6, did you get that")
+OPEN_TAIL = 5  # ... when the digits are among its last words ("... 5-0-0-7. Did you get that?")
 JOIN_LEAD_WORDS = 6  # how far into the next utterance its digits may start ("then the last part is 3 4 …")
 ENTITY_KINDS = frozenset(Entity)  # cues of personal data (not NOT_PII, QUANTITY, EXPIRY)
 # Where a cue expects one of these, a word Whisper garbled with letters may hold its digits.
