@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import statistics
 import sys
 import time
@@ -129,7 +130,7 @@ def main() -> int:
         redactor = CallRedactor(names=names)
         labels = _labels(item)
         if args.agent_asks:
-            asked = item["id"].removeprefix("holdout2-").split("-")[0].upper()
+            asked = re.sub(r"^holdout\d+-", "", item["id"]).split("-")[0].upper()
             question = QUESTIONS.get(asked) or pick.choice(sorted(QUESTIONS.values()))
             redactor.redact(question, speaker="agent", start=-3.0, end=-0.5)
         # As the server writes them: a final ending in an open number is held for the speaker's next one,
