@@ -119,7 +119,7 @@ simple_offer_lists = st.lists(st.sampled_from(SIMPLE_OFFERS) | finite_json_value
 # Strategies are built once, at import: building them for every draw costs more than the code under test.
 
 _one_in_ten = st.integers(0, 9)
-_custom_config = st.dictionaries(plain_text, json_values, max_size=3)
+_custom_config = st.dictionaries(plain_text, finite_json_values, max_size=3)  # valid JSON: no NaN or Infinity
 _ping_parameters: st.SearchStrategy[dict[str, Any]] = st.just({}) | st.fixed_dictionaries({"rtt": durations})
 _error_codes = st.sampled_from([400, 405, 408, 409, 413, 415, 429, 500, 503])
 _close_reasons = st.sampled_from(CLOSE_REASONS)
