@@ -5,7 +5,9 @@ seven") with nothing but spaces, commas, dashes or dots between them. Its digits
 their count, their checksum (Luhn for cards) and the nearest cue (`cues`): a Luhn-valid 13-19 digit
 number is a card wherever it is; eight digits are a bank account after "account number" and an order
 after "order number"; a phone number is one `phonenumbers` (Google's libphonenumber, the library
-Presidio's phone recognizer wraps) calls valid, or one after a phone cue.
+Presidio's phone recognizer wraps) calls possible, any after "plus", or one after a phone cue. Whisper's
+slips are read too: homophones ("to" for two) only in a reading that then checks out, and words
+garbled with letters ("4G1HE727G") only where a cue expects a number.
 """
 
 from __future__ import annotations
