@@ -43,6 +43,7 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from analysis.pii.numbers import luhn_valid  # noqa: E402
 from audiohook_server.audio.wav_files import read_wav  # noqa: E402
 from audiohook_server.client import StreamResult, stream_audio  # noqa: E402
 from benchmarks.common import free_port  # noqa: E402
@@ -87,16 +88,6 @@ SOX_BACK = "sox -D {src} -b 16 -e signed-integer {dst} rate 16000"
 # ----------------------------------------------------------------------------------------- checks
 
 
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
 def check_items(items: Sequence[dict[str, Any]]) -> list[str]:
     """Problems with the scripts: schema, pauses, canonical values (Luhn for cards), unique ids."""
     problems: list[str] = []
@@ -133,7 +124,7 @@ def check_items(items: Sequence[dict[str, Any]]) -> list[str]:
                 problems.append(f"{where}: unknown entity type {kind}")
             if kind in digit_lengths and not (value.isdigit() and len(value) in digit_lengths[kind]):
                 problems.append(f"{where}: {kind} value {value!r} must be {digit_lengths[kind]} digits")
-            if kind == "CARD_NUMBER" and value.isdigit() and not luhn_ok(value):
+            if kind == "CARD_NUMBER" and value.isdigit() and not luhn_valid(value):
                 problems.append(f"{where}: card {value} fails the Luhn check")
             if kind == "EMAIL_ADDRESS" and value.count("@") != 1:
                 problems.append(f"{where}: e-mail {value!r}")
