@@ -30,12 +30,12 @@ _CUES: list[tuple[str, str]] = [
         r"\b(?:card|long number|number on the front|visa|master ?card|amex|mx|american express|debit|credit|"
         r"sixteen digits?|16 digits?|16-digit|pan|first (?:eight|four|half|part|bit|few|lot)|"
         r"second (?:half|part|lot)|the rest(?: of (?:it|the number))?(?: is)?|last (?:part|bit|eight|lot)|"
-        r"full number|the (?:long )?number on)\b",
+        r"full number|the (?:long )?number (?:on|across) the (?:front|middle))\b",
     ),
     (
         Entity.SECURITY_CODE,
-        r"\b(?:security(?: (?:code|number|digits))?|cv ?[vc]2?|cv2|c ?s ?c|(?:three|four|3|4)[ -]digits?|"
-        r"(?:on )?the back(?: of the card)?|card verification|verification (?:code|number)|signature(?: strip)?|"
+        r"\b(?:security(?: (?:code|number|digits))?|cv ?[vc]2?|cv2|c ?s ?c|cid|(?:three|four|3|4)[ -]digits?|"
+        r"(?:on )?the back(?: of the card)?|card verification|verification (?:code|number|digits)|signature(?: strip)?|"
         r"last (?:three|3)(?: digits| numbers)?|(?:three|3) numbers|code)\b",
     ),
     (Entity.SORT_CODE, r"\bsort ?codes?\b"),

@@ -82,7 +82,7 @@ class DigitRun:
 # is not.
 HOMOPHONES = {
     "to": "two", "too": "two", "for": "four", "fore": "four", "your": "four", "of": "oh", "or": "oh",
-    "a": "oh", "won": "one", "ate": "eight",
+    "a": "oh", "won": "one", "ate": "eight", "n": "double",
 }  # fmt: skip
 
 
@@ -217,17 +217,17 @@ def classify_run(
     `cues`: the candidate cues nearest first (the utterance's own before the run, then the call's
     previous utterances'; the first `own_cues` of them are the utterance's own). `continuing`: the
     entity this speaker was reading when their last utterance ended, if any (a card read across a
-    pause)."""
+    pause; the caller passes it only for a run that may go on with it)."""
     digits = run.digits
     n = len(digits)
-    if run.plus and n >= 8:  # "plus four four …": a country code (whether or not Whisper got every digit)
+    if run.plus and n >= 5:  # "plus four four …": a country code (whether or not Whisper got every digit)
         return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.9, "international phone number")
     if 13 <= n <= 19 and luhn_valid(digits):
         return Finding(Entity.CARD_NUMBER, run.first, run.last, 0.99, "luhn")
     ssn_written = re.fullmatch(r"\+?\d{3}-\d{2}-\d{4}", run.written.strip())
     if ssn_written:
         return Finding(Entity.US_SSN, run.first, run.last, 0.9, "ssn pattern")
-    if continuing is not None and run.first <= 3 and _fits(continuing, digits, continuation=True):
+    if continuing is not None and _fits(continuing, digits, continuation=True):
         return Finding(continuing, run.first, run.last, 0.8, "continues")
     for position, cue in enumerate(cues):
         kind = cue.kind
@@ -251,7 +251,7 @@ def classify_run(
     if n >= 10 and valid_phone(digits, run.plus):
         return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.75, "valid phone number")
     if 13 <= n <= 19 and _spoken_digit_by_digit(tokens[run.first : run.last + 1]):
-        # a card Whisper misheard one digit of: sixteen digits read one by one are nothing else
+        # a card Whisper misheard one digit of: sixteen digits read one by one or in groups are nothing else
         return Finding(Entity.CARD_NUMBER, run.first, run.last, 0.6, "card-length digits")
     return None
 
@@ -275,5 +275,6 @@ def claimed_by_other_cue(run: DigitRun, cues: Sequence[Cue]) -> bool:
 
 
 def _spoken_digit_by_digit(run: Sequence[Token]) -> bool:
-    singles = sum(1 for t in run if t.norm in UNITS or (t.digits and len(t.digits) <= 4))
-    return singles >= len(run) * 0.8
+    """Read digit by digit or in groups ("4259 8747 1742 92433", "476863, 353861, 4844"), not as one word."""
+    singles = sum(1 for t in run if t.norm in UNITS or (t.digits and len(t.digits) <= 6))
+    return len(run) >= 2 and singles >= len(run) * 0.8

@@ -44,6 +44,7 @@ CONTINUATION_SECONDS = 20.0
 OPEN_DIGITS = 3  # an utterance ending in this many unclaimed digits may go on in the speaker's next
 OPEN_TAIL = 5  # ... when the digits are among its last words ("... 5-0-0-7. Did you get that?")
 JOIN_LEAD_WORDS = 6  # how far into the next utterance its digits may start ("then the last part is 3 4 …")
+CONTINUATION_LEAD_WORDS = 8  # the same for a number whose first part was claimed ("Sorry my son's shouting, 7725…")
 ENTITY_KINDS = frozenset(Entity)  # cues of personal data (not NOT_PII, QUANTITY, EXPIRY)
 # Where a cue expects one of these, a word Whisper garbled with letters may hold its digits.
 GARBLED_KINDS = frozenset(
@@ -214,9 +215,11 @@ class CallRedactor:
         if not runs:
             return None
         run = runs[-1]
+        rest = text[tokens[run.last].end :]
+        asks = bool(re.fullmatch(r"[.,!]\s+[^.?!]{0,60}\?\s*", rest))  # "4 8 4 8 0 9 7 8. Are you getting them?"
         if (
             len(run.digits) < OPEN_DIGITS
-            or run.last < len(tokens) - OPEN_TAIL
+            or (run.last < len(tokens) - OPEN_TAIL and not asks)
             or _overlaps(run.first, run.last, findings)
         ):
             return None
@@ -315,6 +318,10 @@ class CallRedactor:
             run_end = tokens[run.last].end
             nearby = [c for c in reversed(own) if c.start < run_start and c.end <= tokens[run.first].end]
             after = [c for c in own if c.start >= run_end and c.start - run_end <= 12 and c.kind in AFTER_KINDS]
+            if nearby and any(nearby[0].end <= tokens[r.last].end < run_start for r in runs):
+                # "expiry 0 3 28 and 7 0 2 on the back": the cue before went with the number before; one
+                # just after this number is this one's
+                after += [c for c in own if c.kind in ENTITY_KINDS and run_end <= c.start <= run_end + 12]
             if not nearby:  # "It's 540, the last three digits on the back": a cue just after says what it was
                 after += [
                     c
@@ -328,13 +335,18 @@ class CallRedactor:
             run_start, run_end = tokens[run.first].start, tokens[run.last].end
             # "security code 879" or "three five nine for the code" just after a card: the cue decides, not
             # the card going on ("…, and the code on the back, 9-1-3": that cue is the next number's)
+            later_runs = [tokens[r.first].start for r in runs if tokens[r.first].start > run_end]
             cued = any(c.end <= run_start for c in own) or any(
-                c.kind in ENTITY_KINDS
-                and 0 <= c.start - run_end <= 40
-                and not any(tokens[r.first].start >= c.end for r in runs)
+                (
+                    c.kind in ENTITY_KINDS
+                    and run_end <= c.start <= run_end + 40
+                    and not any(x >= c.end for x in later_runs)
+                )
+                or (c.kind in AFTER_KINDS and run_end <= c.start <= run_end + 12)
                 for c in own
             )
-            return classify_run(run, cues, tokens, continuing if run.first <= 3 and not cued else None, mine)
+            goes_on = run.first <= CONTINUATION_LEAD_WORDS and not cued  # "Sorry, I lost my place, 0346 …"
+            return classify_run(run, cues, tokens, continuing if goes_on else None, mine)
 
         strict: dict[tuple[int, int], Finding | None] = {}
         for run in runs:

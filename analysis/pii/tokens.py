@@ -28,7 +28,7 @@ TEENS = {
 }  # fmt: skip
 TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 # Whisper spells "triple" both ways, and writes a spoken "double" between digits as the letter W.
-REPEATS = {"double": 2, "triple": 3, "treble": 3, "tripple": 3, "w": 2}
+REPEATS = {"double": 2, "doubles": 2, "triple": 3, "treble": 3, "tripple": 3, "w": 2}
 SCALES = {"hundred": 100, "thousand": 1000}
 # Words that are numbers only next to other numbers ("oh" alone is an exclamation, "o" a letter).
 WEAK_UNITS = {"oh", "o", "nil"}

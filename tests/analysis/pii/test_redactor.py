@@ -300,3 +300,42 @@ def test_a_cue_whose_number_was_given_is_spent() -> None:
         ("customer", "my card number is 4539 1488 0343 6467 thanks"), ("customer", "it took 2 goes, sorry")
     )
     assert found == [] and redacted == "it took 2 goes, sorry"
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        # a number whose first part was claimed goes on a few words into the next utterance
+        (
+            [("customer", "The long number 45509432"), ("customer", "Sorry my son's shouting, 77259518")],
+            ["CARD_NUMBER"],
+        ),
+        (
+            [("customer", "I'm in Spain, so plus 4, 4, double 7, 9, 4."), ("customer", "897, 814, that's it.")],
+            ["PHONE_NUMBER"],
+        ),
+        # but not into an amount
+        ([("customer", "The card number is 4, 5, 3, 2"), ("customer", "it was 40 pounds")], []),
+        # sixteen digits in groups, no cue, not Luhn-valid (a digit misheard)
+        ([("customer", "I think it's 4259 8747 1742 92433")], ["CARD_NUMBER"]),
+        ([("customer", "The card number is 4 6 2 0 9 doubles 6 5 4 2 8 7 0 7 2")], ["CARD_NUMBER"]),
+        # the cue before went with the number before; the one just after is this number's
+        (
+            [("customer", "428 5 6 2 5 0 1 6 double 3 7 4 1 4 expiry 0 3 28 and 7 0 2 on the back")],
+            ["CARD_NUMBER", "SECURITY_CODE"],
+        ),
+        (
+            [("customer", "The card is 1, 4, 1, 2, 7, 6, double 8 and the number on the back by itself 4, 9, 0.")],
+            ["CARD_NUMBER", "SECURITY_CODE"],
+        ),
+    ],
+)
+def test_numbers_across_and_around(turns: list[tuple[str, str]], expected: list[str]) -> None:
+    _, found = last(*turns)
+    assert [e.value for e in found] == expected
+
+
+def test_digits_before_a_question_stay_open() -> None:
+    redactor = CallRedactor(names=None)
+    held = redactor.redact("4 8 4 8 0 9 7 8. Are you getting them all?", speaker="customer", start=0.0, end=3.0)
+    assert held.open_number
