@@ -16,6 +16,7 @@ import base64
 import dataclasses
 import json
 import secrets
+import socket
 import threading
 import time
 import uuid
@@ -974,9 +975,10 @@ def test_opened_does_not_wait_for_the_models(tmp_path: Path, monkeypatch: pytest
         deadline = time.monotonic() + 60
         while True:
             try:
-                running.port  # noqa: B018 - listening yet?
+                # The port is bound before uvicorn listens on it: wait until a connection is accepted.
+                socket.create_connection(("127.0.0.1", running.port), timeout=1).close()
                 break
-            except (AssertionError, AttributeError, StopIteration, TypeError):
+            except (AssertionError, AttributeError, StopIteration, TypeError, OSError):
                 assert time.monotonic() < deadline, "server never listened"
                 time.sleep(0.05)
         first_turn = columns_for(STEREO)[: int(6.0 * RATE)]
