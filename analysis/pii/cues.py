@@ -34,7 +34,8 @@ _CUES: list[tuple[str, str]] = [
     ),
     (
         Entity.SECURITY_CODE,
-        r"\b(?:security(?: (?:code|number|digits))?|cv ?[vc]2?|cv2|c ?s ?c|cid|(?:three|four|3|4)[ -]digits?|"
+        r"\b(?:security(?: (?:code|number|digits))?|secure key|cv ?[vc]2?|cv2|c ?s ?c|cid|"
+        r"(?:three|four|3|4)[ -]digits?|"
         r"(?:on )?the back(?: of the card)?|card verification|verification (?:code|number|digits)|signature(?: strip)?|"
         r"last (?:three|3)(?: digits| numbers)?|(?:three|3) numbers|code)\b",
     ),
@@ -65,12 +66,13 @@ _CUES: list[tuple[str, str]] = [
         r"\b(?:pounds?|dollars?|cents?|pence|quid|bucks|euros?|per ?cent|percent|minutes?|hours?|days?|weeks?|"
         r"months?|years?|o'?clock|am|pm|a\.m\.|p\.m\.|items?|units?|boxes|pack|gigs?|gb|mb|megabits?)\b",
     ),
-    (EXPIRY, r"\b(?:expir[a-z]*|expires|valid (?:until|thru|through|to)|end date|start date)\b"),
+    (EXPIRY, r"\b(?:expir[a-z]*|expires|valid (?:until|till|thru|through|to)|end date|start date)\b"),
     (
         NOT_PII,
         r"\b(?:(?:promo|promotional|discount|voucher|confirmation|access|reference|product|tracking|booking|"
         r"gift|coupon|error|fault|tax|dress|offer) codes?|order(?: number| no\.?| id)?|reference(?: number)?|ref|"
-        r"ticket|case (?:number|reference|id)|tracking|invoice|"
+        r"ticket|case (?:number|reference|id)|tracking|track it|invoice|courier|parcel(?: number)?|consignment|"
+        r"shipment|booking(?: number| reference| ref)?|"
         r"confirmation(?: number| code)?|model|serial|item|sku|policy number|extension|ext|press|option|"
         r"price|cost[s]?|total|comes to|fee|version|room|floor|gate|flight|bus|route|"
         r"account with us|customer number|membership number|member number|loyalty|voucher|promo|discount)\b",

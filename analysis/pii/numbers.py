@@ -220,6 +220,9 @@ def classify_run(
     pause; the caller passes it only for a run that may go on with it)."""
     digits = run.digits
     n = len(digits)
+    if own_cues and cues[0].kind == Entity.PHONE_NUMBER and 6 <= n <= 15 and cues[0].end <= _start(tokens, run):
+        # "The cell number is 415-819-9-1-9…": the caller said what it is, whatever Luhn says of it
+        return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.9, "phone cue")
     if run.plus and n >= 5:  # "plus four four …": a country code (whether or not Whisper got every digit)
         return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.9, "international phone number")
     if 13 <= n <= 19 and luhn_valid(digits):
@@ -258,6 +261,10 @@ def classify_run(
 
 # Reasons of findings that the number itself proves (not only a cue): a soft reading may stand on these.
 VALIDATED = frozenset({"luhn", "international phone number", "valid phone number"})
+
+
+def _start(tokens: Sequence[Token], run: DigitRun) -> int:
+    return tokens[run.first].start if run.first < len(tokens) else 0
 
 
 def claimed_by_other_cue(run: DigitRun, cues: Sequence[Cue]) -> bool:

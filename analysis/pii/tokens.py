@@ -49,7 +49,9 @@ class Token:
         """The digits written in the word ("4111", "4-1-1-1" -> "4111", "$49.99" -> "4999", "497O" ->
         "4970": Whisper writes a spoken "oh" inside a group as the letter), else ""."""
         norm = self.norm
-        if sum(c.isdigit() for c in norm) >= 2 and re.fullmatch(r"[\d.,/-]*(?:\d[o]|[o]\d)[\do.,/-]*", norm):
+        if re.fullmatch(r"[\d.,/-]*(?:\d[o]|[o]\d)[\do.,/-]*", norm) and (
+            sum(c.isdigit() for c in norm) >= 2 or norm[-1] == "o"  # "497O", "4O"; not the network "O2"
+        ):
             norm = norm.replace("o", "0")
         if any(c.isdigit() for c in norm) and not any(c.isalpha() for c in norm.replace("x", "")):
             return "".join(c for c in norm if c.isdigit())

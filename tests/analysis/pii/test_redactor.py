@@ -335,6 +335,26 @@ def test_numbers_across_and_around(turns: list[tuple[str, str]], expected: list[
     assert [e.value for e in found] == expected
 
 
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        # the caller said it is a phone: Luhn does not make it a card
+        ([("customer", "The cell number is 415-819-9-1-9-1-9-1-1-5-7. I keep it on me.")], ["PHONE_NUMBER"]),
+        # couriers', parcels' and bookings' numbers are not phones; "valid till" is an expiry
+        ([("customer", "The courier gave me 4-4-2-1-9-8-7-7-3-065 to track it.")], []),
+        ([("customer", "My parcel number is 3-1-1-4-4-9-2-2-0-5.")], []),
+        ([("customer", "I've got Booking 6 737-332-091 for two nights.")], []),
+        ([("agent", "And the expiry?"), ("customer", "valid till 09 27")], []),
+        # Whisper's "secure key" for security, and "4O" for forty
+        ([("customer", "The secure key code is 1, 2, 3.")], ["SECURITY_CODE"]),
+        ([("customer", "and the three digits on the back, 4O 7.")], ["SECURITY_CODE"]),
+    ],
+)
+def test_cues_seen_on_the_fourth_set(turns: list[tuple[str, str]], expected: list[str]) -> None:
+    _, found = last(*turns)
+    assert [e.value for e in found] == expected
+
+
 def test_digits_before_a_question_stay_open() -> None:
     redactor = CallRedactor(names=None)
     held = redactor.redact("4 8 4 8 0 9 7 8. Are you getting them all?", speaker="customer", start=0.0, end=3.0)
