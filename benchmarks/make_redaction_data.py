@@ -22,14 +22,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -46,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 from analysis.pii.numbers import luhn_valid  # noqa: E402
 from audiohook_server.audio.wav_files import read_wav  # noqa: E402
 from audiohook_server.client import StreamResult, stream_audio  # noqa: E402
-from benchmarks.common import free_port  # noqa: E402
+from benchmarks.common import serve  # noqa: E402
 from scripts.make_fixtures import synthesise, write_wav_pcm16  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "redaction_data"
@@ -226,33 +224,6 @@ def render_item(item: dict[str, Any], rendering: Rendering) -> npt.NDArray[np.in
 # ------------------------------------------------------------------------------------ transcribing
 
 
-def server_command() -> list[str]:
-    script = ROOT / ".venv" / "bin" / "audiohook-server"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "audiohook_server"]
-
-
-def start_server(port: int, recordings: Path) -> subprocess.Popen[bytes]:
-    """`audiohook-server` with its defaults on a loopback port and its own recordings dir (as
-    benchmarks/bench_transcription.py starts it); returns once /healthz answers. The very first start
-    on a machine trains and caches the turn classifier first, which takes minutes on two cores."""
-    env = dict(os.environ, AUDIOHOOK_API_KEYS=API_KEY)
-    command = [*server_command(), "--port", str(port), "--recordings-dir", str(recordings)]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)
-    began = time.monotonic()
-    while time.monotonic() - began < 900:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit("server not ready within 900 s")
-
-
 def finals_of(result: StreamResult) -> list[dict[str, Any]]:
     """Every final the server sent: its text, start/end (seconds into the item) and words."""
     finals: list[dict[str, Any]] = []
@@ -368,14 +339,14 @@ def main() -> int:
     print(f"rendered {len(audio)} items, {seconds:.0f} s of audio, in {time.monotonic() - began:.0f} s", flush=True)
 
     began = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="redaction_recordings_") as recordings:
-        port = free_port()
-        server = start_server(port, Path(recordings))
-        try:
-            finals = asyncio.run(transcribe_all(f"ws://127.0.0.1:{port}/audiohook", audio, args.sessions, args.speed))
-        finally:
-            server.terminate()
-            server.wait(60)
+    # The server with its defaults; the very first start on a machine trains and caches the turn
+    # classifier first, which takes minutes on two cores.
+    with (
+        tempfile.TemporaryDirectory(prefix="redaction_recordings_") as recordings,
+        serve(Path(recordings), API_KEY, None, timeout_s=900) as server,
+    ):
+        url = f"ws://127.0.0.1:{server.port}/audiohook"
+        finals = asyncio.run(transcribe_all(url, audio, args.sessions, args.speed))
     print(f"transcribed in {time.monotonic() - began:.0f} s", flush=True)
 
     rows: list[dict[str, Any]] = []
