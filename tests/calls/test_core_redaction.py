@@ -91,19 +91,29 @@ def run(coro: Any) -> Any:
     return asyncio.run(asyncio.wait_for(coro, 30))
 
 
+def streamed(tmp: Path, speech: StandInSpeech, policy: RedactionPolicy, audio: npt.NDArray[np.int16]) -> Harness:
+    """The whole call fed at once, then finished."""
+
+    async def scenario() -> Harness:
+        await speech.load()
+        h = Harness(tmp, speech, policy)
+        h.feed(audio)
+        await h.core.finish()
+        return h
+
+    h: Harness = run(scenario())
+    return h
+
+
+def _two_utterances() -> npt.NDArray[np.int16]:
+    return _call(_silence(0.5), _speech(), _silence(1.5), _speech(), _silence(1.5))
+
+
 def test_files_get_the_redacted_text_and_the_live_event_the_words_said(
     tmp_path: Path, speech: StandInSpeech, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-
-    async def scenario() -> Harness:
-        await speech.load()
-        h = Harness(tmp_path, speech, PAYMENT)
-        h.feed(_call(_silence(0.5), _speech(), _silence(1.5), _speech(), _silence(1.5)))
-        await h.core.finish()
-        return h
-
-    h = run(scenario())
+    h = streamed(tmp_path, speech, PAYMENT, _two_utterances())
     texts = list(h.csv()["text"])
     assert texts[0] == "my card number is [CARD_NUMBER] thanks"
     assert "4539" not in h.csv().to_csv()
@@ -118,15 +128,7 @@ def test_files_get_the_redacted_text_and_the_live_event_the_words_said(
 
 def test_events_policy_redacts_text_and_words(tmp_path: Path, speech: StandInSpeech) -> None:
     policy = RedactionPolicy.parse("payment", "all", "tag")
-
-    async def scenario() -> Harness:
-        await speech.load()
-        h = Harness(tmp_path, speech, policy)
-        h.feed(_call(_silence(0.5), _speech(), _silence(1.5)))
-        await h.core.finish()
-        return h
-
-    final = run(scenario()).finals[0]
+    final = streamed(tmp_path, speech, policy, _call(_silence(0.5), _speech(), _silence(1.5))).finals[0]
     assert final.text == "my card number is [CARD_NUMBER] thanks"
     assert [w.text for w in final.words] == ["my", "card", "number", "is", "[CARD_NUMBER]", "thanks"]
     tag = final.words[4]
@@ -215,16 +217,8 @@ def test_a_redactor_that_fails_withholds_the_text_and_silences_the_audio(
 def test_a_card_read_across_a_pause_is_held_and_redacted_in_both_utterances(tmp_path: Path) -> None:
     # No cue anywhere: only the whole number, Luhn-valid, says the first half was a card.
     speech = StandInSpeech(scripted=("it's 4539 1488", "then 0343 6467 ok"), partials=False)
-
-    async def scenario() -> Harness:
-        await speech.load()
-        h = Harness(tmp_path, speech, PAYMENT)
-        h.feed(_call(_silence(0.5), _speech(), _silence(1.5), _speech(), _silence(1.5)))
-        await h.core.finish()
-        return h
-
     try:
-        h = run(scenario())
+        h = streamed(tmp_path, speech, PAYMENT, _two_utterances())
     finally:
         speech.close()
     assert list(h.csv()["text"])[:2] == ["it's [CARD_NUMBER]", "then [CARD_NUMBER] ok"]
