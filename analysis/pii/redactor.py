@@ -180,19 +180,11 @@ class CallRedactor:
         start: float = 0.0,
         end: float = 0.0,
     ) -> Redaction:
-        tokens = tokenize(text)
-        own_cues = find_cues(text)
-        prior = [said for said in reversed(self._recent) if start - said.end <= CONTEXT_SECONDS]
-        findings = self._find(text, tokens, own_cues, prior, speaker, start)
+        tokens, own_cues, prior, findings, earlier = self._read(text, speaker, start)
         previous = self._open.pop(speaker, None)
         revises: Redaction | None = None
-        if previous is not None and start - previous.end <= CONTINUATION_SECONDS:
-            joined = self._join(previous, text, tokens, own_cues, findings)
-            if joined is not None:
-                findings, earlier = joined
-                revises = Redaction(
-                    previous.text, tuple(_spans(previous.text, previous.tokens, earlier, previous.words))
-                )
+        if previous is not None and earlier is not None:
+            revises = Redaction(previous.text, tuple(_spans(previous.text, previous.tokens, earlier, previous.words)))
         opened = self._opening(text, tokens, own_cues, prior, findings, words, end)
         if opened is not None:
             self._open[speaker] = opened
@@ -273,16 +265,25 @@ class CallRedactor:
 
     def peek(self, text: str, *, speaker: str = "unknown", start: float = 0.0) -> Redaction:
         """What `redact` would find in `text` now, without remembering it (a partial: its final comes)."""
+        tokens, _, _, findings, _ = self._read(text, speaker, start)
+        return Redaction(text, tuple(_spans(text, tokens, findings, ())))
+
+    def _read(
+        self, text: str, speaker: str, start: float
+    ) -> tuple[list[Token], list[Cue], list[_Said], list[Finding], list[Finding] | None]:
+        """An utterance's tokens, cues, context and findings, read on from the speaker's open number if
+        it goes on here; the last item is then the open utterance's findings again, else None."""
         tokens = tokenize(text)
         own = find_cues(text)
         prior = [said for said in reversed(self._recent) if start - said.end <= CONTEXT_SECONDS]
         findings = self._find(text, tokens, own, prior, speaker, start)
         previous = self._open.get(speaker)
-        if previous is not None and start - previous.end <= CONTINUATION_SECONDS:
-            joined = self._join(previous, text, tokens, own, findings)  # the rest of an open number
-            if joined is not None:
-                findings = joined[0]
-        return Redaction(text, tuple(_spans(text, tokens, findings, ())))
+        if previous is None or start - previous.end > CONTINUATION_SECONDS:
+            return tokens, own, prior, findings, None
+        joined = self._join(previous, text, tokens, own, findings)  # the rest of an open number
+        if joined is None:
+            return tokens, own, prior, findings, None
+        return tokens, own, prior, joined[0], joined[1]
 
     # ---- detection ---------------------------------------------------------------------------
 
@@ -378,12 +379,13 @@ class CallRedactor:
                 # "0 to 8, 6" after "617 509": the soft reading stands when the number checks out, or when a
                 # cue asked for it and the strict reading was nothing ("the security code for 9.0")
                 findings.append(Finding(finding.entity, finding.first, finding.last, finding.confidence + 0.01, "soft"))
-        findings += self._people(text, tokens, kinds, findings)
+        findings += self._people(text, tokens, own, kinds, findings)
         return _resolve(findings)
 
-    def _people(self, text: str, tokens: list[Token], kinds: set[str], found: list[Finding]) -> list[Finding]:
+    def _people(
+        self, text: str, tokens: list[Token], cues: list[Cue], kinds: set[str], found: list[Finding]
+    ) -> list[Finding]:
         people: list[Finding] = []
-        cues = find_cues(text)
         if self.names is not None:
             for a, b in person_spans(self.names.spans(text), tokens):
                 if not _overlaps(a, b, found) and not _not_a_name(tokens[a : b + 1], cues):
