@@ -76,6 +76,9 @@ class FinalAudio:
     start_sample: int
     end_sample: int
     forced: bool
+    voiced: tuple[tuple[int, int], ...] = ()  # the segmenter's runs of voiced frames (stream samples)
+    part: int = 0  # the utterance cut into sentences (sentence_split): which one this is
+    last_part: bool = True
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,12 @@ class ChannelPipeline:
         return self._translate(self._segmenter.push(samples))
 
     @property
+    def sentence_pause_s(self) -> float | None:
+        """With text endpointing, the pause after a sentence end that ends an utterance: a final whose
+        words show one inside it is cut there (`sentence_split`); None when only silence decides."""
+        return self.segmenter_config.sentence_end_silence_ms / 1000 if self.text_endpointing else None
+
+    @property
     def settled(self) -> int:
         """The sample before which no utterance is open or can still start: the open utterance's start,
         else the position less the segmenter's look-back (its padding ring and a partial frame)."""
@@ -155,7 +164,13 @@ class ChannelPipeline:
             elif isinstance(event, UtteranceEnded):
                 outputs.append(
                     FinalAudio(
-                        self.channel, event.index, event.samples, event.start_sample, event.end_sample, event.forced
+                        self.channel,
+                        event.index,
+                        event.samples,
+                        event.start_sample,
+                        event.end_sample,
+                        event.forced,
+                        event.voiced,
                     )
                 )
                 self._reset()

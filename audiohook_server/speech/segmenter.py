@@ -79,6 +79,9 @@ class UtteranceEnded:
     end_sample: int
     samples: npt.NDArray[np.int16]
     forced: bool  # cut by the maximum length or by a flush, not by silence
+    # Its runs of voiced frames, (start, end) stream samples: where the sound is inside the pre-roll
+    # and trailing silence that the audio keeps for Whisper (calls.speech_span times finals by them).
+    voiced: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -188,7 +191,11 @@ class UtteranceSegmenter:
                 self._frames.append(_Frame(self._pending, False))
             self._position += len(self._pending)
             self._pending = np.zeros(0, dtype=np.int16)
-            self._end(events, forced=True, keep_trailing=len(self._frames))
+            # As when silence ends it: up to `padding_ms` of the trailing silence, not all of it (Whisper
+            # makes words up in a long silent tail: "… shoes, please. I'm going to go ahead and see …").
+            unvoiced = next((i for i, f in enumerate(reversed(self._frames)) if f.voiced), len(self._frames))
+            keep = len(self._frames) - unvoiced + self.config.padding_ms // self.config.frame_ms
+            self._end(events, forced=True, keep_trailing=keep)
         return events
 
     def skip(self, samples: int) -> list[SegmentEvent]:
@@ -243,8 +250,9 @@ class UtteranceSegmenter:
         voiced_ms = sum(f.voiced for f in frames) * self.config.frame_ms
         if voiced_ms >= self.config.min_speech_ms:
             audio = np.concatenate([f.samples for f in frames])
+            start = self._utterance_start
             events.append(
-                UtteranceEnded(self._index, self._utterance_start, self._utterance_start + len(audio), audio, forced)
+                UtteranceEnded(self._index, start, start + len(audio), audio, forced, _voiced_runs(frames, start))
             )
         else:
             events.append(UtteranceDiscarded(self._index))
@@ -272,3 +280,18 @@ class UtteranceSegmenter:
             self._utterance_start = self._position + self.frame_samples - len(rest) * self.frame_samples
             events.append(UtteranceStarted(self._index, self._utterance_start))
             events.append(UtteranceAudio(self._index, np.concatenate([f.samples for f in rest])))
+
+
+def _voiced_runs(frames: list[_Frame], start: int) -> tuple[tuple[int, int], ...]:
+    """The (start, end) stream samples of each run of voiced frames, the first frame at `start`."""
+    runs: list[tuple[int, int]] = []
+    position = start
+    for frame in frames:
+        end = position + len(frame.samples)
+        if frame.voiced:
+            if runs and runs[-1][1] == position:
+                runs[-1] = (runs[-1][0], end)
+            else:
+                runs.append((position, end))
+        position = end
+    return tuple(runs)

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
+import webrtcvad
 
 from audiohook_server.speech.segmenter import (
     SegmenterConfig,
@@ -38,6 +39,30 @@ def test_one_utterance_per_clip_with_true_positions(frame: int) -> None:
         assert utterance.end_sample - utterance.start_sample == len(utterance.samples)
         # The utterance audio is exactly the stream's audio at those positions.
         assert np.array_equal(utterance.samples, samples[utterance.start_sample : utterance.end_sample])
+
+
+@pytest.mark.parametrize("frame", [8000, 333])
+def test_voiced_runs_say_where_the_sound_is_inside_the_utterance(frame: int) -> None:
+    """The runs that time a final (calls/speech_span.py): inside the utterance, in order, apart, on the
+    voiced frames; the pre-roll's leading silence and the kept trailing silence are outside them."""
+    samples, _ = librivox_call(gap_s=1.5)
+    config = SegmenterConfig(trailing_silence_ms=900)
+    ended = [e for e in _run(samples, config, frame) if isinstance(e, UtteranceEnded)]
+    assert ended
+    vad = webrtcvad.Vad(config.aggressiveness)  # stateful: fed every frame of the stream, in order
+    step = 16000 * config.frame_ms // 1000
+    voiced = [vad.is_speech(samples[i : i + step].tobytes(), 16000) for i in range(0, len(samples) - step + 1, step)]
+    for utterance in ended:
+        runs = utterance.voiced
+        assert runs and all(a < b for a, b in runs)
+        assert all(b1 < a2 for (_, b1), (a2, _) in itertools.pairwise(runs))  # apart: adjacent frames join
+        assert utterance.start_sample <= runs[0][0] and runs[-1][1] <= utterance.end_sample
+        assert runs[-1][1] < utterance.end_sample  # the trailing silence is kept, and not voiced
+        for a, b in runs:
+            assert (a - utterance.start_sample) % step == 0 and (b - a) % step == 0
+            assert all(voiced[i // step] for i in range(a, b, step))
+            assert a == utterance.start_sample or not voiced[a // step - 1]  # a whole run, not part of one
+            assert b == utterance.end_sample or not voiced[b // step]
 
 
 def test_streamed_audio_adds_up_to_the_utterance() -> None:
