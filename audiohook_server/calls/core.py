@@ -7,7 +7,9 @@ waits for their finals and closes the exports, so nothing the caller said is los
 Flow, per call:
     submit(audio) / submit_gap() -> audio queue -> [worker] record + each channel's VAD pipeline
         -> partials: sent at once (Vosk) or after a skippable recognizer pass
-        -> finals: recognizer futures in utterance order -> [worker] analysis + CSV row + journal -> emit
+        -> finals: recognizer futures in utterance order -> cut into the sentences its speaker paused
+           between (speech.sentence_split) -> each timed by its speech, first word to last
+           (calls.speech_span) -> [worker] analysis + CSV row + journal -> emit
 The audio task and the finals task run side by side, so one utterance can be transcribed while the
 next is being segmented; finals still go out in the order the utterances ended. Gaps (a pause,
 discarded audio) travel through the same queue as the audio, so they take effect exactly between the
@@ -51,6 +53,7 @@ from analysis.pii import CallRedactor, Entity, PersonNames, Redaction, TimedWord
 from analysis.pii.redactor import CONTINUATION_SECONDS
 from audiohook_server.calls.ports import Analyzer, ExportSink, Recognizer, Refusal
 from audiohook_server.calls.redaction import RECORDING_MARGIN_S, RedactionPolicy
+from audiohook_server.calls.speech_span import SpeechSpan, speech_span
 from audiohook_server.calls.transcript_csv import RUNNING_COLUMNS, TranscriptRow
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.speech.pipeline import (
@@ -61,6 +64,7 @@ from audiohook_server.speech.pipeline import (
     PartialText,
     UtteranceDropped,
 )
+from audiohook_server.speech.sentence_split import sentence_parts
 from audiohook_server.speech.transcriber import Transcription
 from protocol.audio import MediaFormat, speaker_for_channel
 from protocol.events import TranscriptUpdate, Word
@@ -95,6 +99,7 @@ class _Ready:
 
     out: FinalAudio
     transcription: Transcription
+    span: SpeechSpan
     redaction: Redaction | None
     speaker: str
     held: bool = False  # it ends in a number its speaker's next utterance may go on with
@@ -434,15 +439,19 @@ class CallCore:
             self._ended_at.pop(key, None)
             await self._blocking(self._settle_unread, out, frozenset())
             return
-        await self._take_final(out, transcription)
+        pause = self._pipelines[out.channel].sentence_pause_s
+        parts = sentence_parts(out, transcription, self.media.rate, pause) if pause else [(out, transcription)]
+        for part, said in parts:  # sentences its speaker paused between: one final each
+            await self._take_final(part, said)
 
     async def _take_final(self, out: FinalAudio, transcription: Transcription) -> None:
         """Redact a final and queue it; what is no longer held goes out. A final that ends in digits nobody
         has claimed waits (when files are redacted) for the speaker's next one, which may revise it."""
         rate = self.media.rate
         speaker = self.speakers[out.channel]
-        start, end = out.start_sample / rate, out.end_sample / rate
-        redaction = await self._blocking(self._redact, transcription, speaker, start, end)
+        span = speech_span(out, transcription.words, rate)
+        start = span.start
+        redaction = await self._blocking(self._redact, transcription, speaker, span.start, span.end)
         for ready in self._ready:
             if not isinstance(ready, _Ready) or not ready.held:
                 continue
@@ -450,11 +459,11 @@ class CallCore:
                 ready.held = False
                 if redaction is not None and redaction.revises is not None:
                     ready.redaction = redaction.revises  # "… and the rest is 3254 4398": it was a card
-            elif start - ready.out.end_sample / rate > CONTINUATION_SECONDS:
+            elif start - ready.span.end > CONTINUATION_SECONDS:
                 ready.held = False
         holds = bool(self.redaction.files or self.redaction.recording)
         held = holds and redaction is not None and redaction.open_number
-        self._ready.append(_Ready(out, transcription, redaction, speaker, held))
+        self._ready.append(_Ready(out, transcription, span, redaction, speaker, held))
         await self._publish_ready()
 
     async def _publish_ready(self, release_all: bool = False) -> None:
@@ -471,7 +480,7 @@ class CallCore:
                     log.exception("session %s: recording a secure pause failed", self.session_id)
                 continue
             try:
-                await self._publish_final(ready.out, ready.transcription, ready.redaction)
+                await self._publish_final(ready.out, ready.transcription, ready.span, ready.redaction)
             except Exception:
                 log.exception("session %s: publishing a final failed", self.session_id)
                 await self._blocking(self._settle_unread, ready.out, self.redaction.recording)
@@ -480,62 +489,64 @@ class CallCore:
         """Worker thread: an utterance without a usable final leaves the hold (silenced if `silence`)."""
         if silence:
             self._silence(out.channel, out.start_sample, out.end_sample)
-        self._release_recording((out.channel, out.utterance))
+        self._release_recording((out.channel, out.utterance) if out.last_part else None)
 
-    async def _publish_final(self, out: FinalAudio, transcription: Transcription, redaction: Redaction | None) -> None:
-        rate = self.media.rate
-        start, end = out.start_sample / rate, out.end_sample / rate
+    async def _publish_final(
+        self, out: FinalAudio, transcription: Transcription, span: SpeechSpan, redaction: Redaction | None
+    ) -> None:
         speaker = self.speakers[out.channel]
-        result, self.latest_analysis = await self._blocking(self._record_final, out, transcription, redaction)
+        result, self.latest_analysis = await self._blocking(self._record_final, out, transcription, span, redaction)
         self.final_count += 1
-        words = tuple(word.shifted(start) for word in transcription.words)
+        words = span.words
         text = transcription.text
         if self.redaction.events:
             text, words = _redacted_event(redaction, transcription, words, self.redaction)
         update = TranscriptUpdate(
-            utterance_id=f"{out.channel}-{out.utterance}",
+            # a sentence cut from the utterance (sentence_split) after the first: "1-4.2", "1-4.3"
+            utterance_id=f"{out.channel}-{out.utterance}" + (f".{out.part + 1}" if out.part else ""),
             channel=out.channel,
             speaker=speaker,
             text=text,
             is_final=True,
-            start=start,
-            end=end,
+            start=span.start,
+            end=span.end,
             language=self.language,
             confidence=transcription.confidence,
             words=words,
         )
         await self.emit(update, self.latest_analysis, result)
         self.metrics.utterances.inc()
-        ended = self._ended_at.pop((out.channel, out.utterance), None)
+        key = (out.channel, out.utterance)
+        ended = self._ended_at.pop(key, None) if out.last_part else self._ended_at.get(key)
         if ended is not None:
             self.metrics.final_latency.observe(time.monotonic() - ended)
 
     def _record_final(
-        self, out: FinalAudio, transcription: Transcription, redaction: Redaction | None
+        self, out: FinalAudio, transcription: Transcription, span: SpeechSpan, redaction: Redaction | None
     ) -> tuple[UtteranceAnalysis, CallAnalysis | None]:
         """Worker thread: analyse the redacted utterance, add its CSV row and fsync it to the journal,
         silence its redacted spans in the held recording, all before the client is sent the final."""
         assert self._analyzer is not None  # finals only exist once the recognizer is ready
         rate = self.media.rate
-        start, end = out.start_sample / rate, out.end_sample / rate
         speaker = self.speakers[out.channel]
         text = transcription.text
         if self.redaction.files:
             text = redaction.text_for(self.redaction.files, self.redaction.style) if redaction else REDACTION_FAILED
-        utterance = Utterance(text, start, end, out.channel, speaker, transcription.confidence)
+        utterance = Utterance(text, span.start, span.end, out.channel, speaker, transcription.confidence)
         result = self._analyzer.add(utterance)
         analysis = self._analyzer.analysis()
         self.exports.add_final(self._row(utterance, result, analysis))
         if self.redaction.recording:
             if redaction is None:
                 self._silence(out.channel, out.start_sample, out.end_sample)
-            for span in redaction.covering(self.redaction.recording) if redaction else ():
-                if span.start_s is None or span.end_s is None:  # no word times: the whole utterance
+            # Whisper's own word times (not the fitted span): what is silenced errs on the wide side.
+            for found in redaction.covering(self.redaction.recording) if redaction else ():
+                if found.start_s is None or found.end_s is None:  # no word times: the whole utterance
                     self._silence(out.channel, out.start_sample, out.end_sample)
                 else:
-                    a, b = out.start_sample + int(span.start_s * rate), out.start_sample + int(span.end_s * rate)
+                    a, b = out.start_sample + int(found.start_s * rate), out.start_sample + int(found.end_s * rate)
                     self._silence(out.channel, a, b)
-        self._release_recording((out.channel, out.utterance))
+        self._release_recording((out.channel, out.utterance) if out.last_part else None)
         return result, analysis
 
     def _redact(self, transcription: Transcription, speaker: str, start: float, end: float) -> Redaction | None:

@@ -25,6 +25,7 @@ from audiohook_server.audio.wav_files import read_wav
 from audiohook_server.client.genesys import GenesysClient, media_offer
 from benchmarks.analytics_scoring import PredictedRow, best_turn, labelled_turns, predicted_rows, score_call
 from tests.conftest import API_KEY, RunningServer
+from tests.turn_timing import bound_errors, csv_spans, labelled_spans, summary, timing_problems
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "analytics"
 
@@ -105,3 +106,13 @@ def test_summary_names_the_issue_and_the_outcome(
     assert best_turn(str(parts["outcome"]), turns) in call["outcome_turns"]  # type: ignore[operator]
     final = str(frame["running_summary"].iloc[-1])
     assert final.startswith("Customer: ") and "Outcome: " in final
+
+
+def test_csv_times_are_on_the_labelled_turn_boundaries(
+    session: tuple[dict[str, object], pd.DataFrame, dict[str, object]],
+) -> None:
+    """Issue 18: each row's start/end is its speech, within 0.1 s (median) and 0.3 s of the labels."""
+    call, frame, _ = session
+    errors = bound_errors(csv_spans(frame.to_dict("records")), labelled_spans(call))
+    print(summary(errors))
+    assert timing_problems(errors) == []

@@ -281,3 +281,27 @@ def test_what_a_partial_says_decides_whether_a_pause_ends_the_utterance(
     h = run(scenario())
     speech.close()
     assert len(h.finals) == finals, [u.text for u in h.finals]
+
+
+def test_sentences_the_speaker_paused_between_are_separate_finals(tmp_path: Path) -> None:
+    """Issue 18: one utterance (the 0.5 s pause is shorter than the silence that ends one without a
+    partial) whose final says two sentences is sent, written and analysed as two (speech/sentence_split.py)."""
+    speech = StandInSpeech(partials=False, scripted=("Hi. Thanks.",))
+    clip = _clip(0)
+
+    async def scenario() -> Harness:
+        await speech.load()
+        h = Harness(tmp_path, speech)
+        h.feed(_call(_silence(0.5), clip[:RATE], _silence(0.5), clip[RATE : 2 * RATE], _silence(1.5)))
+        await h.core.finish()
+        return h
+
+    h = run(scenario())
+    speech.close()
+    assert speech.asked == 1  # one utterance, one transcription
+    assert [(u.utterance_id, u.text) for u in h.finals] == [("0-1", "Hi."), ("0-1.2", "Thanks.")]
+    first, second = h.finals
+    assert first.end + 0.3 <= second.start  # each on its own speech, the pause between them
+    assert first.words[-1].end == first.end and second.words[0].start == second.start
+    assert list(h.csv()["text"]) == ["Hi.", "Thanks."]
+    assert h.core.final_count == 2

@@ -27,6 +27,7 @@ from audiohook_server.audio.wav_files import read_wav
 from audiohook_server.client.genesys import GenesysClient, media_offer
 from audiohook_server.speech.engine import SpeechEngine
 from tests.conftest import API_KEY, RunningServer
+from tests.turn_timing import bound_errors, csv_spans, labelled_spans, summary, timing_problems
 
 pytestmark = pytest.mark.slow
 
@@ -199,3 +200,13 @@ def test_the_recording_is_silenced_where_the_card_was_read(
     goodbye = turns[8]
     a, b = int(goodbye["start"] * rate), int(goodbye["end"] * rate)
     np.testing.assert_array_equal(audio[a:b, 0], original[a:b, 0])
+
+
+def test_csv_times_are_on_the_labelled_turn_boundaries(
+    server: RunningServer, streamed: tuple[str, list[str]], call: dict[str, object]
+) -> None:
+    """Issue 18: redacted rows keep their speech's times (within 0.1 s median, 0.3 s max of the labels)."""
+    rows = list(csv.DictReader(io.StringIO(_files(server, streamed[0])["csv"])))
+    errors = bound_errors(csv_spans([row for row in rows if row["channel"]]), labelled_spans(call))
+    print(summary(errors))
+    assert timing_problems(errors) == []

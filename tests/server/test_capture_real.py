@@ -26,6 +26,7 @@ from tests.conftest import RunningServer, make_settings
 from tests.server.test_capture_door import encoded, read_events, start, upload_some, wav_bytes
 from tests.speech_fixtures import DIALOGUE, librivox_call, read_pcm16
 from tests.sse_events import sse_events
+from tests.turn_timing import words_span_the_final
 
 KEY = "capture-key"
 H = {"X-API-Key": KEY}
@@ -125,6 +126,9 @@ def test_a_call_uploaded_at_real_time_gets_its_finals_while_uploading(real: Runn
     during = [e for e in finals if e["arrived"] < upload_done]
     assert len(during) >= len(finals) - 1, "finals must come while the upload is still going"
     assert word_error_rate([reference], [" ".join(e["data"]["text"] for e in finals)]) < 0.1
+    for final in finals:
+        data = final["data"]
+        assert words_span_the_final(data["words"], data["t_start"], data["t_end"]), data
     # Speed is the benchmark's to measure (benchmarks/bench_live_capture.py, beside the WebSocket door);
     # this prints what this run saw, from the chunk that completed an utterance to its final.
     print(f"\nfinal latency from its chunk: median {sorted(latencies)[len(latencies) // 2]:.2f} s, {latencies}")

@@ -31,6 +31,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from analysis.types import EVENT_KEYS
+from audiohook_server.audio.wav_files import read_wav
 from audiohook_server.client.genesys import (
     COVERED_COMPONENTS,
     DURATION_RE,
@@ -64,6 +65,7 @@ from tests.genesys_fixtures import (
     turns_within,
     wer,
 )
+from tests.turn_timing import Span, bound_errors, labelled_spans, summary, timing_problems
 
 SPEED = 3.0
 PING_INTERVAL = 2.0  # Genesys pings every 5 s; shorter here so a 15 s call sees several
@@ -372,6 +374,68 @@ def test_offsets_are_on_the_call_timeline(call: Call) -> None:
     assert median_abs(list(errors.values())) <= 1.0, errors
     for final in call.finals:  # inside the audio that was sent
         assert final.offset >= 0 and final.end <= call.client.position + 0.05
+
+
+def _spans(call: Call) -> tuple[list[Span], list[Span]]:
+    """(the call's finals, its script turns) as spans on the session's channel ids."""
+    channel_of = {speaker: call.channels.index(name) for name, speaker in SPEAKER_OF_CHANNEL.items()}
+    finals = [Span(f.channel_id, f.offset, f.end, f.transcript) for f in call.finals]
+    return finals, [Span(channel_of[t.speaker], t.start, t.end, t.text) for t in call.turns]
+
+
+@pytest.mark.parametrize("name", ["stereo", "inverted", "l16", "paused"])
+def test_a_final_spans_its_first_to_its_last_word(
+    name: str, stereo_calls: dict[str, Call], more_calls: dict[str, Call]
+) -> None:
+    """Issue 18: offset/duration are the speech's, not the VAD's pre-roll and trailing silence."""
+    call = {**stereo_calls, **more_calls}[name]
+    assert call.finals
+    for final in call.finals:
+        tokens = [(parse_duration(t["offset"]), parse_duration(t["duration"])) for t in final.tokens]
+        assert tokens, final.transcript
+        assert tokens[0][0] == pytest.approx(final.offset, abs=0.0015), final.transcript
+        assert tokens[-1][0] + tokens[-1][1] == pytest.approx(final.end, abs=0.0015), final.transcript
+        assert all(final.offset - 0.0015 <= a and a + d <= final.end + 0.0015 for a, d in tokens), final.transcript
+
+
+@pytest.mark.parametrize("name", ["stereo", "inverted", "paused"])
+def test_final_bounds_are_on_the_labelled_turn_boundaries(
+    name: str, stereo_calls: dict[str, Call], more_calls: dict[str, Call]
+) -> None:
+    """Issue 18: against the script's turn timings (the rendered speech), pauses and discards counted."""
+    call = {**stereo_calls, **more_calls}[name]
+    finals, turns = _spans(call)
+    errors = bound_errors(finals, turns, call.shift)
+    print(f"{name}: {summary(errors)}")
+    assert timing_problems(errors) == []
+
+
+SHORT_TURNS = Path(__file__).parents[1] / "fixtures" / "short_turns"
+
+
+def test_short_sentences_with_short_pauses_are_separate_finals(main_server: RunningServer) -> None:
+    """Issue 18: "Hi." / "Thanks for contacting the store." / "How can I help you?", 0.4 s apart, are
+    three finals (their words say three sentences), each timed to its own speech."""
+    call = json.loads((SHORT_TURNS / "call.json").read_text(encoding="utf-8"))
+    audio, rate = read_wav(SHORT_TURNS / "call_stereo8k_ulaw.wav")
+    assert rate == RATE
+    client = client_for(main_server)
+
+    async def scenario() -> None:
+        async with await client.connect():
+            await client.open([media_offer(STEREO)])
+            await client.stream(audio, speed=SPEED)
+            await client.close(timeout=CLOSE_TIMEOUT)
+
+    run(scenario())
+    agent = [f for f in client.finals() if f.channel_id == 1]
+    said = [normalize_text(t["text"]) for t in call["turns"] if t["speaker"] == "agent"]
+    assert [normalize_text(f.transcript) for f in agent] == said
+    assert len({f.id for f in client.finals()}) == len(client.finals())  # each final its own id
+    finals = [Span(f.channel_id, f.offset, f.end, f.transcript) for f in client.finals()]
+    errors = bound_errors(finals, labelled_spans(call))
+    print(summary(errors))
+    assert timing_problems(errors) == []
 
 
 def test_inverted_order_swaps_what_channel_ids_mean(stereo_calls: dict[str, Call]) -> None:

@@ -21,6 +21,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from benchmarks.wer import word_error_rate
 from tests.conftest import RunningServer, make_settings
 from tests.speech_fixtures import librivox_clips
+from tests.turn_timing import words_span_the_final
 
 SECRET = "a-test-secret-that-is-at-least-32-bytes-long"
 
@@ -80,7 +81,7 @@ def test_valid_tokens_transcribe(live_server: RunningServer, how: str) -> None:
     assert word_error_rate([reference], [" ".join(m["text"] for m in finals)]) <= 0.15
     for final in finals:
         assert {"text", "is_final", "start", "end", "speaker", "channel", "words"} <= final.keys()
-        assert final["words"] and all(w["start"] <= w["end"] for w in final["words"])
+        assert words_span_the_final(final["words"], final["start"], final["end"]), final
     assert messages[-1]["type"] == "closed"
     metadata = json.loads((live_server.recordings / f"{session['session_id']}.session.json").read_text())
     assert metadata["auth"] == "jwt" and metadata["subject"] == "agent-desktop-7"

@@ -18,11 +18,14 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from analysis.types import EVENT_KEYS
+from audiohook_server.audio.resampling import resample
+from audiohook_server.audio.wav_files import read_wav
 from audiohook_server.calls.transcript_csv import CSV_COLUMNS
 from audiohook_server.client import ClientError, StreamResult, stream_audio, stream_wav
 from benchmarks.wer import normalize_text, word_error_rate
 from tests.conftest import API_KEY, RunningServer, make_settings
 from tests.speech_fixtures import DIALOGUE, librivox_call
+from tests.turn_timing import MAX_LIMIT_S, words_span_the_final
 
 ANALYSIS_KEYS = set(EVENT_KEYS)
 
@@ -59,7 +62,7 @@ def test_each_final_sits_on_its_clip(librivox_session: Any) -> None:
         assert abs(entity["start"] - start) < 0.5 and abs(entity["end"] - end) < 1.0
         assert word_error_rate([text], [entity["value"]]) <= 0.25
         words = entity["words"]
-        assert words and all(entity["start"] - 0.01 <= w["start"] <= w["end"] <= entity["end"] + 0.5 for w in words)
+        assert words_span_the_final(words, entity["start"], entity["end"]), entity
         assert normalize_text(" ".join(w["word"] for w in words)) == normalize_text(entity["value"])
 
 
@@ -156,6 +159,23 @@ def test_dialogue_call_gets_categories_in_the_csv(server: RunningServer) -> None
     assert "upgrade" in analysis["marketing_mentions"]
     frame = _csv(server, result.session_id)
     assert frame.iloc[-1]["running_marketing_mentions"] == analysis["marketing_mentions"]
+
+
+def test_short_sentences_in_500_ms_frames_are_separate_finals(server: RunningServer) -> None:
+    """Issue 18: three short sentences 0.4 s apart, sent as SIP trunks send (500 ms frames, here 4x real
+    time, so no partial can end them in time): one final per sentence, on its words' times."""
+    folder = DIALOGUE.parent / "short_turns"
+    phone, rate = read_wav(folder / "call_stereo8k_ulaw.wav")  # both channels mixed, as a trunk sends it
+    mono = resample(np.clip(phone.astype(np.int32).sum(axis=1), -32768, 32767).astype(np.int16), rate, 16000)
+    result = _stream(server, mono)
+    assert result.ok
+    call = json.loads((folder / "call.json").read_text(encoding="utf-8"))
+    said = [normalize_text(t["text"]) for t in call["turns"]]
+    assert [normalize_text(e["value"]) for e in result.finals] == said
+    assert len({e["utterance_id"] for e in result.finals}) == len(said)
+    for entity, turn in zip(result.finals, call["turns"], strict=True):
+        assert abs(entity["start"] - turn["start"]) <= MAX_LIMIT_S and abs(entity["end"] - turn["end"]) <= MAX_LIMIT_S
+        assert words_span_the_final(entity["words"], entity["start"], entity["end"]), entity
 
 
 def test_odd_sized_frames_lose_nothing(server: RunningServer) -> None:
