@@ -39,8 +39,10 @@ def bound_errors(
     firsts: dict[int, Span] = {}
     lasts: dict[int, Span] = {}
     errors: list[tuple[float, str]] = []
+    covered: set[int] = set()
     for final in finals:
         held = [i for i, t in enumerate(placed) if t.channel == final.channel and _overlap(t, final) > 0]
+        covered.update(held)
         if not held:
             errors.append((float("inf"), f"final {final.text!r} at {final.start:.2f}-{final.end:.2f} is on no turn"))
             continue
@@ -49,9 +51,6 @@ def bound_errors(
             firsts[first] = final
         if last not in lasts or final.end > lasts[last].end:
             lasts[last] = final
-    covered = {
-        i for final in finals for i, t in enumerate(placed) if t.channel == final.channel and _overlap(t, final) > 0
-    }
     errors.extend(
         (float("inf"), f"turn {i} {t.text[:30]!r} has no final") for i, t in enumerate(placed) if i not in covered
     )
