@@ -220,6 +220,8 @@ class CallAnalyzer:
         self._word_count = 0
         self._content_counts: Counter[str] = Counter()
         self._has_repeated_problems = False
+        self._languages: dict[str, Counter[str]] = {}  # speaker -> language -> utterances
+        self._translated: Counter[str] = Counter()  # speaker -> utterances read through a translation
         self._cached: CallAnalysis | None = None
 
     @property
@@ -272,6 +274,8 @@ class CallAnalyzer:
             len(self._records), start, speaker, words, end, result, hits, signals, features, cues, accepted, declined
         )
         self._records.append(record)
+        self._languages.setdefault(speaker, Counter())[str(utterance.language or "en")] += 1
+        self._translated[speaker] += int(bool(utterance.translated))
         self._word_count += words
         for content in features.content:
             self._content_counts.update(content)
@@ -330,6 +334,14 @@ class CallAnalyzer:
             summary_parts=summary.summary_parts(summary_input, outcome),
             utterance_count=len(self._records),
             outcome=decided.outcome,
+            languages={
+                speaker: {
+                    "language": counts.most_common(1)[0][0],
+                    "utterances": sum(counts.values()),
+                    "translated": self._translated[speaker],
+                }
+                for speaker, counts in self._languages.items()
+            },
         )
 
 

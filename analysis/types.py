@@ -41,6 +41,8 @@ class Utterance:
     channel: int  # index of the audio channel in the session
     speaker: str  # "customer", "agent" or "unknown" (mono calls are "unknown")
     confidence: float = 1.0
+    language: str = "en"  # what was spoken
+    translated: bool = False  # `text` is Whisper's English translation of what was said in `language`
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,9 @@ class CallAnalysis:
     utterance_count: int = 0
     # the customer's decision (analysis.decisions.OUTCOME_LABELS), "" for a call without one (service)
     outcome: str = ""
+    # per speaker: the language most of their utterances were in, and how many of them were read through
+    # an English translation ({"agent": {"language": "de", "utterances": 12, "translated": 12}})
+    languages: dict[str, dict[str, object]] = field(default_factory=dict, hash=False)
 
     def to_event(self) -> dict[str, object]:
         """The protocol's `analysis` block: exactly the keys summary, sentiment, emotion,
@@ -116,7 +121,9 @@ class CallAnalysis:
         ``speakers`` (per speaker: rolling sentiment, score, emotion and emotion distribution),
         ``customer_trajectory`` (start -> end), ``agent_score`` (score, base, components, evidence),
         ``categories`` (category -> every hit with label, matched text, utterance text, time, speaker,
-        how it matched and the similarity) and ``summary_parts`` (issue, action, outcome, follow_up).
+        how it matched and the similarity), ``summary_parts`` (issue, action, outcome, follow_up),
+        ``languages`` (per speaker: language, utterances, how many read through a translation) and
+        ``analysed_from_translation``.
         """
         categories: dict[str, list[dict[str, object]]] = {}
         for hit in sorted(self.hits, key=lambda h: h.start):
@@ -149,4 +156,7 @@ class CallAnalysis:
             "categories": categories,
             "summary_parts": dict(self.summary_parts),
             "outcome": self.outcome,
+            "languages": {speaker: dict(view) for speaker, view in self.languages.items()},
+            # The text models are English: a call in another language was analysed from its translation.
+            "analysed_from_translation": any(view.get("translated") for view in self.languages.values()),
         }

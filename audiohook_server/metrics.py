@@ -44,6 +44,10 @@ class ServerMetrics:
             "audiohook_whisper_inference_seconds", "Whisper inference time per utterance", ["kind"],
             buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
+        self.language_detections = Counter(
+            "audiohook_language_detections", "Utterances whose language was detected, by the language found",
+            ["language"], registry=r,
+        )  # fmt: skip
         self.final_latency = Histogram(
             "audiohook_final_latency_seconds", "End of an utterance on the stream to its final being sent",
             buckets=LATENCY_BUCKETS, registry=r,
@@ -77,6 +81,9 @@ class ServerMetrics:
             "Arrival of the chunk that completed an utterance to its final_transcript event",
             buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
+        self.language_refusals = Counter(
+            "audiohook_language_refusals", "Mid-call language updates refused (no model transcribes it)", registry=r
+        )
         self.errors = Counter("audiohook_protocol_errors", "Sessions ended by a protocol error", ["code"], registry=r)
         self.refused = Counter("audiohook_refused_connections", "Handshakes refused", ["reason"], registry=r)
         self.auth_failures = Counter("audiohook_auth_failures", "Authentication failures", ["kind"], registry=r)

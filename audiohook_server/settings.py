@@ -26,6 +26,8 @@ from audiohook_server.calls.redaction import DEFAULT_TARGETS, RedactionPolicy
 from audiohook_server.speech.encoder_window import DEFAULT_MARGIN_S, DEFAULT_MINIMUM_S, EncoderWindow
 from audiohook_server.speech.pipeline import PartialsMode
 from audiohook_server.speech.segmenter import SegmenterConfig
+from protocol.errors import ProtocolError
+from protocol.languages import DEFAULT_MULTILINGUAL, WHISPER_LANGUAGES, Languages, bare_code, is_language_tag
 
 ENV_PREFIX = "AUDIOHOOK_"
 
@@ -134,8 +136,11 @@ class Settings:
     partials: str = "auto"  # auto: Vosk when a Vosk model is set, else Whisper
     partial_interval_ms: int = 1000
 
-    language: str = "en"
-    supported_languages: tuple[str, ...] = ("en",)
+    # Languages (protocol/languages.py, calls/language_choice.py): auto-detected unless the client names one.
+    language: str = "auto"
+    multilingual_model: str = "base"  # for every language but English (and detection); none: English only
+    supported_languages: tuple[str, ...] = ()  # (): English, plus DEFAULT_MULTILINGUAL with a multilingual model
+    translate_for_analysis: bool = True  # analyse Whisper's English translation of finals in other languages
 
     live_streaming: bool = True  # the HTTP live-capture API (/analyze/*); ENABLE_LIVE_STREAMING=false turns it off
     max_chunk_bytes: int = 1 << 20
@@ -143,7 +148,7 @@ class Settings:
     trust_route_header: bool = False  # take session ids from X-Audiohook-Route (set by the routing proxy)
 
     dialect: str = "auto"  # auto: Genesys when the upgrade carries Audiohook-* headers or `open` looks like it
-    genesys_languages: tuple[str, ...] = ("en-US",)
+    genesys_languages: tuple[str, ...] = ()  # (): each supported language with its usual region (en-US, de-DE)
     media_preference: tuple[str, ...] = ("stereo", "external", "internal")
     genesys_partials: bool = True
     genesys_analytics_entity: bool = False
@@ -318,13 +323,59 @@ class Settings:
         unknown = set(self.media_preference) - {"stereo", "external", "internal", "any"}
         if unknown or not self.media_preference:
             raise SettingError("media_preference", "must be a comma-separated list of stereo, external, internal, any")
-        bad = [code for code in self.genesys_languages if not re.match(r"^[a-z]{2,3}-[A-Za-z]{2,3}$", code)]
-        if bad:
-            raise SettingError("genesys_languages", f"must be codes like en-US, got {shown_value(','.join(bad))}")
+        self._validate_languages()
         if not (self.nonce_store == "memory" or self.nonce_store.startswith(("redis://", "rediss://", "unix://"))):
             raise SettingError(
                 "nonce_store", f"must be memory or a redis:// URL, got {shown_value(self.nonce_store.split('@')[-1])}"
             )
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether a multilingual Whisper model is configured (the English model, or the second one)."""
+        return self.multilingual_model != "none" or self.whisper_model == "base"
+
+    @property
+    def languages(self) -> Languages:
+        """The languages sessions may ask for (bare codes): configured, or what the models transcribe."""
+        if self.supported_languages:
+            return Languages(tuple(dict.fromkeys(bare_code(tag) for tag in self.supported_languages)))
+        return Languages(DEFAULT_MULTILINGUAL if self.multilingual else ("en",))
+
+    @property
+    def genesys_tags(self) -> tuple[str, ...]:
+        """The `supportedLanguages` announced to Genesys (en-US style)."""
+        return self.languages.tags(self.genesys_languages)
+
+    def _validate_languages(self) -> None:
+        bad = [tag for tag in self.supported_languages if not is_language_tag(tag)]
+        bad += [
+            tag for tag in self.supported_languages if is_language_tag(tag) and bare_code(tag) not in WHISPER_LANGUAGES
+        ]
+        if bad:
+            shown = shown_value(",".join(bad))
+            raise SettingError("supported_languages", f"must be languages Whisper knows (en, de, es, …), got {shown}")
+        languages = self.languages
+        foreign = [code for code in languages.supported if code != "en"]
+        if foreign and not self.multilingual:
+            raise SettingError(
+                "supported_languages",
+                f"{', '.join(foreign)} need a multilingual model: set {setting_names('multilingual_model')} base "
+                "(or leave it at its default)",
+            )
+        bad = [code for code in self.genesys_languages if not re.match(r"^[a-z]{2,3}-[A-Za-z]{2,3}$", code)]
+        if bad:
+            raise SettingError("genesys_languages", f"must be codes like en-US, got {shown_value(','.join(bad))}")
+        unknown = [tag for tag in self.genesys_languages if bare_code(tag) not in languages.supported]
+        if unknown:
+            raise SettingError(
+                "genesys_languages",
+                f"{shown_value(','.join(unknown))} are not among the supported languages "
+                f"({', '.join(languages.supported)})",
+            )
+        try:
+            languages.resolve(self.language)
+        except ProtocolError as error:
+            raise SettingError("language", error.message) from None
 
     def _validate_credentials_and_files(self) -> None:
         if not self.api_keys and not self.jwt_enabled and not self.insecure_no_auth:
@@ -428,7 +479,12 @@ _HELP: dict[str, str] = {
     "vosk_model": "Vosk model directory (or model package name) for streaming partials",
     "partials": "partial transcripts: auto (Vosk if --vosk-model, else Whisper), vosk, whisper, off",
     "partial_interval_ms": "speech between two Whisper partials of one utterance",
-    "language": "the language when the client does not say",
+    "language": "the language when the client does not say: auto (detected per channel) or one of the "
+    "supported languages",
+    "multilingual_model": "the Whisper model for languages other than English and for detecting them: base, a "
+    "CTranslate2 Whisper model directory, or none (English only; auto then means English)",
+    "translate_for_analysis": "analyse finals in other languages through Whisper's English translation (the "
+    "text models are English); the transcript keeps the original",
     "live_streaming": "serve the HTTP live-capture API (/analyze/live/*, /analyze/stream); also "
     "ENABLE_LIVE_STREAMING=false",
     "max_chunk_bytes": "largest live-capture chunk (413 beyond); clients send 32-128 kB",
@@ -436,7 +492,8 @@ _HELP: dict[str, str] = {
     "trust_route_header": "name new live-capture sessions after the X-Audiohook-Route header (set it only "
     "behind the routing proxy of deploy/, which overwrites it: it routes every request of a session "
     "to the replica that holds it)",
-    "supported_languages": "comma-separated languages announced in 'opened'",
+    "supported_languages": "comma-separated languages sessions may ask for and 'opened' announces (unset: en, "
+    "plus de, es, fr, it, pt, nl with a multilingual model); a named language outside them is refused (415)",
     "sentiment_backend": "per-utterance sentiment: finetuned (MiniLM fine-tuned on the packaged examples, "
     "trained once and cached), embedding (frozen MiniLM + trained head), vader, or transformers",
     "sentiment_model": "a transformers text-classification model (local path) for sentiment; implies transformers",
@@ -458,7 +515,8 @@ _HELP: dict[str, str] = {
     "mid_sentence_silence_ms": "silence that ends an utterance whose transcription stops mid-sentence",
     "max_utterance_s": "longer utterances are split (1-30 s)",
     "dialect": "auto (tell the dialects apart per connection), simple, or genesys for every connection",
-    "genesys_languages": "comma-separated language codes (like en-US) announced to Genesys as supportedLanguages",
+    "genesys_languages": "comma-separated language codes (like en-US) announced to Genesys as supportedLanguages "
+    "(unset: each supported language with its usual region)",
     "media_preference": "Genesys offer preference: comma-separated stereo, external, internal, any",
     "genesys_partials": "send partial transcripts (isFinal false) to Genesys",
     "genesys_analytics_entity": "also send the call analysis to Genesys as an 'analysis' event entity",

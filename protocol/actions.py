@@ -52,7 +52,17 @@ class AudioGap:
 
 @dataclass(frozen=True)
 class LanguageChanged:
+    """The client switched the call's language (a supported bare code, or `auto`)."""
+
     language: str
+
+
+@dataclass(frozen=True)
+class LanguageRefused:
+    """The client asked for a language no loaded model transcribes: the call keeps its language. Log it."""
+
+    requested: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,7 @@ SessionAction = (
     | AudioReceived
     | AudioGap
     | LanguageChanged
+    | LanguageRefused
     | ClientReportedError
     | SessionEnding
     | CloseConnection

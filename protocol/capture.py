@@ -85,6 +85,7 @@ class StartRequest:
     suffix: str = DEFAULT_SUFFIX
     ttl_s: int = DEFAULT_TTL_S
     goal: str = ""
+    language: str | None = None  # as the client wrote it (checked against the server's languages later)
 
     @classmethod
     def parse(cls, body: Any) -> StartRequest:
@@ -113,7 +114,10 @@ class StartRequest:
             goal = ""
         if not isinstance(goal, str) or len(goal) > MAX_GOAL_CHARS:
             raise CaptureError(422, f"'goal' must be a string of at most {MAX_GOAL_CHARS} characters")
-        return cls(filename, suffix.lower(), ttl, goal)
+        language = body.get("language")
+        if language is not None and (not isinstance(language, str) or len(language) > 20):
+            raise CaptureError(422, "'language' must be a language code such as 'en', 'de' or 'auto'")
+        return cls(filename, suffix.lower(), ttl, goal, language)
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ class CaptureSession:
     suffix: str = DEFAULT_SUFFIX
     filename: str | None = None
     max_chunk_bytes: int = 1 << 20
+    language: str = "auto"  # a supported bare code, or auto
     state: CaptureState = CaptureState.WAITING_MEDIA
     next_chunk_seq: int = 0
     received_bytes: int = 0
@@ -261,6 +266,7 @@ class CaptureSession:
             "suffix": self.suffix,
             "filename": self.filename,
             "max_chunk_bytes": self.max_chunk_bytes,
+            "language": self.language,
             "state": self.state.value,
             "next_chunk_seq": self.next_chunk_seq,
             "received_bytes": self.received_bytes,
@@ -280,6 +286,7 @@ class CaptureSession:
             suffix=str(record.get("suffix", DEFAULT_SUFFIX)),
             filename=record.get("filename"),
             max_chunk_bytes=int(record.get("max_chunk_bytes", 1 << 20)),
+            language=str(record.get("language", "auto")),
             state=CaptureState(record["state"]),
             next_chunk_seq=int(record["next_chunk_seq"]),
             received_bytes=int(record["received_bytes"]),

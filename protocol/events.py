@@ -71,6 +71,9 @@ class TranscriptUpdate:
     is_final: bool
     start: float  # seconds on the stream timeline (gaps from discarded audio included)
     end: float
-    language: str
+    language: str  # bare code (`en`, `de`): what it was transcribed as
     confidence: float | None = None
     words: tuple[Word, ...] = field(default_factory=tuple)
+    # How sure the language detection was (None: the caller named the language, nothing was detected).
+    language_probability: float | None = None
+    translation: str | None = None  # a final not in English: Whisper's English translation of it

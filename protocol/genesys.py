@@ -61,6 +61,7 @@ from protocol.actions import (
     ClientReportedError,
     CloseConnection,
     LanguageChanged,
+    LanguageRefused,
     SendMessage,
     SessionAction,
     SessionEnding,
@@ -69,6 +70,7 @@ from protocol.actions import (
 from protocol.audio import AudioDecoder, MediaFormat, media_from_offer
 from protocol.errors import CLOSE_POLICY_VIOLATION, ProtocolError, bounded, close_reason
 from protocol.events import TranscriptUpdate, format_duration, parse_duration
+from protocol.languages import AUTO, Languages, bare_code, regional_tag
 from protocol.messages import PROTOCOL_VERSION, ClientMessage, check_known_type, parse_envelope
 from protocol.session import Analysis, Sequences, SessionBase, Transition
 
@@ -212,8 +214,9 @@ class GenesysSession(SessionBase[GenesysState]):
 
     session_id: str | None = None  # from the Audiohook-Session-Id header; else taken from `open`
     organization_id: str | None = None  # from the Audiohook-Organization-Id header
-    supported_languages: Sequence[str] = ("en-US",)
-    default_language: str = "en-US"
+    languages: Languages = field(default_factory=Languages)
+    supported_languages: Sequence[str] = ("en-US",)  # announced in `opened` (Languages.tags)
+    default_language: str = AUTO  # when `open` names none
     media_preference: Sequence[str] = ("stereo", "external", "internal")
     send_partials: bool = True
     send_analysis_entity: bool = False
@@ -309,7 +312,9 @@ class GenesysSession(SessionBase[GenesysState]):
             return []
         if not update.is_final and not self.send_partials:
             return []
-        entities: list[dict[str, Any]] = [transcript_entity(update, self.session_id or "")]
+        entities: list[dict[str, Any]] = [
+            transcript_entity(update, self.session_id or "", self.language_tag(update.language))
+        ]
         if self.send_analysis_entity and analysis is not None and update.is_final:
             entities.append({"type": "analysis", "data": dict(analysis)})
         return [SendMessage(self._message("event", {"entities": entities}))]
@@ -345,8 +350,10 @@ class GenesysSession(SessionBase[GenesysState]):
             return self.disconnect("unauthorized")
         self.conversation_id = params["conversationId"]
         self.probe = params["conversationId"] == NULL_UUID
-        language = params.get("language", self.default_language)
-        self.language = language
+        requested = params.get("language")
+        # The probe's language does not matter: it transcribes nothing.
+        language = AUTO if self.probe else self.languages.resolve(requested or self.default_language)
+        self.language = requested if isinstance(requested, str) else None
         selected = select_media(params["media"], self.media_preference)
         opened: dict[str, Any] = {"startPaused": False, "media": [selected[1]] if selected else []}
         if params.get("supportedLanguages") is True:
@@ -394,8 +401,21 @@ class GenesysSession(SessionBase[GenesysState]):
         language = message.parameters.get("language")
         _require(is_language_code(language), "update: 'language' must be a language code like en-US")
         assert isinstance(language, str)
+        try:
+            code = self.languages.resolve(language)
+        except ProtocolError as refused:
+            # `updated` is optional: not sending it refuses the change, and the call goes on as it was.
+            return [LanguageRefused(language, refused.message)]
         self.language = language
-        return [LanguageChanged(language), SendMessage(self._message("updated", {}))]
+        return [LanguageChanged(code), SendMessage(self._message("updated", {}))]
+
+    def language_tag(self, code: str) -> str:
+        """How a transcript's language is written to Genesys: the tag the client named when it is that
+        language (`es-MX` stays `es-MX`), else an announced tag of it, else its usual region."""
+        if self.language is not None and bare_code(self.language) == code:
+            return self.language
+        announced = next((tag for tag in self.supported_languages if bare_code(tag) == code), None)
+        return announced or regional_tag(code)
 
     def _on_error(self, message: ClientMessage) -> list[SessionAction]:
         code, text = message.parameters.get("code"), message.parameters.get("message")
@@ -413,7 +433,7 @@ class GenesysSession(SessionBase[GenesysState]):
         return self._seq.server_message(msg_type, self.session_id or NULL_UUID, parameters)
 
 
-def transcript_entity(update: TranscriptUpdate, session_id: str) -> dict[str, Any]:
+def transcript_entity(update: TranscriptUpdate, session_id: str, language: str = "en-US") -> dict[str, Any]:
     """A Transcription Connector `transcript` entity: offsets on the stream timeline, unique token offsets."""
     tokens: list[dict[str, Any]] = []
     last_offset = -1.0
@@ -443,7 +463,7 @@ def transcript_entity(update: TranscriptUpdate, session_id: str) -> dict[str, An
             "alternatives": [
                 {
                     "confidence": round(update.confidence if update.confidence is not None else 0.0, 4),
-                    "languages": [update.language],
+                    "languages": [language],
                     "interpretations": [interpretation],
                 }
             ],

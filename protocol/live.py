@@ -26,7 +26,8 @@ Wire protocol (all JSON text messages carry the `session_id`):
 - client: binary frames of any length (even odd byte counts): raw PCM16 little-endian 16 kHz mono, or a
   WAV stream (see below).
 - server: `{"type": "transcript", "session_id", "text", "is_final", "start", "end", "speaker", "channel",
-  "utterance_id", "confidence"?, "words"? (finals), "analysis"? }` for partials and finals.
+  "utterance_id", "language", "language_probability"? (detected), "translation"? (not English: the English the
+  analysis read), "confidence"?, "words"? (finals), "analysis"? }` for partials and finals.
 - client `{"type": "ping"}` → `{"type": "pong"}`; client `{"type": "close"}` → the last finals, then
   `{"type": "closed"}` and a normal close (1000). A client that just closes the socket gets its finals in
   the CSV.
@@ -155,7 +156,7 @@ class LiveSession(SessionBase[LiveState]):
     CLOSED: ClassVar[LiveState] = LiveState.CLOSED
 
     session_id: str
-    language: str = "en"
+    language: str = "auto"  # the server's default, resolved (protocol.languages): auto or a bare code
     details: Mapping[str, Any] = field(default_factory=dict)
     container: str | None = field(default=None, init=False)  # "raw" or "wav", once known
     ignored_audio_bytes: int = field(default=0, init=False)  # after `close`, after the data chunk, a cut header
@@ -312,7 +313,12 @@ def live_transcript_message(session_id: str, update: TranscriptUpdate, analysis:
         "speaker": update.speaker,
         "channel": update.channel,
         "utterance_id": update.utterance_id,
+        "language": update.language,
     }
+    if update.language_probability is not None:
+        message["language_probability"] = round(update.language_probability, 4)
+    if update.translation is not None:
+        message["translation"] = update.translation
     if update.confidence is not None:
         message["confidence"] = round(update.confidence, 4)
     if update.is_final:

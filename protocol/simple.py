@@ -24,12 +24,16 @@ Server-triggered: closing --closed()--> closed (the finals are flushed); any but
 --shutdown()--> closed (1001). A protocol error in any state (`fail`) --> closed, with an `error`
 message and a close code. Audio is only valid while active; audio after `close` is ignored, audio
 before `open` is an error. Genesys flow-control messages are accepted and ignored by this dialect.
+
+Languages (`protocol.languages`): `opened` announces the languages the server transcribes; `open`
+without a `language` is auto-detected, a named one must be among them or the session fails with 415
+(an `update` to one too: in this dialect an `error` always ends the session, and clients expect so;
+the finals so far are kept).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -44,6 +48,7 @@ from protocol.actions import (
 from protocol.audio import SIMPLE_DEFAULT_MEDIA, AudioDecoder, MediaFormat, media_from_offer
 from protocol.errors import CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_UNSUPPORTED_DATA, ProtocolError, bounded, close_reason
 from protocol.events import TranscriptUpdate
+from protocol.languages import AUTO, Languages
 from protocol.messages import ClientMessage, parse_client_message
 from protocol.session import Analysis, Sequences, SessionBase, Transition
 
@@ -63,8 +68,8 @@ class SimpleSession(SessionBase[State]):
     CLOSING: ClassVar[State] = State.CLOSING
     CLOSED: ClassVar[State] = State.CLOSED
 
-    supported_languages: Sequence[str] = ("en",)
-    default_language: str = "en"
+    languages: Languages = field(default_factory=Languages)
+    default_language: str = AUTO  # when `open` names none: auto (detected) or a supported language
     session_id: str | None = field(default=None, init=False)
     language: str | None = field(default=None, init=False)
     ignored_audio_bytes: int = field(default=0, init=False)
@@ -144,10 +149,8 @@ class SimpleSession(SessionBase[State]):
     def _on_open(self, message: ClientMessage) -> list[SessionAction]:
         params = message.parameters
         media = _select_media(params.get("media"))
-        language = params.get("language", self.default_language)
-        if not isinstance(language, str):
-            raise ProtocolError(400, "'language' must be a string")
         self.session_id = message.id
+        language = self.languages.resolve(params.get("language", self.default_language))
         self.media = media
         self.language = language
         self._decoder = AudioDecoder(media)
@@ -156,7 +159,7 @@ class SimpleSession(SessionBase[State]):
             {
                 "startPaused": False,
                 "media": [media.offer()],
-                "supportedLanguages": list(self.supported_languages),
+                "supportedLanguages": list(self.languages.supported),
             },
         )
         return [SendMessage(opened), SessionStarted(message.id, media, language)]
@@ -175,10 +178,9 @@ class SimpleSession(SessionBase[State]):
         language = message.parameters.get("language")
         if language is None:
             return [SendMessage(self._message("updated", {}))]
-        if not isinstance(language, str):
-            raise ProtocolError(400, "'language' must be a string")
-        self.language = language
-        return [LanguageChanged(language), SendMessage(self._message("updated", {}))]
+        code = self.languages.resolve(language)  # unsupported: 415, as at `open` (an `error` always ends it)
+        self.language = code
+        return [LanguageChanged(code), SendMessage(self._message("updated", {}))]
 
     def _message(self, msg_type: str, parameters: dict[str, Any], session_id: str | None = None) -> dict[str, Any]:
         return self._seq.server_message(msg_type, session_id if session_id is not None else self.session_id, parameters)
@@ -233,7 +235,12 @@ def transcript_entity(update: TranscriptUpdate) -> dict[str, Any]:
         "channel": update.channel,
         "speaker": update.speaker,
         "utterance_id": update.utterance_id,
+        "language": update.language,
     }
+    if update.language_probability is not None:
+        entity["language_probability"] = round(update.language_probability, 4)
+    if update.translation is not None:
+        entity["translation"] = update.translation  # the English the analysis read
     if update.confidence is not None:
         entity["confidence"] = round(update.confidence, 4)
     if update.is_final:

@@ -88,7 +88,7 @@ class StandInSpeech:
         return ChannelPipeline(channel, rate, self.segmenter, partials=mode, partial_interval_s=0.5)
 
     async def transcribe_final(
-        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = ""
+        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = "", fallback: str = "en"
     ) -> Transcription:
         self.asked += 1
         index = self.asked
@@ -100,7 +100,7 @@ class StandInSpeech:
         if index in self.empty:
             return Transcription("", (), 0.0, language or "en")
         text = self.scripted[index - 1] if index <= len(self.scripted) else stand_in_text(index, len(samples), rate)
-        return _transcription(text, len(samples) / rate, language)
+        return _transcription(text, len(samples) / rate, language or fallback)
 
     def try_transcribe_partial(
         self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = ""

@@ -52,6 +52,18 @@ def test_every_setting_has_an_environment_variable() -> None:
     assert settings.supported_languages == ("en-US", "de-DE")
 
 
+def test_languages_default_to_what_the_models_transcribe() -> None:
+    env = {"AUDIOHOOK_API_KEYS": "k1"}
+    settings = load_settings([], env)
+    assert settings.language == "auto" and settings.languages.supported == ("en", "de", "es", "fr", "it", "pt", "nl")
+    assert settings.genesys_tags == ("en-US", "de-DE", "es-ES", "fr-FR", "it-IT", "pt-BR", "nl-NL")
+    english = load_settings(["--multilingual-model", "none"], env)
+    assert english.languages.supported == ("en",) and english.genesys_tags == ("en-US",)
+    assert english.languages.resolve(english.language) == "en"  # auto means English then
+    chosen = load_settings(["--supported-languages", "en,tr", "--genesys-languages", "en-GB,tr-TR"], env)
+    assert chosen.languages.supported == ("en", "tr") and chosen.genesys_tags == ("en-GB", "tr-TR")
+
+
 def test_boolean_flags() -> None:
     env = {"AUDIOHOOK_API_KEYS": "k1"}
     assert load_settings(["--no-record-audio"], env).record_audio is False
@@ -79,6 +91,14 @@ def test_api_keys_with_secrets() -> None:
         (["--partials", "vosk"], {"AUDIOHOOK_API_KEYS": "k"}, "needs --vosk-model"),
         (["--partials", "fast"], {"AUDIOHOOK_API_KEYS": "k"}, "auto, vosk, whisper or off"),
         (["--max-utterance-s", "60"], {"AUDIOHOOK_API_KEYS": "k"}, "1-30 s"),
+        (["--supported-languages", "en,xx"], {"AUDIOHOOK_API_KEYS": "k"}, 'languages Whisper knows .*got "xx"'),
+        (
+            ["--supported-languages", "en,de", "--multilingual-model", "none"],
+            {"AUDIOHOOK_API_KEYS": "k"},
+            "de need a multilingual model: set --multilingual-model",
+        ),
+        (["--genesys-languages", "tr-TR"], {"AUDIOHOOK_API_KEYS": "k"}, '"tr-TR" are not among the supported'),
+        (["--language", "tr"], {"AUDIOHOOK_API_KEYS": "k"}, "--language: language 'tr' is not supported"),
     ],
 )
 def test_invalid_settings_are_explained(argv: list[str], env: dict[str, str], fragment: str) -> None:

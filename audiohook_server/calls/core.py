@@ -17,6 +17,11 @@ samples around them: they end the open utterances and move later positions along
 A partial never follows its utterance's final. Results go out as dialect-neutral `TranscriptUpdate`s;
 the door's session formats them.
 
+Languages (`calls.language_choice`): each channel's finals are transcribed in the language the caller
+named, or, in `auto`, in the language detected for the channel; a final in another language than
+English carries Whisper's English translation, which the analysis reads (the transcript, the events
+and the CSV keep the original, the CSV and the events give the translation beside it).
+
 Redaction (`calls.redaction`): each final is read by the call's `CallRedactor` in the finals worker
 before anything is written: the CSV row, the journal line and the analysis get the text with the
 policy's entities replaced, the client gets it too when `events` is in the policy, and the spans'
@@ -42,7 +47,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -51,6 +56,7 @@ import numpy.typing as npt
 from analysis import CallAnalysis, Utterance, UtteranceAnalysis
 from analysis.pii import CallRedactor, Entity, PersonNames, Redaction, TimedWord, word_places
 from analysis.pii.redactor import CONTINUATION_SECONDS
+from audiohook_server.calls.language_choice import ChannelLanguage
 from audiohook_server.calls.ports import Analyzer, ExportSink, Recognizer, Refusal
 from audiohook_server.calls.redaction import RECORDING_MARGIN_S, RedactionPolicy
 from audiohook_server.calls.speech_span import SpeechSpan, speech_span
@@ -68,6 +74,7 @@ from audiohook_server.speech.sentence_split import sentence_parts
 from audiohook_server.speech.transcriber import Transcription
 from protocol.audio import MediaFormat, speaker_for_channel
 from protocol.events import TranscriptUpdate, Word
+from protocol.languages import AUTO
 
 __all__ = ["CallCore", "Emit"]
 
@@ -122,7 +129,7 @@ class CallCore:
         *,
         session_id: str,
         media: MediaFormat,
-        language: str,
+        language: str,  # a bare code (`en`, `de`) or `auto` (detected per channel: calls.language_choice)
         recognizer: Recognizer,
         new_analyzer: Callable[[], Analyzer],
         exports: ExportSink,
@@ -135,8 +142,8 @@ class CallCore:
     ) -> None:
         self.session_id = session_id
         self.media = media
-        self.language = language
         self.recognizer = recognizer
+        self._languages = [ChannelLanguage(language) for _ in media.channels]
         self.exports = exports
         self.emit = emit
         self.metrics = metrics or ServerMetrics()
@@ -178,6 +185,20 @@ class CallCore:
         self._ready: deque[_Ready | _SecurePause] = deque()
         self._worker = asyncio.create_task(self._run_audio(), name=f"audio-{session_id}")
         self._finalizer = asyncio.create_task(self._run_finals(), name=f"finals-{session_id}")
+
+    @property
+    def language(self) -> str:
+        """The call's language as asked for (`auto` or a bare code)."""
+        return self._languages[0].requested if self._languages else AUTO
+
+    def set_language(self, language: str) -> None:
+        """The caller switched the language (a Genesys or simple `update`): from the next final on."""
+        for channel in self._languages:
+            channel.set_requested(language)
+
+    def channel_languages(self) -> list[str]:
+        """Each channel's language as it stands (named, detected, or the leading guess)."""
+        return [channel.current for channel in self._languages]
 
     @property
     def buffered_s(self) -> float:
@@ -335,7 +356,13 @@ class CallCore:
                 self._closed_utterances.add(key)
                 self._queued_final += len(out.samples)
                 future = asyncio.ensure_future(
-                    self.recognizer.transcribe_final(out.samples, self.media.rate, self.language, call=self._call)
+                    self.recognizer.transcribe_final(
+                        out.samples,
+                        self.media.rate,
+                        self._languages[out.channel].for_final(),
+                        call=self._call,
+                        fallback=self._languages[out.channel].current,
+                    )
                 )
                 self._ended_at[key] = time.monotonic()
                 self._finals.put_nowait((out, future))
@@ -345,7 +372,7 @@ class CallCore:
                 await self._send_partial(out.channel, out.utterance, out.text, out.start_sample, out.end_sample)
             elif isinstance(out, PartialAudio):
                 pending = self.recognizer.try_transcribe_partial(
-                    out.samples, self.media.rate, self.language, call=self._call
+                    out.samples, self.media.rate, self._languages[out.channel].for_partial(), call=self._call
                 )
                 if pending is not None:
                     task = asyncio.create_task(self._recognized_partial(out, pending))
@@ -378,7 +405,7 @@ class CallCore:
             is_final=False,
             start=start / self.media.rate,
             end=end / self.media.rate,
-            language=self.language,
+            language=self._languages[channel].current,
         )
         await self.emit(update, self.latest_analysis, None)
 
@@ -439,8 +466,16 @@ class CallCore:
             self._ended_at.pop(key, None)
             await self._blocking(self._settle_unread, out, frozenset())
             return
+        voiced = sum(b - a for a, b in out.voiced) if out.voiced else len(out.samples)
+        speech_s = voiced / self.media.rate
+        self._languages[out.channel].observe(transcription, speech_s, len(transcription.words))
         pause = self._pipelines[out.channel].sentence_pause_s
-        parts = sentence_parts(out, transcription, self.media.rate, pause) if pause else [(out, transcription)]
+        # English only: the sentence ends it knows (its abbreviations) are English, and a translation
+        # belongs to its whole utterance.
+        if pause and transcription.language == "en" and transcription.translation is None:
+            parts = sentence_parts(out, transcription, self.media.rate, pause)
+        else:
+            parts = [(out, transcription)]
         for part, said in parts:  # sentences its speaker paused between: one final each
             await self._take_final(part, said)
 
@@ -499,8 +534,11 @@ class CallCore:
         self.final_count += 1
         words = span.words
         text = transcription.text
+        translation = transcription.translation
         if self.redaction.events:
             text, words = _redacted_event(redaction, transcription, words, self.redaction)
+            if translation is not None:
+                translation = await self._blocking(self._redacted_translation, translation, speaker, span.start, True)
         update = TranscriptUpdate(
             # a sentence cut from the utterance (sentence_split) after the first: "1-4.2", "1-4.3"
             utterance_id=f"{out.channel}-{out.utterance}" + (f".{out.part + 1}" if out.part else ""),
@@ -510,9 +548,11 @@ class CallCore:
             is_final=True,
             start=span.start,
             end=span.end,
-            language=self.language,
+            language=transcription.language,
             confidence=transcription.confidence,
             words=words,
+            language_probability=self._languages[out.channel].reported_probability(transcription),
+            translation=translation,
         )
         await self.emit(update, self.latest_analysis, result)
         self.metrics.utterances.inc()
@@ -532,10 +572,23 @@ class CallCore:
         text = transcription.text
         if self.redaction.files:
             text = redaction.text_for(self.redaction.files, self.redaction.style) if redaction else REDACTION_FAILED
-        utterance = Utterance(text, span.start, span.end, out.channel, speaker, transcription.confidence)
-        result = self._analyzer.add(utterance)
+        translation = transcription.translation
+        if translation is not None and self.redaction.files:
+            translation = self._redacted_translation(translation, speaker, span.start, False)
+        read = Utterance(
+            translation if translation is not None else text,
+            span.start,
+            span.end,
+            out.channel,
+            speaker,
+            transcription.confidence,
+            language=transcription.language,
+            translated=translation is not None,
+        )
+        result = self._analyzer.add(read)
         analysis = self._analyzer.analysis()
-        self.exports.add_final(self._row(utterance, result, analysis))
+        utterance = replace(read, text=text)  # the CSV keeps what was said; the translation goes beside it
+        self.exports.add_final(self._row(utterance, result, analysis, translation or ""))
         if self.redaction.recording:
             if redaction is None:
                 self._silence(out.channel, out.start_sample, out.end_sample)
@@ -548,6 +601,20 @@ class CallCore:
                     self._silence(out.channel, a, b)
         self._release_recording((out.channel, out.utterance) if out.last_part else None)
         return result, analysis
+
+    def _redacted_translation(self, translation: str, speaker: str, start: float, events: bool) -> str:
+        """Worker thread: a final's English translation as the events (or files) policy shows it: read
+        like a partial, against the call's context, without changing it (the original was redacted)."""
+        if self._redactor is None:
+            return translation
+        policy = self.redaction.events if events else self.redaction.files
+        try:
+            with self._redactor_lock:
+                found = self._redactor.peek(translation, speaker=speaker, start=start)
+            return found.text_for(policy, self.redaction.style)
+        except Exception:
+            log.exception("session %s: redacting a translation failed; translation withheld", self.session_id)
+            return REDACTION_FAILED
 
     def _redact(self, transcription: Transcription, speaker: str, start: float, end: float) -> Redaction | None:
         """The final's findings (an empty Redaction without a policy); None when the redactor failed:
@@ -585,7 +652,9 @@ class CallCore:
             )
         )
 
-    def _row(self, utterance: Utterance, result: UtteranceAnalysis, analysis: CallAnalysis | None) -> TranscriptRow:
+    def _row(
+        self, utterance: Utterance, result: UtteranceAnalysis, analysis: CallAnalysis | None, translation: str
+    ) -> TranscriptRow:
         # The running call-level columns are the analysis block the clients get (analysis.types.EVENT_KEYS).
         event = analysis.to_event() if analysis is not None else {}
         call: dict[str, Any] = {RUNNING_COLUMNS[key]: value for key, value in event.items()}
@@ -602,6 +671,8 @@ class CallCore:
             utterance_sentiment=result.sentiment,
             utterance_emotion=result.emotion,
             utterance_categories=result.categories,
+            language=utterance.language,
+            translation=translation,
             **call,
         )
 

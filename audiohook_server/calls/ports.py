@@ -47,10 +47,11 @@ class Recognizer(Protocol):
         ...
 
     async def transcribe_final(
-        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = ""
+        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = "", fallback: str = "en"
     ) -> Transcription:
         """Whisper's final for one utterance of `call` (never skipped; calls take turns); word times from
-        the utterance's start."""
+        the utterance's start. `language` None: detect it (`language_probability` says how sure), or
+        transcribe in `fallback` when there is too little to tell."""
         ...
 
     def try_transcribe_partial(

@@ -42,6 +42,8 @@ class TranscriptRow:
     utterance_sentiment: str
     utterance_emotion: str
     utterance_categories: str
+    language: str = ""  # what it was transcribed as (en, de, …)
+    translation: str = ""  # not English: the English the analysis read ("" for English)
     # The call as of this row (running values; the last row's are the final analysis): empty until 5
     # words of final text exist.
     running_sentiment: str = ""

@@ -182,7 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--session-id", default=None, help="session id (default: a random UUID; --genesys: must be a UUID)"
     )
-    parser.add_argument("--language", default=None, help="language asked for (default: en; en-US with --genesys)")
+    parser.add_argument(
+        "--language",
+        default=None,
+        help="language asked for (en, de; en-US, de-DE with --genesys); unset: none is sent and the server detects it",
+    )
     parser.add_argument("--goal", default=None, help="--live-http: the call's goal, given to the analysis")
     parser.add_argument("--json", action="store_true", help="print every server message as one JSON line on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
@@ -262,6 +266,7 @@ def _call(args: argparse.Namespace, audio: DecodedAudio, console: Console) -> Co
             bearer_token=jwt_token,
             speed=args.speed,
             goal=args.goal,
+            language=args.language,
             close_timeout=args.close_timeout,
             ssl_context=context,
         )
@@ -317,7 +322,7 @@ def _genesys_call(
         client_secret=secret,
         channels=channels,
         audio_format=args.format,
-        language=args.language or "en-US",
+        language=args.language,
         organization_id=args.organization_id,
         session_id=args.session_id,
         conversation_id=args.conversation_id,
@@ -348,7 +353,7 @@ async def _simple_call(
         speed=args.speed,
         frame_ms=args.frame_ms or 500,
         session_id=args.session_id,
-        language=args.language or "en",
+        language=args.language,
         on_message=console.on_message,
         on_progress=console.on_progress,
         close_timeout=args.close_timeout,

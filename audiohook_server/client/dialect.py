@@ -17,16 +17,13 @@ BYTES_PER_SAMPLE = 2
 MAX_MESSAGE_BYTES = 4 * 2**20
 
 
-def open_message(session_id: str, language: str, seq: int = 1) -> dict[str, Any]:
-    """The simple dialect's `open`: PCM16, 16 kHz, mono."""
+def open_message(session_id: str, language: str | None, seq: int = 1) -> dict[str, Any]:
+    """The simple dialect's `open`: PCM16, 16 kHz, mono; no `language`: the server detects it."""
     media = [{"type": "audio", "codec": "audio/pcm", "rate": SAMPLE_RATE, "channels": ["mono"]}]
-    return {
-        "version": PROTOCOL_VERSION,
-        "type": "open",
-        "id": session_id,
-        "seq": seq,
-        "parameters": {"media": media, "language": language},
-    }
+    parameters: dict[str, Any] = {"media": media}
+    if language is not None:
+        parameters["language"] = language
+    return {"version": PROTOCOL_VERSION, "type": "open", "id": session_id, "seq": seq, "parameters": parameters}
 
 
 def close_message(session_id: str, seq: int, reason: str) -> dict[str, Any]:

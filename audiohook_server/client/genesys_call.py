@@ -73,7 +73,7 @@ class GenesysCallOptions:
     client_secret: str | None = None  # base64, as the Genesys admin UI shows it
     channels: tuple[str, ...] = ("external", "internal")  # the Genesys channel of each column of the audio
     audio_format: str = "PCMU"  # or L16
-    language: str = "en-US"
+    language: str | None = None  # None: not sent (the server detects it)
     organization_id: str | None = None  # None: random UUIDs
     session_id: str | None = None
     conversation_id: str | None = None

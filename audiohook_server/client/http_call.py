@@ -50,6 +50,7 @@ class HttpCallOptions:
     speed: float = 1.0
     chunk_bytes: int = CHUNK_BYTES
     goal: str | None = None
+    language: str | None = None  # None: not sent (the server detects it)
     close_timeout: float = 120.0
     ssl_context: ssl.SSLContext | None = None
 
@@ -219,6 +220,8 @@ async def run_http_call(
             body: dict[str, Any] = {"filename": path.name}
             if options.goal:
                 body["goal"] = options.goal
+            if options.language:
+                body["language"] = options.language
             session = await _post(http, "/analyze/live/start", "the session", json=body)
         except httpx.TransportError as exc:
             tls = find_ssl_error(exc)

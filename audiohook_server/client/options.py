@@ -29,7 +29,7 @@ class StreamKeywords(TypedDict, total=False):
     speed: float
     frame_ms: int
     session_id: str | None
-    language: str
+    language: str | None
     on_message: Callable[[ReceivedEvent], None] | None
     on_progress: Callable[[float], None] | None
     close_timeout: float
@@ -46,7 +46,7 @@ class StreamOptions:
     speed: float = 1.0  # divides real time; 0 or inf: as fast as the connection takes it
     frame_ms: int = 500  # audio per binary frame
     session_id: str | None = None  # None: a random UUID
-    language: str = "en"  # the language asked for in `open`
+    language: str | None = None  # the language asked for in `open`; None: not sent (the server detects it)
     on_message: Callable[[ReceivedEvent], None] | None = None  # every server message, as it arrives
     on_progress: Callable[[float], None] | None = None  # the seconds of audio sent, after each frame
     close_timeout: float = 120.0  # after `close`, how long to wait for `closed` and the socket's close

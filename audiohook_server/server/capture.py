@@ -55,6 +55,7 @@ from audiohook_server.safe_text import safe_json_value
 from audiohook_server.settings import Settings
 from protocol.audio import MediaFormat
 from protocol.capture import CaptureError, CaptureSession, CaptureState, ChunkAck, StartRequest, iso_utc
+from protocol.errors import ProtocolError
 from protocol.event_log import Event, EventLog
 from protocol.events import TranscriptUpdate
 
@@ -331,12 +332,11 @@ class CaptureRun:
 
     def _metadata(self, media: MediaFormat | None) -> dict[str, Any]:
         """The session record (session.json)."""
-        settings = self.service.settings
         channels = list(media.channels) if media is not None else None
         return {
             "session_id": self.session.session_id,
             "started_at": iso_utc(self.session.created_at),
-            "language": settings.language,
+            "language": self.session.language,
             "media": {"encoding": "L16", "rate": 16000, "channels": channels, "container": self._container},
             "dialect": "http-replay" if self.replay else "http-live",
             "conversation_id": self.session.conversation_id,
@@ -366,7 +366,7 @@ class CaptureRun:
         return CallCore(
             session_id=self.session.session_id,
             media=media,
-            language=settings.language,
+            language=self.session.language,
             recognizer=speech,
             new_analyzer=speech.new_analyzer,
             exports=files,
@@ -550,6 +550,10 @@ def _final(update: TranscriptUpdate) -> dict[str, Any]:
         "text": update.text,
         "confidence": round(update.confidence or 0.0, 4),
         "language": update.language,
+        "language_probability": (
+            round(update.language_probability, 4) if update.language_probability is not None else None
+        ),
+        "translation": update.translation,  # English, when the utterance was not: what the analysis read
         "words": [word.to_json() for word in update.words],
     }
 
@@ -693,14 +697,26 @@ class CaptureService:
             suffix=request.suffix,
             filename=request.filename,
             max_chunk_bytes=self.settings.max_chunk_bytes,
+            language=self._language(request.language),
         )
         run = CaptureRun(self, session, EventLog(), caller=caller)
         self.runs[session.session_id] = run
         await run.begin()
         return run
 
-    async def create_replay(self, suffix: str, filename: str | None, caller: Caller) -> CaptureRun:
+    def _language(self, requested: str | None) -> str:
+        """A session's language: named (and supported: else 415) or auto, the server's default."""
+        languages = self.settings.languages
+        try:
+            return languages.resolve(requested if requested is not None else self.settings.language)
+        except ProtocolError as error:
+            raise CaptureError(error.code if error.code == 415 else 422, error.message) from None
+
+    async def create_replay(
+        self, suffix: str, filename: str | None, caller: Caller, language: str | None = None
+    ) -> CaptureRun:
         session = CaptureSession(
+            language=self._language(language),
             session_id=f"replay_{secrets.token_hex(16)}",
             conversation_id=f"replayconv_{secrets.token_hex(16)}",
             created_at=time.time(),

@@ -184,7 +184,10 @@ def capture_router(server: AudioHookServer) -> APIRouter:
                 raise CaptureError(422, "the form has no 'file' part (multipart/form-data, field 'file')")
             filename = upload.filename or "upload"
             suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ".bin"
-            run = await server.capture.create_replay(suffix[:11], filename[:255], caller)
+            language = form.get("language")
+            if language is not None and (not isinstance(language, str) or len(language) > 20):
+                raise CaptureError(422, "'language' must be a language code such as 'en', 'de' or 'auto'")
+            run = await server.capture.create_replay(suffix[:11], filename[:255], caller, language)
             await asyncio.get_running_loop().run_in_executor(None, _save, upload, run)
             await run.start_replay()
             run.session.attach_check()

@@ -45,17 +45,15 @@ def new_session(dialect: str, handshake: Handshake, settings: Settings) -> Sessi
             limits=limits,
             session_id=handshake.session_id,
             organization_id=handshake.organization_id,
-            supported_languages=settings.genesys_languages,
-            default_language=settings.genesys_languages[0],
+            languages=settings.languages,
+            supported_languages=settings.genesys_tags,
+            default_language=settings.language,
             media_preference=settings.media_preference,
             send_partials=settings.genesys_partials and settings.partials != "off",
             send_analysis_entity=settings.genesys_analytics_entity,
             unauthorized_reason=handshake.unauthorized_reason,
         )
     if dialect == "live":
-        return LiveSession(
-            str(uuid.uuid4()), language=settings.language, details=handshake.auth_details(), limits=limits
-        )
-    return SimpleSession(
-        limits=limits, supported_languages=settings.supported_languages, default_language=settings.language
-    )
+        language = settings.languages.resolve(settings.language)
+        return LiveSession(str(uuid.uuid4()), language=language, details=handshake.auth_details(), limits=limits)
+    return SimpleSession(limits=limits, languages=settings.languages, default_language=settings.language)

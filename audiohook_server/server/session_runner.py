@@ -30,6 +30,7 @@ from audiohook_server.calls.ports import SpeechService
 from audiohook_server.calls.session_files import SessionFiles
 from audiohook_server.logs import bind_session
 from audiohook_server.metrics import ServerMetrics
+from audiohook_server.safe_text import log_text
 from audiohook_server.settings import Settings
 from protocol.actions import (
     AudioGap,
@@ -37,6 +38,7 @@ from protocol.actions import (
     ClientReportedError,
     CloseConnection,
     LanguageChanged,
+    LanguageRefused,
     SendMessage,
     SessionAction,
     SessionEnding,
@@ -166,7 +168,16 @@ class SessionRunner:
                 self._start(action)
             elif isinstance(action, LanguageChanged):
                 if self.core is not None:
-                    self.core.language = action.language
+                    self.core.set_language(action.language)
+                log.info("session %s: language now %s", self.session_id, action.language)
+            elif isinstance(action, LanguageRefused):
+                self.metrics.language_refusals.inc()
+                log.warning(
+                    "session %s: language %s refused, the call keeps its language: %s",
+                    self.session_id,
+                    log_text(action.requested),
+                    action.reason,
+                )
             elif isinstance(action, ClientReportedError):
                 log.warning("session %s: client error %d: %s", self.session_id, action.code, action.message)
             elif isinstance(action, SessionEnding):

@@ -2,7 +2,11 @@
 session through worker pools.
 
 The models: Whisper (finals, and partials without Vosk), Vosk when configured, and the analysis
-backend (sentence embeddings and their heads).
+backend (sentence embeddings and their heads). With a multilingual Whisper model (`--multilingual-model`,
+base by default) beside the English one, a final is routed by its language: English to the English
+model (tiny.en: fast), every other language to the multilingual one, which also detects the language
+when the call core asks (language None) and translates non-English finals into English for the
+analysis. One model serves both when the English model is itself multilingual.
 
 The event loop never runs model code. Whisper runs in its own bounded pool, shared fairly between
 calls (`scheduler.FairScheduler`: each call's finals wait in its own queue and the calls take turns);
@@ -20,7 +24,7 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,16 +35,22 @@ from analysis import AnalysisModels, CallAnalyzer, load_analysis_backend
 from analysis.pii import Entity, PersonNames
 from audiohook_server.audio.resampling import WHISPER_RATE, to_whisper_audio
 from audiohook_server.metrics import ServerMetrics
-from audiohook_server.settings import Settings
+from audiohook_server.settings import ConfigurationError, Settings
 from audiohook_server.speech.model_files import resolve_vosk_model, resolve_whisper_model
 from audiohook_server.speech.pipeline import ChannelPipeline, PartialsMode
 from audiohook_server.speech.scheduler import FairScheduler
 from audiohook_server.speech.streaming import load_vosk_model
 from audiohook_server.speech.transcriber import FasterWhisperTranscriber, Transcriber, Transcription
 from audiohook_server.thread_priority import lower_current_thread
+from protocol.languages import AUTO
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A detected language is believed from this much audio (the utterance with its VAD padding) and this
+# probability among the supported languages; shorter or less sure, the channel's current language is
+# used ("Yes." says little about the language it is in).
+DETECTION_MIN_S = 1.2
+DETECTION_MIN_PROBABILITY = 0.5
 
 
 def available_cpus() -> int:
@@ -61,6 +71,7 @@ class ResolvedModels:
     whisper_dir: Path
     vosk_dir: Path | None
     openai_checkpoint: Path | None = None  # --whisper-backend openai: the converted checkpoint
+    multilingual_dir: Path | None = None  # the model for other languages; None: English only
 
 
 def resolve_models(settings: Settings) -> ResolvedModels:
@@ -72,7 +83,10 @@ def resolve_models(settings: Settings) -> ResolvedModels:
         from audiohook_server.speech.openai_backend import resolve_openai_checkpoint
 
         checkpoint = resolve_openai_checkpoint(whisper_dir, settings.model_cache_dir)
-    return ResolvedModels(whisper_dir, vosk_dir, checkpoint)
+    multilingual_dir = None
+    if settings.multilingual_model != "none":
+        multilingual_dir = resolve_whisper_model(settings.multilingual_model, settings.model_cache_dir)
+    return ResolvedModels(whisper_dir, vosk_dir, checkpoint, multilingual_dir)
 
 
 class SpeechEngine:
@@ -82,6 +96,8 @@ class SpeechEngine:
         self.models = models
         self.partials_mode = settings.partials_mode
         self.transcriber: Transcriber | None = None
+        self.multilingual: FasterWhisperTranscriber | None = None  # other languages, detection, translation
+        self.languages = settings.languages
         self.vosk_model: Any = None
         self.analysis_models: AnalysisModels | None = None
         self.load_error: BaseException | None = None
@@ -161,6 +177,7 @@ class SpeechEngine:
                 beam_size=s.beam_size,
                 window=s.encoder,
             )
+        self.multilingual = self._load_multilingual()
         if self.partials_mode is PartialsMode.VOSK and self.models.vosk_dir is not None:
             self.vosk_model = load_vosk_model(self.models.vosk_dir)
         self.analysis_models = load_analysis_backend(s.analysis)
@@ -170,7 +187,48 @@ class SpeechEngine:
             PersonNames().load()  # spaCy's NER, once per process, before the first call's first final
         log.info("%s", policy.describe())
         # Warm-up: the first inference pays one-off allocation costs; pay them before the first caller.
-        self.transcriber.transcribe(np.zeros(WHISPER_RATE, dtype=np.float32), language="en", final=True)
+        silence = np.zeros(WHISPER_RATE, dtype=np.float32)
+        self.transcriber.transcribe(silence, language="en", final=True)
+        if self.multilingual is not None and self.multilingual is not self.transcriber:
+            self.multilingual.detect(silence, self.languages.supported)
+            self.multilingual.transcribe(silence, language=None, final=True)
+
+    def _load_multilingual(self) -> FasterWhisperTranscriber | None:
+        """The model for languages other than English: the English model when it is multilingual and
+        no other is asked for, else the configured one; a configuration that supports other languages
+        without any is refused here, before the first call."""
+        s = self.settings
+        english = self.transcriber
+        directory = self.models.multilingual_dir
+        multilingual_english = isinstance(english, FasterWhisperTranscriber) and not english.english_only
+        if multilingual_english and (directory is None or directory == self.models.whisper_dir):
+            assert isinstance(english, FasterWhisperTranscriber)
+            return english  # one model for every language
+        model = None
+        if directory is not None:
+            model = FasterWhisperTranscriber(
+                directory,
+                device=s.whisper_device,
+                compute_type=s.whisper_compute_type,
+                cpu_threads=s.whisper_threads or max(1, available_cpus() // self.whisper_workers),
+                num_workers=self.whisper_workers,
+                beam_size=s.beam_size,
+                window=s.encoder,
+            )
+            if model.english_only:
+                raise ConfigurationError(f"--multilingual-model {directory} is an English-only model")
+        foreign = [code for code in self.languages.supported if code != "en"]
+        if foreign and model is None:
+            raise ConfigurationError(f"supported languages {', '.join(foreign)} need a multilingual Whisper model")
+        return model
+
+    def model_for(self, language: str) -> Transcriber:
+        """The model that transcribes `language`: English to the English model, the rest to the
+        multilingual one."""
+        assert self.transcriber is not None
+        if language == "en" or self.multilingual is None:
+            return self.transcriber
+        return self.multilingual
 
     def new_analyzer(self) -> CallAnalyzer:
         """The analysis of one new call, on this process's analysis models."""
@@ -189,15 +247,16 @@ class SpeechEngine:
         )
 
     async def transcribe_final(
-        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = ""
+        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, *, call: str = "", fallback: str = "en"
     ) -> Transcription:
-        """Whisper final for one utterance of `call` (never skipped; calls take turns fairly)."""
+        """Whisper final for one utterance of `call` (never skipped; calls take turns fairly). `language`
+        None: detect it, and transcribe in `fallback` when the detection is not to be trusted."""
         await self.wait_ready()
         depth = self.metrics.queue_depth.labels("final")
         depth.inc()
         try:
             return await self.scheduler.submit_final(
-                call, self._transcribe_blocking, samples, rate, language, True, time.monotonic()
+                call, self._transcribe_blocking, samples, rate, language, True, time.monotonic(), fallback
             )
         finally:
             depth.dec()
@@ -222,17 +281,43 @@ class SpeechEngine:
         return future
 
     def _transcribe_blocking(
-        self, samples: npt.NDArray[np.int16], rate: int, language: str | None, final: bool, queued_at: float
+        self,
+        samples: npt.NDArray[np.int16],
+        rate: int,
+        language: str | None,
+        final: bool,
+        queued_at: float,
+        fallback: str = "en",
     ) -> Transcription:
-        assert self.transcriber is not None
+        """Worker thread: one utterance in `language` (None: detect it first, among the supported ones,
+        and trust what was found on `DETECTION_MIN_S` of audio with `DETECTION_MIN_PROBABILITY`, else
+        use `fallback`), on the model for that language; a final in another language than English gets
+        its translation."""
         kind = "final" if final else "partial"
         started = time.monotonic()
         self.metrics.queue_wait.labels(kind).observe(started - queued_at)
-        result = self.transcriber.transcribe(to_whisper_audio(samples, rate), language=language, final=final)
+        audio = to_whisper_audio(samples, rate)
+        probability = None
+        if language is None or language == AUTO:
+            language, probability = fallback, None
+            if self.multilingual is not None and self.languages.detectable and len(audio) >= DETECTION_MIN_S * 16000:
+                found, p = self.multilingual.detect(audio, self.languages.supported)
+                detected = time.monotonic()
+                self.metrics.inference.labels("detect").observe(detected - started)
+                started = detected
+                if p >= DETECTION_MIN_PROBABILITY:
+                    language, probability = found, p
+                    self.metrics.language_detections.labels(language).inc()
+        result = self.model_for(language).transcribe(audio, language=language, final=final)
         self.metrics.inference.labels(kind).observe(time.monotonic() - started)
         self.metrics.encoder_windows.labels(kind, result.window).inc()
         if result.fallback is not None:
             self.metrics.window_fallbacks.labels(kind, result.fallback).inc()
+        result = replace(result, language=language, language_probability=probability)
+        if final and language != "en" and result.text and self.multilingual and self.settings.translate_for_analysis:
+            began = time.monotonic()
+            result = replace(result, translation=self.multilingual.translate(audio, language))
+            self.metrics.inference.labels("translate").observe(time.monotonic() - began)
         return result
 
     def close(self) -> None:

@@ -7,6 +7,10 @@ Implementations must be safe to call from several worker threads at once.
 
 Both size the encoder's input to the utterance (`encoder_window`): a fitted decode that trips a guard
 is decoded again with the full 30 s window, and the `Transcription` says which window gave it.
+
+A multilingual faster-whisper model also detects the language of an utterance (`detect`, among the
+languages the server supports) and translates it into English (`translate`, Whisper's own task), so
+that the English text models can analyse calls in other languages.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -37,6 +41,8 @@ class Transcription:
     language: str
     window: str = "full"  # the encoder window that gave it: "fit" or "full"
     fallback: str | None = None  # why a fitted decode was refused and decoded again with the full window
+    language_probability: float | None = None  # detected: how sure (None: the language was given)
+    translation: str | None = None  # not English: Whisper's English translation (for the analysis)
 
 
 class Transcriber(Protocol):
@@ -136,8 +142,42 @@ class FasterWhisperTranscriber:
             self.window, len(audio) / 16000, lambda frames, budget: self._decode(audio, lang, final, frames, budget)
         )
 
+    def detect(self, audio: npt.NDArray[np.float32], languages: Collection[str]) -> tuple[str, float]:
+        """The most likely of `languages` for this speech and its probability among them (Whisper's
+        language-token probabilities renormalised over `languages`): one encoder pass on the fitted
+        window and one decoder step, no transcription."""
+        if self.english_only:
+            return "en", 1.0
+        features = self._model.feature_extractor(audio)
+        self._model.frames.value = self.window.frames(len(audio) / 16000)
+        try:
+            _, _, probabilities = self._model.detect_language(features=features)
+        finally:
+            self._model.frames.value = None
+        among = [(code, p) for code, p in probabilities if code in languages]
+        if not among:
+            return next(iter(languages)), 0.0
+        total = sum(p for _, p in among)
+        code, p = max(among, key=lambda pair: pair[1])
+        return code, (p / total if total > 0 else 0.0)
+
+    def translate(self, audio: npt.NDArray[np.float32], language: str) -> str:
+        """Whisper's English translation of one utterance spoken in `language` (its `translate` task)."""
+        translated = decode_in_window(
+            self.window,
+            len(audio) / 16000,
+            lambda frames, budget: self._decode(audio, language, False, frames, budget, task="translate"),
+        )
+        return translated.text
+
     def _decode(
-        self, audio: npt.NDArray[np.float32], lang: str | None, final: bool, frames: int | None, budget: int | None
+        self,
+        audio: npt.NDArray[np.float32],
+        lang: str | None,
+        final: bool,
+        frames: int | None,
+        budget: int | None,
+        task: str = "transcribe",
     ) -> tuple[Transcription, list[int]]:
         """One faster-whisper decode with the encoder on `frames` mel frames (None: the full window);
         the transcription and the number of tokens of each segment."""
@@ -146,12 +186,13 @@ class FasterWhisperTranscriber:
             segments_iter, info = self._model.transcribe(
                 audio,
                 language=lang,
-                beam_size=self.beam_size if final else 1,
+                task=task,
+                beam_size=self.beam_size if final or task == "translate" else 1,
                 word_timestamps=final,
                 without_timestamps=not final,
                 condition_on_previous_text=False,
                 vad_filter=False,  # our own VAD already cut the utterance
-                temperature=(0.0, 0.2, 0.4, 0.6) if final else 0.0,
+                temperature=(0.0, 0.2, 0.4, 0.6) if final or task == "translate" else 0.0,
                 max_new_tokens=budget,
             )
             segments = list(segments_iter)

@@ -39,6 +39,7 @@ from protocol import (
     SessionEnding,
     SimpleSession,
 )
+from protocol.languages import Languages
 
 API_KEY = "s3cret key/+&="  # needs URL-encoding
 RATE = 16000
@@ -133,7 +134,7 @@ class FakeServer:
     async def _handler(self, ws: ServerConnection) -> None:
         log = ServerLog(query=parse_qs(urlsplit(ws.request.path if ws.request else "").query))
         self.logs.append(log)
-        session = log.session = SimpleSession(supported_languages=("en", "de"))
+        session = log.session = SimpleSession(languages=Languages(("en", "de")))
         words: list[str] = []
         try:
             async for data in ws:

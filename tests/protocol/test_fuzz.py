@@ -57,6 +57,7 @@ from protocol.actions import (
     ClientReportedError,
     CloseConnection,
     LanguageChanged,
+    LanguageRefused,
     SendMessage,
     SessionAction,
     SessionEnding,
@@ -65,8 +66,9 @@ from protocol.actions import (
 from protocol.audio import AudioDecoder, MediaFormat, decode_ulaw
 from protocol.errors import ProtocolError
 from protocol.events import TranscriptUpdate, Word, format_duration, parse_duration
-from protocol.genesys import LANGUAGE_CODE, NULL_UUID, GenesysSession, GenesysState, is_uuid
+from protocol.genesys import NULL_UUID, GenesysSession, GenesysState, is_uuid
 from protocol.httpsig import SignatureError, SignatureVerifier, SignedRequest
+from protocol.languages import AUTO, Languages, bare_code
 from protocol.live import LiveSession, LiveState
 from protocol.messages import CLIENT_MESSAGE_TYPES, ClientMessage, parse_client_message, parse_envelope
 from protocol.simple import SimpleSession, State
@@ -86,7 +88,6 @@ from tests.fuzz_strategies import (
     duration_regex_matches,
     durations,
     finite_json_values,
-    fullmatch,
     garbage_frames,
     json_token_soup,
     json_values,
@@ -218,10 +219,13 @@ ACTION_TYPES = (
     AudioReceived,
     AudioGap,
     LanguageChanged,
+    LanguageRefused,
     ClientReportedError,
     SessionEnding,
     CloseConnection,
 )
+MODEL_LANGUAGES = Languages(("en", "de"))
+MODEL_LANGUAGES_REFUSAL = "language '{}' is not supported: this server transcribes en, de (or auto to detect it)"
 ERROR_CLOSE_CODES = {1003, 1007, 1008, 1009}  # 1009: over the size limit
 SENDABLE_CLOSE_CODES = {1000, 1001, 1003, 1007, 1008, 1009, 1011}
 
@@ -465,12 +469,11 @@ class SessionObserver:
                 self.started = True
                 assert action.media == self.session.media
                 assert action.dialect == ("genesys" if self.genesys else "simple")
-                if self.genesys and not fullmatch(LANGUAGE_CODE, action.language):
-                    self.newline_id_or_language(action.language)
+                assert action.language == AUTO or action.language in self.supported_languages, action
             elif isinstance(action, LanguageChanged):
-                assert isinstance(action.language, str)
-                if self.genesys and not fullmatch(LANGUAGE_CODE, action.language):
-                    self.newline_id_or_language(action.language)
+                assert action.language == AUTO or action.language in self.supported_languages, action
+            elif isinstance(action, LanguageRefused):
+                assert bare_code(action.requested) not in self.supported_languages, action
             elif isinstance(action, ClientReportedError):
                 assert type(action.code) is int and isinstance(action.message, str)
             elif isinstance(action, SessionEnding):
@@ -481,6 +484,11 @@ class SessionObserver:
                         raise KnownBug
                     raise AssertionError("a second SessionEnding")
         return actions
+
+    @property
+    def supported_languages(self) -> tuple[str, ...]:
+        languages = getattr(self.session, "languages", None)  # the live dialect has its language given
+        return languages.supported if isinstance(languages, Languages) else ("en",)
 
     def newline_id_or_language(self, value: str) -> None:
         assert value.endswith("\n"), f"not a UUID / language code: {value!r}"
@@ -967,7 +975,11 @@ class GenesysClientModel(RuleBasedStateMachine):
     @initialize(headers=st.booleans(), partials=st.booleans())
     def create(self, headers: bool, partials: bool) -> None:
         self.session = GenesysSession(
-            session_id=SID if headers else None, organization_id=ORG if headers else None, send_partials=partials
+            session_id=SID if headers else None,
+            organization_id=ORG if headers else None,
+            send_partials=partials,
+            languages=MODEL_LANGUAGES,
+            supported_languages=MODEL_LANGUAGES.tags(),
         )
 
     def take(self, actions: list[SessionAction]) -> list[SessionAction]:
@@ -1001,7 +1013,7 @@ class GenesysClientModel(RuleBasedStateMachine):
     @rule(
         offers=st.lists(st.integers(0, len(OFFER_POOL) - 1), max_size=4),
         probe=st.booleans(),
-        language=st.none() | language_codes,
+        language=st.none() | st.sampled_from(["en-US", "en-GB", "de-DE", "de-AT"]),
         ask_languages=st.none() | st.booleans(),
     )
     def open(self, offers: list[int], probe: bool, language: str | None, ask_languages: bool | None) -> None:
@@ -1011,15 +1023,17 @@ class GenesysClientModel(RuleBasedStateMachine):
             "participant": {**PARTICIPANT, "id": NULL_UUID} if probe else PARTICIPANT,
             "media": [OFFER_POOL[i] for i in offers],
         }
+        self.language = AUTO
         if language is not None:
-            params["language"] = self.language = language
+            params["language"] = language
+            self.language = bare_code(language)
         if ask_languages is not None:
             params["supportedLanguages"] = ask_languages
         actions = self.send("open", **params)
         offer = expected_offer(offers)
         opened: dict[str, Any] = {"startPaused": False, "media": [offer] if offer else []}
         if ask_languages:
-            opened["supportedLanguages"] = ["en-US"]
+            opened["supportedLanguages"] = ["en-US", "de-DE"]
         assert isinstance(actions[0], SendMessage) and actions[0].message["type"] == "opened"
         assert actions[0].message["parameters"] == opened
         self.state, self.probe = G.ACTIVE, probe
@@ -1097,10 +1111,13 @@ class GenesysClientModel(RuleBasedStateMachine):
         assert actions == self.gap(milliseconds, "discarded")
 
     @precondition(lambda self: self.state in (G.ACTIVE, G.PAUSED))
-    @rule(language=language_codes)
+    @rule(language=language_codes | st.sampled_from(["en-US", "de-CH", "fr-FR"]))
     def update(self, language: str) -> None:
         actions = self.send("update", language=language)
-        assert len(actions) == 2 and actions[0] == LanguageChanged(language), actions
+        if bare_code(language) not in MODEL_LANGUAGES.supported:
+            assert actions == [LanguageRefused(language, MODEL_LANGUAGES_REFUSAL.format(language))], actions
+            return
+        assert len(actions) == 2 and actions[0] == LanguageChanged(bare_code(language)), actions
         assert isinstance(actions[1], SendMessage) and actions[1].message["type"] == "updated"
 
     @precondition(lambda self: self.state in (G.OPENING, G.ACTIVE, G.PAUSED, G.CLOSING))

@@ -15,6 +15,7 @@ from protocol.actions import (
     ClientReportedError,
     CloseConnection,
     LanguageChanged,
+    LanguageRefused,
     SendMessage,
     SessionAction,
     SessionEnding,
@@ -31,6 +32,7 @@ from protocol.genesys import (
     transcript_entity,
     uuid_problem,
 )
+from protocol.languages import Languages
 
 SID = "30b0e395-84d3-4570-ac13-9a62d8f514c0"
 ORG = "d7934305-0972-4844-938e-9060eef73d05"
@@ -105,7 +107,7 @@ def test_open_is_answered_at_once_with_the_stereo_offer() -> None:
     assert opened["parameters"] == {"startPaused": False, "media": [STEREO]}  # no languages unless asked
     started = next(a for a in actions if isinstance(a, SessionStarted))
     assert started.media == MediaFormat("PCMU", 8000, ("external", "internal"))
-    assert started.dialect == "genesys" and started.conversation_id == CONV and started.language == "en-US"
+    assert started.dialect == "genesys" and started.conversation_id == CONV and started.language == "en"
     assert client.session.state is GenesysState.ACTIVE
 
 
@@ -314,12 +316,44 @@ def test_messages_out_of_state() -> None:
 
 
 def test_update_error_and_close_validation() -> None:
-    client = _opened_client()
+    client = Client(GenesysSession(languages=Languages(("en", "es"))))
+    client.open()
     actions = client.send("update", language="es-US")
-    assert LanguageChanged("es-US") in actions and _sent(actions)[0]["type"] == "updated"
+    assert LanguageChanged("es") in actions and _sent(actions)[0]["type"] == "updated"
+    assert client.session.language_tag("es") == "es-US"  # the tag the client named, in the transcripts
     assert client.send("error", code=429, message="slow down") == [ClientReportedError(429, "slow down")]
     message, _ = _disconnect(client.send("close", reason="bored"))
     assert "'reason' must be one of" in message["parameters"]["info"]
+
+
+def test_update_to_an_unsupported_language_is_refused_without_updated() -> None:
+    client = _opened_client()
+    actions = client.send("update", language="tr-TR")
+    assert actions == [LanguageRefused("tr-TR", "language 'tr-TR' is not supported: this server transcribes en")]
+    assert client.session.state is GenesysState.ACTIVE  # the call goes on, in English
+
+
+def test_open_in_an_unsupported_language_is_disconnected_with_a_415() -> None:
+    client = Client(GenesysSession(session_id=SID, organization_id=ORG, languages=Languages(("en", "de"))))
+    message, _ = _disconnect(client.open(language="tr-TR"))
+    assert message["parameters"]["info"] == (
+        "Client Error: 415: language 'tr-TR' is not supported: this server transcribes en, de (or auto to detect it)"
+    )
+
+
+def test_open_without_a_language_is_detected_and_the_probe_needs_none() -> None:
+    client = Client(GenesysSession(session_id=SID, organization_id=ORG, languages=Languages(("en", "de"))))
+    actions = client.open()
+    assert [a.language for a in actions if isinstance(a, SessionStarted)] == ["auto"]
+
+
+def test_transcripts_name_their_language_as_genesys_writes_it() -> None:
+    session = GenesysSession(languages=Languages(("en", "de", "pt")), supported_languages=("en-GB", "de-AT"))
+    assert session.language_tag("de") == "de-AT"  # announced
+    assert session.language_tag("pt") == "pt-BR"  # its usual region
+    update = TranscriptUpdate("0-1", 0, "customer", "hallo", True, 1.0, 1.5, "de", 0.9)
+    alternative = transcript_entity(update, SID, session.language_tag("de"))["data"]["alternatives"][0]
+    assert alternative["languages"] == ["de-AT"]
 
 
 def test_unauthorized_sessions_get_disconnect_on_open() -> None:

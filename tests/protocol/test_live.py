@@ -190,7 +190,7 @@ def test_wav_stream_fed_byte_by_byte() -> None:
         if i < header_size - 1:
             assert step == [], f"acted at byte {i}, inside the header"
         actions.extend(step)
-    assert _started(actions) == [SessionStarted(SID, MediaFormat("L16", 16000, ("mono",)), "en", dialect="live")]
+    assert _started(actions) == [SessionStarted(SID, MediaFormat("L16", 16000, ("mono",)), "auto", dialect="live")]
     assert session.container == "wav" and np.array_equal(_joined(actions), audio)
 
 
@@ -441,6 +441,7 @@ def test_final_transcript_message() -> None:
         "speaker": "unknown",
         "channel": 1,
         "utterance_id": "1-3",
+        "language": "en",
         "confidence": 0.9471,
         "words": [
             {"word": "Thank", "start": 0.52, "end": 0.8, "confidence": 0.9111},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from protocol.actions import (
 from protocol.audio import MediaFormat
 from protocol.errors import CLOSE_INVALID_PAYLOAD, CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, CLOSE_UNSUPPORTED_DATA
 from protocol.events import TranscriptUpdate, Word
+from protocol.languages import Languages
 from protocol.simple import SimpleSession, State, transcript_entity
 
 
@@ -41,13 +43,13 @@ def _sent(actions: list[SessionAction]) -> list[dict[str, Any]]:
 
 
 def _opened_session() -> SimpleSession:
-    session = SimpleSession(supported_languages=("en", "de"))
+    session = SimpleSession(languages=Languages(("en", "de")))
     session.receive_text(_open(media=[{"type": "audio", "codec": "audio/pcm"}]))
     return session
 
 
 def test_open_answers_opened_and_starts_the_session() -> None:
-    session = SimpleSession(supported_languages=("en", "de"))
+    session = SimpleSession(languages=Languages(("en", "de")))
     actions = session.receive_text(_open(media=[{"type": "audio", "codec": "audio/pcm"}], language="de"))
     opened = _sent(actions)[0]
     assert opened["type"] == "opened" and opened["id"] == "call-1" and opened["version"] == "2"
@@ -164,8 +166,40 @@ def test_first_supported_offer_wins() -> None:
 def test_update_changes_language() -> None:
     session = _opened_session()
     actions = session.receive_text(_msg("update", seq=2, language="de-DE"))
-    assert LanguageChanged("de-DE") in actions and _sent(actions)[0]["type"] == "updated"
-    assert session.language == "de-DE"
+    assert LanguageChanged("de") in actions and _sent(actions)[0]["type"] == "updated"
+    assert session.language == "de"
+
+
+def test_open_without_a_language_is_auto_detected() -> None:
+    session = SimpleSession(languages=Languages(("en", "de")))
+    actions = session.receive_text(_open(media=[{"type": "audio", "codec": "audio/pcm"}]))
+    assert [a.language for a in actions if isinstance(a, SessionStarted)] == ["auto"]
+    # English only: nothing to detect, English it is.
+    actions = SimpleSession().receive_text(_open(media=[{"type": "audio", "codec": "audio/pcm"}]))
+    assert [a.language for a in actions if isinstance(a, SessionStarted)] == ["en"]
+
+
+def test_open_in_an_unsupported_language_is_a_415() -> None:
+    session = SimpleSession(languages=Languages(("en", "de")))
+    error, close = _error_and_close(session.receive_text(_open(language="tr")))
+    assert error["parameters"]["code"] == 415
+    assert "'tr' is not supported" in error["parameters"]["message"]
+    assert "en, de (or auto to detect it)" in error["parameters"]["message"]
+    assert close.code == CLOSE_UNSUPPORTED_DATA and session.state is State.CLOSED
+
+
+def test_open_with_a_language_that_is_not_a_code_is_a_400() -> None:
+    error, _ = _error_and_close(SimpleSession().receive_text(_open(language="english\n")))
+    assert error["parameters"]["code"] == 400 and "not a language code" in error["parameters"]["message"]
+    error, _ = _error_and_close(SimpleSession().receive_text(_open(language=7)))
+    assert error["parameters"]["code"] == 400
+
+
+def test_update_to_an_unsupported_language_is_a_415_like_open() -> None:
+    session = _opened_session()
+    error, close = _error_and_close(session.receive_text(_msg("update", seq=2, language="it")))
+    assert error["parameters"]["code"] == 415 and "'it' is not supported" in error["parameters"]["message"]
+    assert close.code == CLOSE_UNSUPPORTED_DATA and session.state is State.CLOSED
 
 
 def test_close_reason_fits_the_websocket_limit() -> None:
@@ -180,9 +214,12 @@ def test_transcript_entity_shape() -> None:
     )  # fmt: skip
     assert transcript_entity(update) == {
         "type": "transcript", "value": "hello there", "is_final": True, "start": 1.235, "end": 2.5,
-        "channel": 0, "speaker": "unknown", "utterance_id": "0-1", "confidence": 0.9123,
+        "channel": 0, "speaker": "unknown", "utterance_id": "0-1", "language": "en", "confidence": 0.9123,
         "words": [{"word": "hello", "start": 1.3, "end": 1.6, "confidence": 0.93}],
     }  # fmt: skip
+    detected = transcript_entity(replace(update, language="de", language_probability=0.91234, translation="Hi."))
+    assert detected["language"] == "de" and detected["language_probability"] == 0.9123
+    assert detected["translation"] == "Hi."
     partial = TranscriptUpdate("0-2", 0, "unknown", "hel", False, 3.0, 3.5, "en")
     entity = transcript_entity(partial)
     assert entity["is_final"] is False and "words" not in entity and "confidence" not in entity
