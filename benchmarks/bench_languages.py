@@ -167,6 +167,7 @@ class CallResult:
     wall_s: float
     rows: list[dict[str, object]]
     summary: dict[str, object]
+    inference: dict[str, tuple[int, float]]  # Whisper work for this call: kind -> (passes, seconds)
 
     def channel_text(self, speaker: str) -> str:
         return " ".join(str(r["text"]) for r in self.rows if r["speaker"] == speaker)
@@ -199,6 +200,20 @@ def read_call(recordings: Path, session_id: str) -> tuple[list[dict[str, object]
     return rows, json.loads(summary_path.read_text())
 
 
+def inference_totals(port: int) -> dict[str, tuple[int, float]]:
+    """The server's Whisper work so far, from /metrics: kind (final, partial, detect, translate) ->
+    (passes, seconds)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    totals: dict[str, list[float]] = {}
+    for match in re.finditer(r'^audiohook_whisper_inference_seconds_(count|sum)\{kind="(\w+)"\} (\S+)$', text, re.M):
+        field, kind, value = match.groups()
+        totals.setdefault(kind, [0.0, 0.0])[0 if field == "count" else 1] = float(value)
+    return {kind: (int(count), seconds) for kind, (count, seconds) in totals.items()}
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -219,12 +234,19 @@ def run_calls(
             for name in names:
                 audio, language = rendered[name]
                 for as_named in (False, True) if named else (False,):
+                    before = inference_totals(server.port)
                     began = time.monotonic()
                     tag = TAGS[language] if as_named else None
                     session_id = asyncio.run(stream(url, audio, recordings, speed, tag))
                     rows, summary = read_call(recordings, session_id)
+                    wall = time.monotonic() - began
+                    after = inference_totals(server.port)
+                    work = {
+                        kind: (count - before.get(kind, (0, 0.0))[0], seconds - before.get(kind, (0, 0.0))[1])
+                        for kind, (count, seconds) in after.items()
+                    }
                     spoken = [r for r in rows if r["speaker"] in ("agent", "customer")]
-                    results.append(CallResult(name, language, as_named, time.monotonic() - began, spoken, summary))
+                    results.append(CallResult(name, language, as_named, wall, spoken, summary, work))
             rss = rss_mb(server.process.pid)
             ready = server.ready_s
     return results, ready, rss
@@ -269,9 +291,10 @@ def main() -> int:
         print(f"server (tiny.en only):  ready in {ready_en:.1f} s, RSS after the English call {rss_en:.0f} MB")
     print(
         "\n| call | language named | channels decided (customer / agent) | rows in the right language | WER "
-        "| sentiment per turn vs English | call sentiment / agent score / outcome | wall s |"
+        "| sentiment per turn vs English | call sentiment / agent score / outcome | wall s "
+        "| Whisper s: final / detect (passes) / translate |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for result in results:
         languages = result.summary.get("languages", {})
         assert isinstance(languages, dict)
@@ -282,10 +305,15 @@ def main() -> int:
         reference = [result.script_text(s) for s in ("customer", "agent")]
         hypothesis = [result.channel_text(s) for s in ("customer", "agent")]
         view = call_view(result)
+
+        def work(kind: str, result: CallResult = result) -> tuple[int, float]:
+            return result.inference.get(kind, (0, 0.0))
+
         print(
             f"| {result.name} | {'yes' if result.named else 'no'} | {decided} | {right}/{len(result.rows)} "
             f"| {wer(reference, hypothesis):.1%} | {sentiment_agreement(result, english)} "
-            f"| {view['sentiment']} / {view['agent_score']} / {view['outcome']} | {result.wall_s:.1f} |"
+            f"| {view['sentiment']} / {view['agent_score']} / {view['outcome']} | {result.wall_s:.1f} "
+            f"| {work('final')[1]:.1f} / {work('detect')[1]:.1f} ({work('detect')[0]}) / {work('translate')[1]:.1f} |"
         )
     print("\nrows (language, text | translation):")
     for result in results:

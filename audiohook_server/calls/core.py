@@ -74,7 +74,6 @@ from audiohook_server.speech.sentence_split import sentence_parts
 from audiohook_server.speech.transcriber import Transcription
 from protocol.audio import MediaFormat, speaker_for_channel
 from protocol.events import TranscriptUpdate, Word
-from protocol.languages import AUTO
 
 __all__ = ["CallCore", "Emit"]
 
@@ -186,19 +185,10 @@ class CallCore:
         self._worker = asyncio.create_task(self._run_audio(), name=f"audio-{session_id}")
         self._finalizer = asyncio.create_task(self._run_finals(), name=f"finals-{session_id}")
 
-    @property
-    def language(self) -> str:
-        """The call's language as asked for (`auto` or a bare code)."""
-        return self._languages[0].requested if self._languages else AUTO
-
     def set_language(self, language: str) -> None:
         """The caller switched the language (a Genesys or simple `update`): from the next final on."""
         for channel in self._languages:
             channel.set_requested(language)
-
-    def channel_languages(self) -> list[str]:
-        """Each channel's language as it stands (named, detected, or the leading guess)."""
-        return [channel.current for channel in self._languages]
 
     @property
     def buffered_s(self) -> float:

@@ -13,7 +13,7 @@ from audiohook_server.client.options import DEFAULT_OPEN_TIMEOUT_S, StreamOption
 
 def test_defaults() -> None:
     options = StreamOptions(api_key=None)
-    assert (options.speed, options.frame_ms, options.session_id, options.language) == (1.0, 500, None, "en")
+    assert (options.speed, options.frame_ms, options.session_id, options.language) == (1.0, 500, None, None)
     assert (options.on_message, options.on_progress) == (None, None)
     assert (options.close_timeout, options.open_timeout) == (120.0, DEFAULT_OPEN_TIMEOUT_S)
     assert options.frame_samples == 8000

@@ -121,7 +121,8 @@ def test_a_bad_config_file_is_one_line_naming_the_file(tmp_path: Path, text: str
 
 def test_check_config_creates_and_writes_the_directories_and_names_a_bad_cache(tmp_path: Path) -> None:
     recordings, cache = tmp_path / "new" / "recordings", tmp_path / "cache"
-    rules = ["--sentiment-backend", "vader", "--emotion-backend", "lexicon"]  # nothing to train into the new cache
+    # nothing to train or assemble into the new cache
+    rules = ["--sentiment-backend", "vader", "--emotion-backend", "lexicon", "--multilingual-model", "none"]
     args = ["--check-config", "--port", "0", "--recordings-dir", str(recordings), "--model-cache-dir", str(cache)]
     result = _run(_server_command(*args, *rules), _clean_env(AUDIOHOOK_API_KEYS=KEY))
     assert result.returncode == 0, result.stderr

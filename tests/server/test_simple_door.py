@@ -70,7 +70,7 @@ def test_event_shape(librivox_session: Any) -> None:
     result, _, _ = librivox_session
     opened = result.opened
     assert opened is not None and opened["type"] == "opened"
-    assert opened["parameters"]["supportedLanguages"] == ["en"]
+    assert opened["parameters"]["supportedLanguages"] == ["en", "de", "es", "fr", "it", "pt", "nl"]
     assert opened["parameters"]["startPaused"] is False
     events = [m.message for m in result.messages if m.message["type"] == "event"]
     for event in events:
