@@ -241,7 +241,7 @@ class CallAnalyzer:
         words = count_words(text)
         if words:
             features = summary.utterance_features(text)
-            findings = self._models.analyse(text, start, speaker, features.sentences)
+            findings = self._models.analyse(text, start, speaker, features.sentences, utterance.original or "")
             result = findings.result
             hits = findings.hits
             signals = agent_score.utterance_signals(text)

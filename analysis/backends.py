@@ -290,8 +290,12 @@ class AnalysisModels:
             f"categories {meaning}{encoder}"
         )
 
-    def analyse(self, text: str, start: float, speaker: str, sentences: Sequence[str]) -> UtteranceFindings:
-        """Sentiment, emotion and category hits of one utterance with at least one word."""
+    def analyse(
+        self, text: str, start: float, speaker: str, sentences: Sequence[str], original: str = ""
+    ) -> UtteranceFindings:
+        """Sentiment, emotion and category hits of one utterance with at least one word. `original`: what
+        was said when `text` is its English translation; the categories' phrases are looked for in it
+        too (a categories file may list phrases in the caller's language)."""
         turn = _Turn(self, text, speaker, sentences)
         # a backend whose model is missing (a hand-built AnalysisModels) leaves it to the rules
         found = SENTIMENT_BACKENDS[self.config.sentiment_backend].score(self, turn) or _by_probability(
@@ -299,6 +303,9 @@ class AnalysisModels:
         )
         feeling = EMOTION_BACKENDS[self.config.emotion_backend].score(self, turn) or _lexicon_emotion(self, turn)
         hits = self._category_hits(turn, start)
+        if original:
+            seen = {(hit.category, hit.label) for hit in hits}
+            hits += tuple(h for h in self.phrases.match(original, start, speaker) if (h.category, h.label) not in seen)
         result = UtteranceAnalysis(
             sentiment=found.label,
             sentiment_score=max(-1.0, min(1.0, found.score)),

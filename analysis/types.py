@@ -43,6 +43,7 @@ class Utterance:
     confidence: float = 1.0
     language: str = "en"  # what was spoken
     translated: bool = False  # `text` is Whisper's English translation of what was said in `language`
+    original: str = ""  # then: what was said (the categories' phrases are looked for in both)
 
 
 @dataclass(frozen=True)

@@ -574,6 +574,7 @@ class CallCore:
             transcription.confidence,
             language=transcription.language,
             translated=translation is not None,
+            original=text if translation is not None else "",
         )
         result = self._analyzer.add(read)
         analysis = self._analyzer.analysis()

@@ -192,7 +192,7 @@ class FasterWhisperTranscriber:
                 without_timestamps=not final,
                 condition_on_previous_text=False,
                 vad_filter=False,  # our own VAD already cut the utterance
-                temperature=(0.0, 0.2, 0.4, 0.6) if final or task == "translate" else 0.0,
+                temperature=(0.0, 0.2, 0.4, 0.6) if final else 0.0,  # translate: greedy, no retries (cost)
                 max_new_tokens=budget,
             )
             segments = list(segments_iter)

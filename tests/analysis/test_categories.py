@@ -229,3 +229,27 @@ def test_bad_categories_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text('{"process_issues": {"hold": ["* on hold"]}}')
     with pytest.raises(ValueError, match="invalid phrase"):
         load_category_tables(path)
+
+
+def test_phrases_in_the_callers_language_match_what_was_said_beside_its_translation(tmp_path: Path) -> None:
+    path = tmp_path / "categories.json"
+    path.write_text(json.dumps({"process_issues": {"refund": ["rimborso"]}}))
+    analyzer = CallAnalyzer(models=load_analysis_backend(AnalysisConfig.lexicon_only(categories_file=path)))
+    translated = Utterance(
+        "I would like a refund, please. I was put on hold twice.",
+        0.0,
+        3.0,
+        0,
+        "customer",
+        language="it",
+        translated=True,
+        original="Vorrei un rimborso, per favore. Mi hanno messo in attesa due volte.",
+    )
+    result = analyzer.add(translated)
+    labels = {(h.category, h.label) for h in result.hits}
+    assert ("process_issues", "refund") in labels  # the Italian phrase, in what was said
+    assert ("process_issues", "hold") in labels  # the English phrase, in the translation
+    summary = analyzer.analysis()
+    assert summary is not None
+    assert summary.to_summary()["languages"] == {"customer": {"language": "it", "utterances": 1, "translated": 1}}
+    assert summary.to_summary()["analysed_from_translation"] is True
