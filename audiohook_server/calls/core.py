@@ -56,7 +56,7 @@ import numpy.typing as npt
 from analysis import CallAnalysis, Utterance, UtteranceAnalysis
 from analysis.pii import CallRedactor, Entity, PersonNames, Redaction, TimedWord, word_places
 from analysis.pii.redactor import CONTINUATION_SECONDS
-from audiohook_server.calls.language_choice import ChannelLanguage
+from audiohook_server.calls.language_choice import ChannelLanguage, call_fallback
 from audiohook_server.calls.ports import Analyzer, ExportSink, Recognizer, Refusal
 from audiohook_server.calls.redaction import RECORDING_MARGIN_S, RedactionPolicy
 from audiohook_server.calls.speech_span import SpeechSpan, speech_span
@@ -351,7 +351,7 @@ class CallCore:
                         self.media.rate,
                         self._languages[out.channel].for_final(),
                         call=self._call,
-                        fallback=self._languages[out.channel].current,
+                        fallback=call_fallback(self._languages, out.channel),
                     )
                 )
                 self._ended_at[key] = time.monotonic()
@@ -362,7 +362,7 @@ class CallCore:
                 await self._send_partial(out.channel, out.utterance, out.text, out.start_sample, out.end_sample)
             elif isinstance(out, PartialAudio):
                 pending = self.recognizer.try_transcribe_partial(
-                    out.samples, self.media.rate, self._languages[out.channel].for_partial(), call=self._call
+                    out.samples, self.media.rate, call_fallback(self._languages, out.channel), call=self._call
                 )
                 if pending is not None:
                     task = asyncio.create_task(self._recognized_partial(out, pending))

@@ -16,8 +16,10 @@ A language the caller names is obeyed for every utterance (until a Genesys `upda
   rechecks in a row that find another language with at least `SWITCH_PROBABILITY` switch the channel
   to it (code-switching callers exist), so one odd utterance never does.
 
-Partials use the channel's language, or its leading candidate while it is deciding (English before
-any evidence): detecting for every partial would cost an encoder pass each time. No I/O, no models:
+Partials use the channel's language, or its leading candidate while it is deciding: detecting for every
+partial would cost an encoder pass each time. A channel with no evidence yet (its first words, or an
+utterance too short to tell) borrows the call's other channel's language (`call_fallback`: the agent's
+"Buongiorno" when the customer's first word is "Buongiorno."), else the first supported language. No I/O, no models:
 the call core feeds it what the recognizer said.
 """
 
@@ -78,6 +80,11 @@ class ChannelLanguage:
 
     def for_partial(self) -> str:
         return self.current
+
+    @property
+    def known(self) -> bool:
+        """Whether anything says what this channel speaks: named, decided, or some evidence."""
+        return not self.auto or self.decided is not None or bool(self.evidence)
 
     def reported_probability(self, transcription: Transcription) -> float | None:
         """The probability events carry with a final: the detection's own, else the channel decision's
@@ -141,3 +148,13 @@ class ChannelLanguage:
             self.decided = language
             self.probability = round(probability, 4)
             self._strikes = ("", 0)
+
+
+def call_fallback(channels: list[ChannelLanguage], channel: int) -> str:
+    """What to transcribe `channel` in when its own detection cannot tell: its language if anything is
+    known of it, else that of another channel of the call that is known, else its fallback."""
+    own = channels[channel]
+    if own.known:
+        return own.current
+    other = next((c for c in channels if c is not own and c.known), None)
+    return other.current if other is not None else own.current

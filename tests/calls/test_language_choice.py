@@ -7,6 +7,7 @@ from audiohook_server.calls.language_choice import (
     LOW_CONFIDENCE,
     RECHECK_EVERY,
     ChannelLanguage,
+    call_fallback,
 )
 from audiohook_server.speech.transcriber import Transcription
 
@@ -87,3 +88,12 @@ def test_an_update_starts_over() -> None:
     assert channel.for_final() == "fr" and channel.decided is None
     channel.set_requested("auto")
     assert channel.for_final() is None and not channel.evidence
+
+
+def test_a_channel_with_nothing_to_go_on_borrows_the_other_channels_language() -> None:
+    agent, customer = ChannelLanguage(), ChannelLanguage()
+    assert call_fallback([customer, agent], 0) == "en"  # nobody has said anything yet
+    agent.observe(said("it", 0.97), 3.0, 8)
+    assert call_fallback([customer, agent], 0) == "it"  # "Buongiorno." is too short to tell on its own
+    customer.observe(said("de", 0.9), 2.0, 5)
+    assert call_fallback([customer, agent], 0) == "de"  # its own evidence wins
