@@ -156,6 +156,20 @@ def test_start_answers_the_published_shape(capture: RunningServer) -> None:
     assert len(session["expires_at"]) == 24 and session["expires_at"].endswith("Z")  # 2025-11-08T18:12:04.991Z
 
 
+def test_start_takes_a_supported_language_and_refuses_another_with_415(capture: RunningServer) -> None:
+    async def scenario() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+        async with httpx.AsyncClient(base_url=base(capture)) as client:
+            named = await client.post("/analyze/live/start", json={"language": "de"}, headers=H)
+            refused = await client.post("/analyze/live/start", json={"language": "tr"}, headers=H)
+            malformed = await client.post("/analyze/live/start", json={"language": ["en"]}, headers=H)
+            return named, refused, malformed
+
+    named, refused, malformed = run(scenario())
+    assert named.status_code == 200
+    assert refused.status_code == 415 and "'tr' is not supported" in refused.json()["detail"]
+    assert malformed.status_code == 422
+
+
 @pytest.mark.parametrize(
     ("container", "codec", "filename"),
     [("wav", "", "call.wav"), ("mp3", "libmp3lame", "call.mp3"), ("ogg", "libopus", "call.ogg"),

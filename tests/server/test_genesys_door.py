@@ -1010,6 +1010,30 @@ def test_update_is_answered_with_updated(main_server: RunningServer) -> None:
     assert client.violations == []
 
 
+def test_an_update_to_an_unsupported_language_is_refused_and_the_call_goes_on(main_server: RunningServer) -> None:
+    async def scenario(client: GenesysClient) -> None:
+        await client.open([media_offer(STEREO)], language="en-US")
+        assert await client.update("tr-TR", timeout=1.0) is None  # no `updated`: refused
+        assert await client.update("de-AT") is not None  # supported: switched
+        await client.close()
+
+    client = _session(main_server, scenario)
+    assert [kind for kind in client.types() if kind != "pong"] == ["opened", "updated", "closed"]
+    assert client.violations == []
+
+
+def test_an_open_in_an_unsupported_language_is_disconnected_with_a_415(main_server: RunningServer) -> None:
+    async def scenario(client: GenesysClient) -> None:
+        await client.send("open", client.open_parameters([media_offer(STEREO)], language="tr-TR"))
+        await client.wait_for("disconnect")
+        await client.close(reason="disconnect")
+
+    client = _session(main_server, scenario)
+    (disconnect,) = client.of_type("disconnect")
+    assert disconnect.parameters["reason"] == "error"
+    assert disconnect.parameters["info"].startswith("Client Error: 415: language 'tr-TR' is not supported")
+
+
 def test_a_client_error_message_is_tolerated(main_server: RunningServer) -> None:
     async def scenario(client: GenesysClient) -> None:
         await client.open([media_offer(STEREO)])
