@@ -42,6 +42,9 @@ closing --closed()--> closed, once the finals are flushed.
   parameters are validated as the reference does.
 - `opened` goes out at once: audio is buffered by the server while models warm up.
 - The connection probe (null conversation id) is answered but starts no recognition.
+- Languages (`protocol.languages`): `open.language` must be a supported language (else `disconnect`
+  with a 415) or absent (detected); an `update` to an unsupported one is refused by sending no
+  `updated` (`LanguageRefused`), and the call goes on in its language.
 - Positions: audio advances the stream position; `discarded` and `resumed` gaps move it further, so
   transcript offsets stay true to the client's timeline.
 """
