@@ -347,9 +347,10 @@ class Settings:
         return self.languages.tags(self.genesys_languages)
 
     def _validate_languages(self) -> None:
-        bad = [tag for tag in self.supported_languages if not is_language_tag(tag)]
-        bad += [
-            tag for tag in self.supported_languages if is_language_tag(tag) and bare_code(tag) not in WHISPER_LANGUAGES
+        bad = [
+            tag
+            for tag in self.supported_languages
+            if not is_language_tag(tag) or bare_code(tag) not in WHISPER_LANGUAGES
         ]
         if bad:
             shown = shown_value(",".join(bad))

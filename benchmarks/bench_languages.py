@@ -298,9 +298,7 @@ def main() -> int:
     for result in results:
         languages = result.summary.get("languages", {})
         assert isinstance(languages, dict)
-        decided = " / ".join(
-            f"{languages.get(s, {}).get('language', '-')}" for s in ("customer", "agent") if isinstance(languages, dict)
-        )
+        decided = " / ".join(str(languages.get(s, {}).get("language", "-")) for s in ("customer", "agent"))
         right = sum(str(r["language"]) == result.language for r in result.rows)
         reference = [result.script_text(s) for s in ("customer", "agent")]
         hypothesis = [result.channel_text(s) for s in ("customer", "agent")]

@@ -114,10 +114,15 @@ class StartRequest:
             goal = ""
         if not isinstance(goal, str) or len(goal) > MAX_GOAL_CHARS:
             raise CaptureError(422, f"'goal' must be a string of at most {MAX_GOAL_CHARS} characters")
-        language = body.get("language")
-        if language is not None and (not isinstance(language, str) or len(language) > 20):
-            raise CaptureError(422, "'language' must be a language code such as 'en', 'de' or 'auto'")
-        return cls(filename, suffix.lower(), ttl, goal, language)
+        return cls(filename, suffix.lower(), ttl, goal, requested_language(body.get("language")))
+
+
+def requested_language(value: object) -> str | None:
+    """A `language` field as a client sent it (start body, replay form): None or a short string, checked
+    against the server's languages later; CaptureError 422 for anything else."""
+    if value is not None and (not isinstance(value, str) or len(value) > 20):
+        raise CaptureError(422, "'language' must be a language code such as 'en', 'de' or 'auto'")
+    return value
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ class ChannelLanguage:
     decided: str | None = field(default=None, init=False)
     probability: float | None = field(default=None, init=False)  # the evidence's share for `decided`
     evidence: dict[str, float] = field(default_factory=lambda: defaultdict(float), init=False)
-    counted: int = field(default=0, init=False)  # utterances that counted as evidence
+    counted: int = field(default=0, init=False)  # utterances that counted as evidence while deciding
     _recheck: bool = field(default=False, init=False)
     _since_check: int = field(default=0, init=False)  # counted finals since the channel was last detected
     _strikes: tuple[str, int] = field(default=("", 0), init=False)  # another language, rechecks in a row
@@ -77,9 +77,6 @@ class ChannelLanguage:
         if self.decided is None or self._recheck:
             return None
         return self.decided
-
-    def for_partial(self) -> str:
-        return self.current
 
     @property
     def known(self) -> bool:
@@ -109,7 +106,6 @@ class ChannelLanguage:
             if counts:
                 self._check(transcription.language, transcription.language_probability or 0.0)
         elif counts:
-            self.counted += 1
             self._since_check += 1
             if self._since_check >= RECHECK_EVERY or transcription.confidence < LOW_CONFIDENCE:
                 self._recheck = True
@@ -136,7 +132,6 @@ class ChannelLanguage:
             self.probability = round(share, 4)
 
     def _check(self, language: str, probability: float) -> None:
-        self.counted += 1
         if language == self.decided or probability < SWITCH_PROBABILITY:
             self._strikes = ("", 0)
             return

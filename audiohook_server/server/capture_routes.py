@@ -29,7 +29,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.datastructures import UploadFile
 from starlette.types import Message
 
-from protocol.capture import CaptureError, StartRequest, iso_utc
+from protocol.capture import CaptureError, StartRequest, iso_utc, requested_language
 
 if TYPE_CHECKING:
     from audiohook_server.server.app import AudioHookServer
@@ -184,9 +184,7 @@ def capture_router(server: AudioHookServer) -> APIRouter:
                 raise CaptureError(422, "the form has no 'file' part (multipart/form-data, field 'file')")
             filename = upload.filename or "upload"
             suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ".bin"
-            language = form.get("language")
-            if language is not None and (not isinstance(language, str) or len(language) > 20):
-                raise CaptureError(422, "'language' must be a language code such as 'en', 'de' or 'auto'")
+            language = requested_language(form.get("language"))
             run = await server.capture.create_replay(suffix[:11], filename[:255], caller, language)
             await asyncio.get_running_loop().run_in_executor(None, _save, upload, run)
             await run.start_replay()

@@ -168,15 +168,7 @@ class SpeechEngine:
                 window=s.encoder,
             )
         else:
-            self.transcriber = FasterWhisperTranscriber(
-                self.models.whisper_dir,
-                device=s.whisper_device,
-                compute_type=s.whisper_compute_type,
-                cpu_threads=s.whisper_threads or max(1, available_cpus() // self.whisper_workers),
-                num_workers=self.whisper_workers,
-                beam_size=s.beam_size,
-                window=s.encoder,
-            )
+            self.transcriber = self._faster_whisper(self.models.whisper_dir)
         self.multilingual = self._load_multilingual()
         if self.partials_mode is PartialsMode.VOSK and self.models.vosk_dir is not None:
             self.vosk_model = load_vosk_model(self.models.vosk_dir)
@@ -193,11 +185,23 @@ class SpeechEngine:
             self.multilingual.detect(silence, self.languages.supported)
             self.multilingual.transcribe(silence, language=None, final=True)
 
+    def _faster_whisper(self, directory: Path) -> FasterWhisperTranscriber:
+        """A faster-whisper model with this process's device, threads, workers, beam and encoder window."""
+        s = self.settings
+        return FasterWhisperTranscriber(
+            directory,
+            device=s.whisper_device,
+            compute_type=s.whisper_compute_type,
+            cpu_threads=s.whisper_threads or max(1, available_cpus() // self.whisper_workers),
+            num_workers=self.whisper_workers,
+            beam_size=s.beam_size,
+            window=s.encoder,
+        )
+
     def _load_multilingual(self) -> FasterWhisperTranscriber | None:
         """The model for languages other than English: the English model when it is multilingual and
         no other is asked for, else the configured one; a configuration that supports other languages
         without any is refused here, before the first call."""
-        s = self.settings
         english = self.transcriber
         directory = self.models.multilingual_dir
         multilingual_english = isinstance(english, FasterWhisperTranscriber) and not english.english_only
@@ -206,15 +210,7 @@ class SpeechEngine:
             return english  # one model for every language
         model = None
         if directory is not None:
-            model = FasterWhisperTranscriber(
-                directory,
-                device=s.whisper_device,
-                compute_type=s.whisper_compute_type,
-                cpu_threads=s.whisper_threads or max(1, available_cpus() // self.whisper_workers),
-                num_workers=self.whisper_workers,
-                beam_size=s.beam_size,
-                window=s.encoder,
-            )
+            model = self._faster_whisper(directory)
             if model.english_only:
                 raise ConfigurationError(f"--multilingual-model {directory} is an English-only model")
         foreign = [code for code in self.languages.supported if code != "en"]

@@ -19,16 +19,16 @@ def said(language: str, probability: float | None, confidence: float = 0.9) -> T
 def test_a_named_language_is_always_used_and_never_detected() -> None:
     channel = ChannelLanguage("de")
     for _ in range(10):
-        assert channel.for_final() == "de" and channel.for_partial() == "de"
+        assert channel.for_final() == "de" and channel.current == "de"
         channel.observe(said("de", None, confidence=0.1), 3.0, 6)
     assert channel.reported_probability(said("de", None)) is None
 
 
 def test_auto_detects_until_two_confident_utterances_agree() -> None:
     channel = ChannelLanguage()
-    assert channel.for_final() is None and channel.for_partial() == "en"  # nothing to go on: the fallback
+    assert channel.for_final() is None and channel.current == "en"  # nothing to go on: the fallback
     channel.observe(said("it", 0.95), 3.0, 6)
-    assert channel.for_final() is None and channel.for_partial() == "it"  # leading, not decided
+    assert channel.for_final() is None and channel.current == "it"  # leading, not decided
     channel.observe(said("it", 0.9), 2.0, 5)
     assert channel.decided == "it" and channel.for_final() == "it"
     assert channel.reported_probability(said("it", None)) == 1.0  # the decision's share of the evidence
