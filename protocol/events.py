@@ -77,3 +77,51 @@ class TranscriptUpdate:
     # How sure the language detection was (None: the caller named the language, nothing was detected).
     language_probability: float | None = None
     translation: str | None = None  # a final not in English: Whisper's English translation of it
+    # Diarized (a mono call's channel, calls.speakers): the label of the voice (`speaker_1`, …), how sure
+    # the role in `speaker` is; None where the channel says who speaks.
+    speaker_id: str | None = None
+    role_confidence: float | None = None
+
+    def speaker_fields(self) -> dict[str, Any]:
+        """`speaker_id` and `role_confidence` as the simple, JWT and HTTP events carry them (none when
+        the channel says who speaks)."""
+        fields: dict[str, Any] = {}
+        if self.speaker_id is not None:
+            fields["speaker_id"] = self.speaker_id
+        if self.role_confidence is not None:
+            fields["role_confidence"] = round(self.role_confidence, 3)
+        return fields
+
+
+@dataclass(frozen=True)
+class SpeakerCorrection:
+    """One final whose speaker the end-of-call diarization changed (what was sent, and what is now)."""
+
+    utterance_id: str
+    speaker: str
+    speaker_id: str
+    previous_speaker: str
+    previous_speaker_id: str
+    role_confidence: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "utterance_id": self.utterance_id,
+            "speaker": self.speaker,
+            "speaker_id": self.speaker_id,
+            "previous_speaker": self.previous_speaker,
+            "previous_speaker_id": self.previous_speaker_id,
+        }
+        if self.role_confidence is not None:
+            out["role_confidence"] = round(self.role_confidence, 3)
+        return out
+
+
+@dataclass(frozen=True)
+class SpeakerUpdate:
+    """The corrections of the end-of-call diarization: sent once, before the session's end."""
+
+    corrections: tuple[SpeakerCorrection, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"corrections": [c.to_json() for c in self.corrections]}

@@ -72,7 +72,7 @@ from protocol.actions import (
 )
 from protocol.audio import AudioDecoder, MediaFormat, media_from_offer
 from protocol.errors import CLOSE_POLICY_VIOLATION, ProtocolError, bounded, close_reason
-from protocol.events import TranscriptUpdate, format_duration, parse_duration
+from protocol.events import SpeakerUpdate, TranscriptUpdate, format_duration, parse_duration
 from protocol.languages import AUTO, Languages, bare_code, regional_tag
 from protocol.messages import PROTOCOL_VERSION, ClientMessage, check_known_type, parse_envelope
 from protocol.session import Analysis, Sequences, SessionBase, Transition
@@ -321,6 +321,11 @@ class GenesysSession(SessionBase[GenesysState]):
         if self.send_analysis_entity and analysis is not None and update.is_final:
             entities.append({"type": "analysis", "data": dict(analysis)})
         return [SendMessage(self._message("event", {"entities": entities}))]
+
+    def speakers_updated(self, update: SpeakerUpdate) -> list[SessionAction]:
+        """Nothing: a Transcription Connector has no message for it (and Genesys calls are stereo: each
+        channel is its party, nothing is diarized unless `--diarization on`)."""
+        return []
 
     def _closed_message(self) -> dict[str, Any]:
         return self._message("closed", {})

@@ -74,7 +74,7 @@ from protocol.errors import (
     ProtocolError,
     close_reason,
 )
-from protocol.events import TranscriptUpdate
+from protocol.events import SpeakerUpdate, TranscriptUpdate
 from protocol.messages import message_type
 from protocol.session import Analysis, SessionBase, Transition
 from protocol.text_frames import parse_json_object
@@ -190,6 +190,12 @@ class LiveSession(SessionBase[LiveState]):
         if self.state is LiveState.CLOSED:
             return []
         return [SendMessage(live_transcript_message(self.session_id, update, analysis))]
+
+    def speakers_updated(self, update: SpeakerUpdate) -> list[SessionAction]:
+        """The `speaker_update` message: the finals whose speaker the end-of-call diarization changed."""
+        if self.state is LiveState.CLOSED:
+            return []
+        return [SendMessage({"type": "speaker_update", "session_id": self.session_id, **update.to_json()})]
 
     def _closed_message(self) -> dict[str, Any]:
         return {"type": "closed", "session_id": self.session_id}
@@ -314,6 +320,7 @@ def live_transcript_message(session_id: str, update: TranscriptUpdate, analysis:
         "channel": update.channel,
         "utterance_id": update.utterance_id,
         "language": update.language,
+        **update.speaker_fields(),
     }
     if update.language_probability is not None:
         message["language_probability"] = round(update.language_probability, 4)

@@ -34,7 +34,7 @@ import numpy.typing as npt
 from protocol.actions import AudioReceived, CloseConnection, SendMessage, SessionAction
 from protocol.audio import MediaFormat
 from protocol.errors import CLOSE_NORMAL, ProtocolError
-from protocol.events import TranscriptUpdate
+from protocol.events import SpeakerUpdate, TranscriptUpdate
 from protocol.messages import PROTOCOL_VERSION
 from protocol.text_frames import DEFAULT_LIMITS, MessageLimits
 
@@ -74,6 +74,10 @@ class Session(Protocol):
 
     def transcript(self, update: TranscriptUpdate, analysis: Analysis) -> list[SessionAction]:
         """The actions that carry one partial or final to the client (none once it must not be sent)."""
+        ...
+
+    def speakers_updated(self, update: SpeakerUpdate) -> list[SessionAction]:
+        """The end-of-call diarization's corrections (`speaker_update`), where the dialect can carry them."""
         ...
 
     def closed(self) -> list[SessionAction]:

@@ -47,7 +47,7 @@ from protocol.actions import (
 )
 from protocol.audio import SIMPLE_DEFAULT_MEDIA, AudioDecoder, MediaFormat, media_from_offer
 from protocol.errors import CLOSE_GOING_AWAY, CLOSE_NORMAL, CLOSE_UNSUPPORTED_DATA, ProtocolError, bounded, close_reason
-from protocol.events import TranscriptUpdate
+from protocol.events import SpeakerUpdate, TranscriptUpdate
 from protocol.languages import AUTO, Languages
 from protocol.messages import ClientMessage, parse_client_message
 from protocol.session import Analysis, Sequences, SessionBase, Transition
@@ -134,6 +134,14 @@ class SimpleSession(SessionBase[State]):
         if analysis is not None:
             parameters["analysis"] = dict(analysis)
         return [SendMessage(self._message("event", parameters))]
+
+    def speakers_updated(self, update: SpeakerUpdate) -> list[SessionAction]:
+        """An `event` with a `speaker_update` entity: the finals whose speaker the end-of-call
+        diarization changed (sent before `closed`)."""
+        if self.state not in (State.ACTIVE, State.CLOSING):
+            return []
+        entity = {"type": "speaker_update", **update.to_json()}
+        return [SendMessage(self._message("event", {"entity": entity}))]
 
     def _closed_message(self) -> dict[str, Any]:
         return self._message("closed", {})
@@ -236,6 +244,7 @@ def transcript_entity(update: TranscriptUpdate) -> dict[str, Any]:
         "speaker": update.speaker,
         "utterance_id": update.utterance_id,
         "language": update.language,
+        **update.speaker_fields(),
     }
     if update.language_probability is not None:
         entity["language_probability"] = round(update.language_probability, 4)

@@ -29,7 +29,7 @@ from protocol.errors import (
     CLOSE_TOO_BIG,
     CLOSE_UNSUPPORTED_DATA,
 )
-from protocol.events import TranscriptUpdate, Word
+from protocol.events import SpeakerCorrection, SpeakerUpdate, TranscriptUpdate, Word
 from protocol.live import MAX_WAV_HEADER_BYTES, LiveSession, LiveState
 
 SID = "7d0b1c2e-live-session"
@@ -464,3 +464,16 @@ def test_no_transcripts_after_an_error() -> None:
     session = LiveSession(SID)
     session.receive_text("nonsense")
     assert session.transcript(_final(), None) == []
+
+
+def test_speaker_update_message() -> None:
+    session = LiveSession(SID)
+    correction = SpeakerCorrection("0-2", "customer", "speaker_2", "agent", "speaker_1")
+    [message] = _sent(session.speakers_updated(SpeakerUpdate((correction,))))
+    assert message["type"] == "speaker_update" and message["session_id"] == SID
+    assert message["corrections"][0]["speaker_id"] == "speaker_2" and "role_confidence" not in message["corrections"][0]
+    diarized = TranscriptUpdate(
+        "0-1", 0, "customer", "hi", True, 0.0, 1.0, "en", speaker_id="speaker_2", role_confidence=0.7
+    )
+    [final] = _sent(session.transcript(diarized, None))
+    assert final["speaker"] == "customer" and final["speaker_id"] == "speaker_2" and final["role_confidence"] == 0.7

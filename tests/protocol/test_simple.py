@@ -19,7 +19,7 @@ from protocol.actions import (
 )
 from protocol.audio import MediaFormat
 from protocol.errors import CLOSE_INVALID_PAYLOAD, CLOSE_NORMAL, CLOSE_POLICY_VIOLATION, CLOSE_UNSUPPORTED_DATA
-from protocol.events import TranscriptUpdate, Word
+from protocol.events import SpeakerCorrection, SpeakerUpdate, TranscriptUpdate, Word
 from protocol.languages import Languages
 from protocol.simple import SimpleSession, State, transcript_entity
 
@@ -223,3 +223,36 @@ def test_transcript_entity_shape() -> None:
     partial = TranscriptUpdate("0-2", 0, "unknown", "hel", False, 3.0, 3.5, "en")
     entity = transcript_entity(partial)
     assert entity["is_final"] is False and "words" not in entity and "confidence" not in entity
+
+
+def test_a_diarized_final_says_its_voice_and_role() -> None:
+    update = TranscriptUpdate(
+        "0-1", 0, "agent", "hello", True, 0.0, 1.0, "en", speaker_id="speaker_1", role_confidence=0.91234
+    )
+    entity = transcript_entity(update)
+    assert (entity["speaker"], entity["speaker_id"], entity["role_confidence"]) == ("agent", "speaker_1", 0.912)
+    assert "speaker_id" not in transcript_entity(replace(update, speaker_id=None, role_confidence=None))
+
+
+def test_speaker_update_is_an_event_before_closed_only() -> None:
+    session = _opened_session()
+    correction = SpeakerCorrection("0-2", "customer", "speaker_2", "agent", "speaker_1", 0.8)
+    [action] = session.speakers_updated(SpeakerUpdate((correction,)))
+    assert isinstance(action, SendMessage)
+    message = action.message
+    assert message["type"] == "event" and message["id"] == "call-1"
+    assert message["parameters"]["entity"] == {
+        "type": "speaker_update",
+        "corrections": [
+            {
+                "utterance_id": "0-2",
+                "speaker": "customer",
+                "speaker_id": "speaker_2",
+                "previous_speaker": "agent",
+                "previous_speaker_id": "speaker_1",
+                "role_confidence": 0.8,
+            }
+        ],
+    }
+    session.receive_text("nonsense")  # an error closes it: nothing more is sent
+    assert session.speakers_updated(SpeakerUpdate((correction,))) == []
