@@ -47,4 +47,6 @@ print(next(d for d in deps if d.replace(" ", "").startswith("torch==")))')
     run .venv/bin/pip install --index-url "$TORCH_INDEX_URL" "$TORCH_REQUIREMENT"
 fi
 run .venv/bin/pip install -e '.[test]'
+# The GE2E speaker model's weights (docs/diarization.md): without its dependencies, see pyproject.toml.
+run .venv/bin/pip install --no-deps resemblyzer==0.1.4
 run .venv/bin/python -m analysis

@@ -25,6 +25,7 @@ from tests.deploy.deploy_helpers import DEPLOY, ROOT
 
 SCRIPT = ROOT / "scripts" / "setup.sh"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+RESEMBLYZER = "resemblyzer==0.1.4"  # the GE2E speaker weights (docs/diarization.md)
 
 
 def _torch_pin() -> str:
@@ -63,6 +64,7 @@ def test_default_installs_torch_with_everything_else(tmp_path: Path) -> None:
     assert python == [
         ["python3.11", "-m", "venv", ".venv"],
         [".venv/bin/pip", "install", "-e", ".[test]"],
+        [".venv/bin/pip", "install", "--no-deps", RESEMBLYZER],
         [".venv/bin/python", "-m", "analysis"],
     ]
 
@@ -74,8 +76,17 @@ def test_torch_index_url_installs_the_pinned_torch_from_it_first(tmp_path: Path)
         ["python3.11", "-m", "venv", ".venv"],
         [".venv/bin/pip", "install", "--index-url", CPU_INDEX, _torch_pin()],
         [".venv/bin/pip", "install", "-e", ".[test]"],
+        [".venv/bin/pip", "install", "--no-deps", RESEMBLYZER],
         [".venv/bin/python", "-m", "analysis"],
     ]
+
+
+def test_the_speaker_model_is_pinned_the_same_in_the_image() -> None:
+    """resemblyzer is installed without its dependencies (pyproject.toml says why), the same in both."""
+    runs = [
+        i["value"] for i in DockerfileParser(path=str(DEPLOY / "Dockerfile")).structure if i["instruction"] == "RUN"
+    ]
+    assert f"pip install --no-deps {RESEMBLYZER}" in runs
 
 
 def test_the_cpu_index_is_the_same_everywhere() -> None:
