@@ -29,7 +29,7 @@ from audiohook_server.speech.pipeline import FinalAudio, ends_sentence
 from audiohook_server.speech.transcriber import Transcription
 from protocol.events import Word
 
-__all__ = ["sentence_parts"]
+__all__ = ["Cut", "cut_parts", "sentence_parts"]
 
 # Words that end in a full stop without ending a sentence (not "no.", "sat.": those end sentences).
 ABBREVIATIONS = frozenset(
@@ -44,17 +44,27 @@ def sentence_parts(
     after; `[(out, transcription)]` when there is no such place."""
     words, text = transcription.words, transcription.text
     places = word_places(text, [w.text for w in words])
-    cuts: list[_Cut] = []
+    cuts: list[Cut] = []
     for i in range(len(words) - 1):
         place = places[i]
         if place is None or places[i + 1] is None or not _ends_sentence(words[i].text):
             continue
         sample = _pause(out, words[i], words[i + 1], rate, pause_s)
         if sample is not None and (not cuts or sample > cuts[-1].sample):
-            cuts.append(_Cut(i + 1, sample, place[1]))
+            cuts.append(Cut(i + 1, sample, place[1]))
+    return cut_parts(out, transcription, rate, cuts)
+
+
+def cut_parts(
+    out: FinalAudio, transcription: Transcription, rate: int, cuts: list[Cut]
+) -> list[tuple[FinalAudio, Transcription]]:
+    """`out` and its transcription cut at `cuts` (in order), each part with its share of the audio,
+    the voiced runs and the words; `[(out, transcription)]` without cuts. Also used to split an
+    utterance where its speaker changes (`calls.speakers`)."""
+    words, text = transcription.words, transcription.text
     if not cuts:
         return [(out, transcription)]
-    edges = [_Cut(0, 0, 0), *cuts, _Cut(len(words), len(out.samples), len(text))]
+    edges = [Cut(0, 0, 0), *cuts, Cut(len(words), len(out.samples), len(text))]
     parts: list[tuple[FinalAudio, Transcription]] = []
     for k, (a, b) in enumerate(pairwise(edges)):
         start, end = out.start_sample + a.sample, out.start_sample + b.sample
@@ -78,7 +88,7 @@ def sentence_parts(
 
 
 @dataclass(frozen=True)
-class _Cut:
+class Cut:
     word: int  # the first word after it
     sample: int  # into the utterance's audio
     char: int  # into its text
