@@ -33,6 +33,17 @@ class ServerMetrics:
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25),
             registry=r,
         )
+        self.diarization_seconds = Histogram(
+            "audiohook_diarization_seconds",
+            "CPU seconds diarization took per final of a diarized channel (speaker vector, change check, label)",
+            buckets=(0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5),
+            registry=r,
+        )
+        self.diarization_corrections = Counter(
+            "audiohook_diarization_corrections",
+            "Finals whose speaker the end-of-call diarization changed (sent in speaker_update)",
+            registry=r,
+        )
         self.queue_depth = Gauge(
             "audiohook_whisper_queue_depth", "Whisper jobs waiting or running", ["kind"], registry=r
         )

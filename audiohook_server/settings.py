@@ -142,6 +142,11 @@ class Settings:
     supported_languages: tuple[str, ...] = ()  # (): English, plus DEFAULT_MULTILINGUAL with a multilingual model
     translate_for_analysis: bool = True  # analyse Whisper's English translation of finals in other languages
 
+    # Who spoke (calls/speakers.py): auto diarizes mono calls; stereo calls have a speaker per channel.
+    diarization: str = "auto"
+    speaker_embedder: str = "ge2e"
+    max_speakers: int = 4
+
     live_streaming: bool = True  # the HTTP live-capture API (/analyze/*); ENABLE_LIVE_STREAMING=false turns it off
     max_chunk_bytes: int = 1 << 20
     max_upload_bytes: int = 512 << 20
@@ -413,6 +418,7 @@ _RANGES: dict[str, tuple[float, float, str]] = {
     "vad_aggressiveness": (0, 3, "0-3"),
     "max_utterance_s": (1.0, 30.0, "1-30 s (Whisper's window)"),
     "encoder_margin_s": (0.0, 30.0, "0-30 s"),
+    "max_speakers": (1, 16, "1-16"),
 }
 _CHOICES: dict[str, tuple[str, ...]] = {
     "partials": ("auto", "vosk", "whisper", "off"),
@@ -423,6 +429,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "dialect": ("auto", "simple", "genesys"),
     "auth_failure": ("http", "disconnect"),
     "endpointing": ("text", "silence"),
+    "diarization": ("auto", "on", "off"),
+    "speaker_embedder": ("ge2e", "mfcc"),
 }
 
 
@@ -486,6 +494,12 @@ _HELP: dict[str, str] = {
     "CTranslate2 Whisper model directory, or none (English only; auto then means English)",
     "translate_for_analysis": "analyse finals in other languages through Whisper's English translation (the "
     "text models are English); the transcript keeps the original",
+    "diarization": "who spoke: auto (mono calls are diarized into speaker_1, speaker_2, … with agent/customer "
+    "roles from what they say; stereo calls have a speaker per channel), on (stereo channels are also "
+    "diarized within themselves), off (mono finals say speaker unknown)",
+    "speaker_embedder": "the voice vectors diarization compares: ge2e (Resemblyzer's GE2E speaker encoder) or "
+    "mfcc (MFCC statistics, no model; weaker)",
+    "max_speakers": "most speakers diarization tells apart on one channel (1-16)",
     "live_streaming": "serve the HTTP live-capture API (/analyze/live/*, /analyze/stream); also "
     "ENABLE_LIVE_STREAMING=false",
     "max_chunk_bytes": "largest live-capture chunk (413 beyond); clients send 32-128 kB",

@@ -73,6 +73,9 @@ class StandInSpeech:
     def new_analyzer(self) -> CallAnalyzer:
         return CallAnalyzer()
 
+    def new_speakers(self, channel_speakers: list[str], rate: int) -> None:
+        return None  # no voices to tell apart in a stand-in's audio
+
     def close(self) -> None:
         self.stream_pool.shutdown(wait=False, cancel_futures=True)
 

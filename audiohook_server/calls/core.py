@@ -59,6 +59,7 @@ from analysis.pii.redactor import CONTINUATION_SECONDS
 from audiohook_server.calls.language_choice import ChannelLanguage, call_fallback
 from audiohook_server.calls.ports import Analyzer, ExportSink, Recognizer, Refusal
 from audiohook_server.calls.redaction import RECORDING_MARGIN_S, RedactionPolicy
+from audiohook_server.calls.speakers import CallSpeakers, SpeakerChoice
 from audiohook_server.calls.speech_span import SpeechSpan, speech_span
 from audiohook_server.calls.transcript_csv import RUNNING_COLUMNS, TranscriptRow
 from audiohook_server.metrics import ServerMetrics
@@ -73,7 +74,7 @@ from audiohook_server.speech.pipeline import (
 from audiohook_server.speech.sentence_split import sentence_parts
 from audiohook_server.speech.transcriber import Transcription
 from protocol.audio import MediaFormat, speaker_for_channel
-from protocol.events import TranscriptUpdate, Word
+from protocol.events import SpeakerUpdate, TranscriptUpdate, Word
 
 __all__ = ["CallCore", "Emit"]
 
@@ -83,6 +84,8 @@ T = TypeVar("T")
 # What the core publishes: each transcript update, the call's analysis as of it (None until 5 words of
 # final text exist), and for a final its own analysis (sentiment, emotion, category hits).
 Emit = Callable[[TranscriptUpdate, CallAnalysis | None, UtteranceAnalysis | None], Awaitable[None]]
+# The end-of-call diarization's corrections (calls.speakers), for the doors that can carry them.
+EmitSpeakers = Callable[[SpeakerUpdate], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,9 @@ class _Ready:
     transcription: Transcription
     span: SpeechSpan
     redaction: Redaction | None
-    speaker: str
+    speaker: str  # who it is to the redactor's memory: the role, or the diarized label
     held: bool = False  # it ends in a number its speaker's next utterance may go on with
+    choice: SpeakerChoice | None = None  # diarized: who said it
 
 
 _END = None
@@ -138,6 +142,8 @@ class CallCore:
         max_buffered_audio_s: float = 120.0,
         max_queued_final_s: float = 90.0,
         redaction: RedactionPolicy = NO_POLICY,
+        speakers: CallSpeakers | None = None,
+        emit_speakers: EmitSpeakers | None = None,
     ) -> None:
         self.session_id = session_id
         self.media = media
@@ -148,6 +154,10 @@ class CallCore:
         self.metrics = metrics or ServerMetrics()
         self.speakers = [speaker_for_channel(name) for name in media.channels]
         self.latest_analysis: CallAnalysis | None = None
+        self.diarization = speakers if speakers is not None and speakers.active else None
+        self.emit_speakers = emit_speakers
+        self._rows = 0  # CSV rows added so far (finals and secure pauses)
+        self._read: list[tuple[str, int, Utterance]] = []  # diarized calls: (utterance id, CSV row, what was read)
         self.final_count = 0
         self.end_reason = ""  # set by the first finish()
         self.redaction = redaction
@@ -236,6 +246,8 @@ class CallCore:
             await asyncio.gather(asyncio.shield(self._worker), asyncio.shield(self._finalizer))
             for task in list(self._partial_tasks):
                 task.cancel()  # every utterance is final now: a late partial has nothing to add
+            if self.diarization is not None and self._opened:
+                await self._settle_speakers()
         finally:
             if self._opened:
                 self._opened = False
@@ -466,14 +478,73 @@ class CallCore:
             parts = sentence_parts(out, transcription, self.media.rate, pause)
         else:
             parts = [(out, transcription)]
-        for part, said in parts:  # sentences its speaker paused between: one final each
-            await self._take_final(part, said)
+        if self.diarization is None or not self.diarization.diarizes(out.channel):
+            for part, said in parts:  # sentences its speaker paused between: one final each
+                await self._take_final(part, said)
+            return
+        pieces = [piece for part, said in parts for piece in await self._diarize(part, said)]
+        for k, (piece, said, choice) in enumerate(pieces):  # a sentence cut where its speaker changed: two
+            numbered = replace(piece, part=k, last_part=k == len(pieces) - 1)
+            await self._take_final(numbered, said, choice)
 
-    async def _take_final(self, out: FinalAudio, transcription: Transcription) -> None:
+    async def _diarize(
+        self, out: FinalAudio, transcription: Transcription
+    ) -> list[tuple[FinalAudio, Transcription, SpeakerChoice | None]]:
+        """Who said the final (cut where its speaker changes); unlabelled when diarization fails."""
+        assert self.diarization is not None
+        try:
+            labelled = await self._blocking(self.diarization.label, out, transcription)
+        except Exception:
+            log.exception("session %s: diarization failed; the final keeps its channel's speaker", self.session_id)
+            return [(out, transcription, None)]
+        return [(piece, said, choice) for piece, said, choice in labelled]
+
+    async def _settle_speakers(self) -> None:
+        """End of a diarized call: the final labels and roles into the CSV rows and the analysis (its
+        summary), and a `speaker_update` with the corrections to the door."""
+        assert self.diarization is not None
+        try:
+            corrections = await self._blocking(self.diarization.finish)
+            if corrections:
+                self.metrics.diarization_corrections.inc(len(corrections))
+                await self._blocking(self._apply_speakers)
+            await self._blocking(self.exports.describe_speakers, self.diarization.describe())
+        except Exception:
+            log.exception("session %s: the end-of-call diarization failed; the live labels stay", self.session_id)
+            return
+        if corrections and self.emit_speakers is not None:
+            try:
+                await self.emit_speakers(SpeakerUpdate(tuple(corrections)))
+            except Exception:
+                log.exception("session %s: sending speaker_update failed", self.session_id)
+
+    def _apply_speakers(self) -> None:
+        """Worker thread: the corrected speakers into the CSV rows; the call analysed again with them
+        when a role changed (the running columns stay as they were at each row)."""
+        assert self.diarization is not None
+        reread: list[Utterance] = []
+        changed_role = False
+        for utterance_id, row, read in self._read:
+            choice = self.diarization.final_choice(utterance_id)
+            if choice is None:
+                reread.append(read)
+                continue
+            self.exports.relabel(row, choice.speaker, choice.speaker_id, choice.role_confidence)
+            changed_role = changed_role or choice.speaker != read.speaker
+            reread.append(replace(read, speaker=choice.speaker))
+        if changed_role:
+            analyzer = self._new_analyzer()
+            for read in reread:
+                analyzer.add(read)
+            self.latest_analysis = analyzer.analysis()
+
+    async def _take_final(
+        self, out: FinalAudio, transcription: Transcription, choice: SpeakerChoice | None = None
+    ) -> None:
         """Redact a final and queue it; what is no longer held goes out. A final that ends in digits nobody
         has claimed waits (when files are redacted) for the speaker's next one, which may revise it."""
         rate = self.media.rate
-        speaker = self.speakers[out.channel]
+        speaker = choice.speaker_id if choice is not None else self.speakers[out.channel]
         span = speech_span(out, transcription.words, rate)
         start = span.start
         redaction = await self._blocking(self._redact, transcription, speaker, span.start, span.end)
@@ -488,7 +559,7 @@ class CallCore:
                 ready.held = False
         holds = bool(self.redaction.files or self.redaction.recording)
         held = holds and redaction is not None and redaction.open_number
-        self._ready.append(_Ready(out, transcription, span, redaction, speaker, held))
+        self._ready.append(_Ready(out, transcription, span, redaction, speaker, held, choice))
         await self._publish_ready()
 
     async def _publish_ready(self, release_all: bool = False) -> None:
@@ -505,7 +576,7 @@ class CallCore:
                     log.exception("session %s: recording a secure pause failed", self.session_id)
                 continue
             try:
-                await self._publish_final(ready.out, ready.transcription, ready.span, ready.redaction)
+                await self._publish_final(ready)
             except Exception:
                 log.exception("session %s: publishing a final failed", self.session_id)
                 await self._blocking(self._settle_unread, ready.out, self.redaction.recording)
@@ -516,11 +587,18 @@ class CallCore:
             self._silence(out.channel, out.start_sample, out.end_sample)
         self._release_recording((out.channel, out.utterance) if out.last_part else None)
 
-    async def _publish_final(
-        self, out: FinalAudio, transcription: Transcription, span: SpeechSpan, redaction: Redaction | None
-    ) -> None:
-        speaker = self.speakers[out.channel]
-        result, self.latest_analysis = await self._blocking(self._record_final, out, transcription, span, redaction)
+    async def _publish_final(self, ready: _Ready) -> None:
+        out, transcription, span, redaction, choice = (
+            ready.out,
+            ready.transcription,
+            ready.span,
+            ready.redaction,
+            ready.choice,
+        )
+        speaker = ready.speaker
+        # a sentence cut from the utterance (sentence_split) after the first: "1-4.2", "1-4.3"
+        utterance_id = f"{out.channel}-{out.utterance}" + (f".{out.part + 1}" if out.part else "")
+        result, self.latest_analysis = await self._blocking(self._record_final, ready, utterance_id)
         self.final_count += 1
         words = span.words
         text = transcription.text
@@ -530,10 +608,9 @@ class CallCore:
             if translation is not None:
                 translation = await self._blocking(self._redacted_translation, translation, speaker, span.start, True)
         update = TranscriptUpdate(
-            # a sentence cut from the utterance (sentence_split) after the first: "1-4.2", "1-4.3"
-            utterance_id=f"{out.channel}-{out.utterance}" + (f".{out.part + 1}" if out.part else ""),
+            utterance_id=utterance_id,
             channel=out.channel,
-            speaker=speaker,
+            speaker=choice.speaker if choice is not None else speaker,
             text=text,
             is_final=True,
             start=span.start,
@@ -543,6 +620,8 @@ class CallCore:
             words=words,
             language_probability=self._languages[out.channel].reported_probability(transcription),
             translation=translation,
+            speaker_id=choice.speaker_id if choice is not None else None,
+            role_confidence=choice.role_confidence if choice is not None else None,
         )
         await self.emit(update, self.latest_analysis, result)
         self.metrics.utterances.inc()
@@ -551,14 +630,20 @@ class CallCore:
         if ended is not None:
             self.metrics.final_latency.observe(time.monotonic() - ended)
 
-    def _record_final(
-        self, out: FinalAudio, transcription: Transcription, span: SpeechSpan, redaction: Redaction | None
-    ) -> tuple[UtteranceAnalysis, CallAnalysis | None]:
+    def _record_final(self, ready: _Ready, utterance_id: str) -> tuple[UtteranceAnalysis, CallAnalysis | None]:
         """Worker thread: analyse the redacted utterance, add its CSV row and fsync it to the journal,
         silence its redacted spans in the held recording, all before the client is sent the final."""
         assert self._analyzer is not None  # finals only exist once the recognizer is ready
+        out, transcription, span, redaction, choice = (
+            ready.out,
+            ready.transcription,
+            ready.span,
+            ready.redaction,
+            ready.choice,
+        )
         rate = self.media.rate
-        speaker = self.speakers[out.channel]
+        speaker = ready.speaker
+        role = choice.speaker if choice is not None else speaker
         text = transcription.text
         if self.redaction.files:
             text = redaction.text_for(self.redaction.files, self.redaction.style) if redaction else REDACTION_FAILED
@@ -570,7 +655,7 @@ class CallCore:
             span.start,
             span.end,
             out.channel,
-            speaker,
+            role,
             transcription.confidence,
             language=transcription.language,
             translated=translation is not None,
@@ -579,7 +664,11 @@ class CallCore:
         result = self._analyzer.add(read)
         analysis = self._analyzer.analysis()
         utterance = replace(read, text=text)  # the CSV keeps what was said; the translation goes beside it
-        self.exports.add_final(self._row(utterance, result, analysis, translation or ""))
+        self.exports.add_final(self._row(utterance, result, analysis, translation or "", choice))
+        if choice is not None and self.diarization is not None:
+            self.diarization.sent(utterance_id, choice)
+            self._read.append((utterance_id, self._rows, read))
+        self._rows += 1
         if self.redaction.recording:
             if redaction is None:
                 self._silence(out.channel, out.start_sample, out.end_sample)
@@ -642,9 +731,15 @@ class CallCore:
                 utterance_categories="",
             )
         )
+        self._rows += 1
 
     def _row(
-        self, utterance: Utterance, result: UtteranceAnalysis, analysis: CallAnalysis | None, translation: str
+        self,
+        utterance: Utterance,
+        result: UtteranceAnalysis,
+        analysis: CallAnalysis | None,
+        translation: str,
+        choice: SpeakerChoice | None,
     ) -> TranscriptRow:
         # The running call-level columns are the analysis block the clients get (analysis.types.EVENT_KEYS).
         event = analysis.to_event() if analysis is not None else {}
@@ -664,6 +759,10 @@ class CallCore:
             utterance_categories=result.categories,
             language=utterance.language,
             translation=translation,
+            speaker_id=choice.speaker_id if choice is not None else "",
+            role_confidence=(
+                round(choice.role_confidence, 3) if choice is not None and choice.role_confidence is not None else ""
+            ),
             **call,
         )
 

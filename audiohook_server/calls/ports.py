@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis import CallAnalysis, Utterance, UtteranceAnalysis
+from audiohook_server.calls.speakers import CallSpeakers
 from audiohook_server.calls.transcript_csv import TranscriptRow
 from audiohook_server.speech.pipeline import ChannelPipeline
 from audiohook_server.speech.transcriber import Transcription
@@ -86,6 +87,14 @@ class ExportSink(Protocol):
         """Durable (fsynced) before it returns: the client is sent the final only after."""
         ...
 
+    def relabel(self, row: int, speaker: str, speaker_id: str, role_confidence: float | None) -> None:
+        """Row `row` (0: the first added) was said by `speaker_id` as `speaker` (end-of-call diarization)."""
+        ...
+
+    def describe_speakers(self, diarization: dict[str, object]) -> None:
+        """The call's diarization, for the summary (written at close)."""
+        ...
+
     def close(self, analysis: CallAnalysis | None, reason: str) -> None:
         """The call is over (`reason`: completed, disconnected, drained, failed, …): write what is left."""
         ...
@@ -107,5 +116,9 @@ class SpeechService(Recognizer, Protocol):
     async def load(self) -> None: ...
 
     def new_analyzer(self) -> Analyzer: ...
+
+    def new_speakers(self, channel_speakers: list[str], rate: int) -> CallSpeakers | None:
+        """One new call's diarization (calls.speakers), or None when it has no diarized channel."""
+        ...
 
     def close(self) -> None: ...

@@ -6,7 +6,8 @@
                           until its utterances' finals have silenced what they must (`held_recording`)
     <stem>.session.json   what the session was: dialect, media, conversation, who authenticated; at
                           the end also when it ended, how long it lasted and why it ended
-    <stem>.summary.json   the final analysis breakdown, written with the CSV
+    <stem>.summary.json   the final analysis breakdown, written with the CSV (a diarized call: with its
+                          speakers and their roles, `diarization`)
     calls.csv             the call's row, appended when it ends (shared by every call: `calls_csv`)
 
 `open` runs before any audio is processed and `close` exactly once however the call ends, both in a
@@ -62,6 +63,7 @@ class SessionFiles:
     journal: SessionJournal | None = field(default=None, init=False)
     recording: RecordingWriter | None = field(default=None, init=False)
     held: HeldRecording | None = field(default=None, init=False)
+    diarization: dict[str, object] | None = field(default=None, init=False)
 
     @property
     def csv_path(self) -> Path | None:
@@ -103,6 +105,20 @@ class SessionFiles:
         self.csv.add(row)
         self.journal.append(row.as_dict())
 
+    def relabel(self, row: int, speaker: str, speaker_id: str, role_confidence: float | None) -> None:
+        """The end-of-call speaker of a row, into the CSV (the journal keeps the live one: recovery
+        after a crash has only those)."""
+        assert self.csv is not None, "open() first"
+        values = self.csv.rows[row]
+        values.update(
+            speaker=speaker,
+            speaker_id=speaker_id,
+            role_confidence=round(role_confidence, 3) if role_confidence is not None else "",
+        )
+
+    def describe_speakers(self, diarization: dict[str, object]) -> None:
+        self.diarization = diarization
+
     def close(self, analysis: CallAnalysis | None, reason: str = "completed") -> None:
         """The final CSV, analysis summary, session record and calls.csv row; the journal goes last."""
         if self.held is not None:
@@ -117,7 +133,10 @@ class SessionFiles:
         self.csv.write()
         path = self.csv.path
         if analysis is not None:
-            write_json_atomically(path.with_suffix(".summary.json"), analysis.to_summary(), self.mode)
+            summary = analysis.to_summary()
+            if self.diarization is not None:
+                summary["diarization"] = self.diarization
+            write_json_atomically(path.with_suffix(".summary.json"), summary, self.mode)
         self.metadata.update(ended_fields(self.metadata, time.time(), reason, self.audio_frames / self.rate))
         write_json_atomically(path.with_suffix(".session.json"), self.metadata, self.mode)
         row = call_row(self.metadata, self.csv.rows, CallFiles.beside(path))

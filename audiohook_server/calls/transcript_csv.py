@@ -36,7 +36,7 @@ class TranscriptRow:
     start: float  # seconds from the start of the session's audio
     end: float
     channel: str  # the channel's name (mono; external/internal)
-    speaker: str  # customer, agent or unknown
+    speaker: str  # customer, agent or unknown (a diarized mono call: the role of its speaker_id)
     text: str
     confidence: float
     utterance_sentiment: str
@@ -44,6 +44,10 @@ class TranscriptRow:
     utterance_categories: str
     language: str = ""  # what it was transcribed as (en, de, …)
     translation: str = ""  # not English: the English the analysis read ("" for English)
+    # Diarized (mono calls): the voice's label (speaker_1, …) and how sure `speaker`'s role is; "" where
+    # the channel says who speaks. After the call, the whole call's labels (calls.speakers).
+    speaker_id: str = ""
+    role_confidence: float | str = ""
     # The call as of this row (running values; the last row's are the final analysis): empty until 5
     # words of final text exist.
     running_sentiment: str = ""

@@ -53,11 +53,11 @@ from audiohook_server.calls.session_files import SessionFiles
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.safe_text import safe_json_value
 from audiohook_server.settings import Settings
-from protocol.audio import MediaFormat
+from protocol.audio import MediaFormat, speaker_for_channel
 from protocol.capture import CaptureError, CaptureSession, CaptureState, ChunkAck, StartRequest, iso_utc
 from protocol.errors import ProtocolError
 from protocol.event_log import Event, EventLog
-from protocol.events import TranscriptUpdate
+from protocol.events import SpeakerUpdate, TranscriptUpdate
 
 __all__ = ["ARTIFACTS", "Caller", "CaptureRun", "CaptureService"]
 
@@ -376,6 +376,8 @@ class CaptureRun:
             max_buffered_audio_s=settings.max_buffered_audio_s,
             max_queued_final_s=36_000.0 if self.replay else settings.max_queued_final_s,  # replay: no bound
             redaction=settings.redaction,
+            speakers=speech.new_speakers([speaker_for_channel(name) for name in media.channels], 16000),
+            emit_speakers=self._emit_speakers,
         )
 
     async def _feed(self) -> None:
@@ -532,6 +534,10 @@ class CaptureRun:
         if self._phase() == "processing":
             await self.publish("status", {"phase": "processing", "progress": self._progress("processing")})
 
+    async def _emit_speakers(self, update: SpeakerUpdate) -> None:
+        """The end-of-call diarization's corrections, as one `speaker_update` event before `done`."""
+        await self.publish("speaker_update", update.to_json())
+
     def _observe_latency(self, update: TranscriptUpdate) -> None:
         end = int(update.end * 16000)
         arrived = next((at for position, at in self._arrivals if position >= end), None)
@@ -544,6 +550,8 @@ def _final(update: TranscriptUpdate) -> dict[str, Any]:
     return {
         "utterance_id": update.utterance_id,
         "speaker": update.speaker,
+        "speaker_id": update.speaker_id or update.speaker,
+        **({"role_confidence": round(update.role_confidence, 3)} if update.role_confidence is not None else {}),
         "channel": update.channel,
         "t_start": round(update.start, 3),
         "t_end": round(update.end, 3),
@@ -562,7 +570,7 @@ def _emotion(update: TranscriptUpdate, utterance: UtteranceAnalysis) -> dict[str
     scores = {label: round(p, 4) for label, p in utterance.emotion_scores.items()}
     return {
         "utterance_id": update.utterance_id,
-        "speaker_id": update.speaker,
+        "speaker_id": update.speaker_id or update.speaker,
         "emotion": scores,
         "label": utterance.emotion,
         "sentiment": utterance.sentiment,
@@ -576,7 +584,7 @@ def _moment(number: int, update: TranscriptUpdate, hit: Any) -> dict[str, Any]:
     return {
         "moment_id": f"m{number}",
         "category": hit.label,
-        "speaker_id": update.speaker,
+        "speaker_id": update.speaker_id or update.speaker,
         "start_ms": round(update.start * 1000),
         "end_ms": round(update.end * 1000),
         "utterance_ids": [update.utterance_id],

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from analysis import CallAnalysis, UtteranceAnalysis
 from audiohook_server.auth.handshake import Handshake
-from audiohook_server.calls.core import CallCore, Emit
+from audiohook_server.calls.core import CallCore, Emit, EmitSpeakers
 from audiohook_server.calls.ingest import IngestBudget
 from audiohook_server.calls.ports import SpeechService
 from audiohook_server.calls.session_files import SessionFiles
@@ -46,7 +46,7 @@ from protocol.actions import (
 )
 from protocol.audio import speaker_for_channel
 from protocol.errors import CLOSE_TOO_BIG, CLOSE_TRY_AGAIN_LATER, ProtocolError
-from protocol.events import TranscriptUpdate
+from protocol.events import SpeakerUpdate, TranscriptUpdate
 from protocol.session import Session
 
 __all__ = ["CallServices", "Outbox", "SessionRunner"]
@@ -85,7 +85,9 @@ class CallServices:
     speech: SpeechService
     metrics: ServerMetrics
 
-    def start_call(self, started: SessionStarted, handshake: Handshake, emit: Emit) -> CallCore:
+    def start_call(
+        self, started: SessionStarted, handshake: Handshake, emit: Emit, emit_speakers: EmitSpeakers
+    ) -> CallCore:
         media = started.media
         metadata: dict[str, Any] = {
             "session_id": started.session_id,
@@ -121,6 +123,8 @@ class CallServices:
             max_buffered_audio_s=self.settings.max_buffered_audio_s,
             max_queued_final_s=self.settings.max_queued_final_s,
             redaction=self.settings.redaction,
+            speakers=self.speech.new_speakers([speaker_for_channel(name) for name in media.channels], media.rate),
+            emit_speakers=emit_speakers,
         )
 
 
@@ -132,7 +136,7 @@ class SessionRunner:
         session: Session,
         outbox: Outbox,
         handshake: Handshake,
-        start_call: Callable[[SessionStarted, Handshake, Emit], CallCore],
+        start_call: Callable[[SessionStarted, Handshake, Emit, EmitSpeakers], CallCore],
         metrics: ServerMetrics,
         ingest: IngestLimits | None = None,
     ) -> None:
@@ -242,6 +246,9 @@ class SessionRunner:
     ) -> None:
         await self.perform(self.session.transcript(update, analysis.to_event() if analysis else None))
 
+    async def _emit_speakers(self, update: SpeakerUpdate) -> None:
+        await self.perform(self.session.speakers_updated(update))
+
     def _start(self, action: SessionStarted) -> None:
         bind_session(session_id=action.session_id, conversation_id=action.conversation_id, dialect=action.dialect)
         self.metrics.sessions.labels(action.dialect).inc()
@@ -257,7 +264,7 @@ class SessionRunner:
             action.language,
             f", conversation {action.conversation_id}" if action.conversation_id else "",
         )
-        self.core = self._start_call(action, self.handshake, self._emit)
+        self.core = self._start_call(action, self.handshake, self._emit, self._emit_speakers)
 
     async def _close(self, action: CloseConnection) -> None:
         if action.code not in (1000, 1001):

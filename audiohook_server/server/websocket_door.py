@@ -19,7 +19,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from audiohook_server.auth.handshake import Handshake
-from audiohook_server.calls.core import CallCore, Emit
+from audiohook_server.calls.core import CallCore, Emit, EmitSpeakers
 from audiohook_server.logs import bind_session
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.server.dialects import looks_like_genesys, message_limits, new_session
@@ -63,7 +63,7 @@ class WebSocketDoor:
         websocket: WebSocket,
         settings: Settings,
         handshake: Handshake,
-        start_call: Callable[[SessionStarted, Handshake, Emit], CallCore],
+        start_call: Callable[[SessionStarted, Handshake, Emit, EmitSpeakers], CallCore],
         metrics: ServerMetrics,
     ) -> None:
         self.websocket = websocket

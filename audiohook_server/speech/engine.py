@@ -34,6 +34,8 @@ import numpy.typing as npt
 from analysis import AnalysisModels, CallAnalyzer, load_analysis_backend
 from analysis.pii import Entity, PersonNames
 from audiohook_server.audio.resampling import WHISPER_RATE, to_whisper_audio
+from audiohook_server.calls.diarization import DiarizationConfig
+from audiohook_server.calls.speakers import CallSpeakers, diarized_channels
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.settings import ConfigurationError, Settings
 from audiohook_server.speech.model_files import resolve_vosk_model, resolve_whisper_model
@@ -41,6 +43,7 @@ from audiohook_server.speech.pipeline import ChannelPipeline, PartialsMode
 from audiohook_server.speech.scheduler import FairScheduler
 from audiohook_server.speech.streaming import load_vosk_model
 from audiohook_server.speech.transcriber import FasterWhisperTranscriber, Transcriber, Transcription
+from audiohook_server.speech.voice_embedding import VoiceEmbedder, load_embedder
 from audiohook_server.thread_priority import lower_current_thread
 from protocol.languages import AUTO
 
@@ -100,6 +103,7 @@ class SpeechEngine:
         self.languages = settings.languages
         self.vosk_model: Any = None
         self.analysis_models: AnalysisModels | None = None
+        self.voice_embedder: VoiceEmbedder | None = None  # diarization (calls.speakers); None when off
         self.load_error: BaseException | None = None
         self._ready = asyncio.Event()
         # Several single-threaded Whisper workers beat one multi-threaded worker under concurrent calls:
@@ -173,6 +177,10 @@ class SpeechEngine:
         if self.partials_mode is PartialsMode.VOSK and self.models.vosk_dir is not None:
             self.vosk_model = load_vosk_model(self.models.vosk_dir)
         self.analysis_models = load_analysis_backend(s.analysis)
+        if s.diarization != "off":
+            self.voice_embedder = load_embedder(s.speaker_embedder)
+            log.info("diarization: %s, %s speaker vectors, at most %d speakers", s.diarization,
+                     s.speaker_embedder, s.max_speakers)  # fmt: skip
         log.info("%s", self.analysis_models.describe())  # "analysis: sentiment …, emotion …"
         policy = s.redaction
         if Entity.PERSON in policy.entities and policy.active:
@@ -184,6 +192,9 @@ class SpeechEngine:
         if self.multilingual is not None and self.multilingual is not self.transcriber:
             self.multilingual.detect(silence, self.languages.supported)
             self.multilingual.transcribe(silence, language=None, final=True)
+        if self.voice_embedder is not None:  # librosa's first mel spectrogram takes seconds
+            noise = np.random.default_rng(0).normal(0, 0.05, WHISPER_RATE * 2).astype(np.float32)
+            self.voice_embedder.embed(noise)
 
     def _faster_whisper(self, directory: Path) -> FasterWhisperTranscriber:
         """A faster-whisper model with this process's device, threads, workers, beam and encoder window."""
@@ -225,6 +236,20 @@ class SpeechEngine:
         if language == "en" or self.multilingual is None:
             return self.transcriber
         return self.multilingual
+
+    def new_speakers(self, channel_speakers: list[str], rate: int) -> CallSpeakers | None:
+        """The diarization of one new call (channel speakers: customer, agent, unknown), or None when
+        none of its channels is diarized."""
+        if self.voice_embedder is None or not any(diarized_channels(self.settings.diarization, channel_speakers)):
+            return None
+        return CallSpeakers(
+            channel_speakers,
+            self.settings.diarization,
+            self.voice_embedder,
+            rate,
+            DiarizationConfig(max_speakers=self.settings.max_speakers),
+            observe=self.metrics.diarization_seconds.observe,
+        )
 
     def new_analyzer(self) -> CallAnalyzer:
         """The analysis of one new call, on this process's analysis models."""

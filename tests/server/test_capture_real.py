@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import json
 import re
 import subprocess
@@ -18,11 +19,13 @@ from typing import Any
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 
 from audiohook_server.settings import ApiKey
 from benchmarks.wer import word_error_rate
 from tests.conftest import RunningServer, make_settings
+from tests.diarization_checks import corrected, dialogue_turns, role_share
 from tests.server.test_capture_door import encoded, read_events, start, upload_some, wav_bytes
 from tests.speech_fixtures import DIALOGUE, librivox_call, read_pcm16
 from tests.sse_events import sse_events
@@ -92,7 +95,7 @@ def test_a_call_uploaded_at_real_time_gets_its_finals_while_uploading(real: Runn
     data, reference = dialogue()
     chunk_s = 65536 / 32000  # 64 kB of 16 kHz PCM16 is 2.048 s of audio
 
-    async def scenario() -> tuple[list[dict[str, Any]], float, list[float]]:
+    async def scenario() -> tuple[list[dict[str, Any]], float, list[float], str]:
         async with httpx.AsyncClient(base_url=base(real), timeout=60) as client:
             session = await start(client, filename="call.wav")
             events: list[dict[str, Any]] = []
@@ -114,14 +117,16 @@ def test_a_call_uploaded_at_real_time_gets_its_finals_while_uploading(real: Runn
             upload_done = time.monotonic()
             await client.post(session["control_endpoint"], headers=H, json={"action": "finalize"})
             await reader
+            done = events[-1]["data"]
+            csv = (await client.get(done["artifacts"]["csv"]["url"], headers=H)).text
             latencies = []
             for event in events:
                 if event["event"] == "final_transcript":
                     end_chunk = int(event["data"]["t_end"] * 32000 + 44) // 65536
                     latencies.append(arrivals[event["id"]] - sent_at[min(end_chunk, len(sent_at) - 1)])
-            return events, upload_done, latencies
+            return events, upload_done, latencies, csv
 
-    events, upload_done, latencies = run(scenario())
+    events, upload_done, latencies, csv = run(scenario())
     finals = [e for e in events if e["event"] == "final_transcript"]
     during = [e for e in finals if e["arrived"] < upload_done]
     assert len(during) >= len(finals) - 1, "finals must come while the upload is still going"
@@ -129,6 +134,22 @@ def test_a_call_uploaded_at_real_time_gets_its_finals_while_uploading(real: Runn
     for final in finals:
         data = final["data"]
         assert words_span_the_final(data["words"], data["t_start"], data["t_end"]), data
+    # Who spoke (a mono upload is diarized): live labels, then the end-of-call corrections, which the
+    # `done` CSV artifact already carries.
+    updates = [e["data"] for e in events if e["event"] == "speaker_update"]
+    assert len(updates) <= 1
+    now = corrected([e["data"] for e in finals], updates[0]["corrections"] if updates else [])
+    turns = dialogue_turns()
+    spans = [(f["data"]["t_start"], f["data"]["t_end"], len(f["data"]["text"].split())) for f in finals]
+    roles = [(a, b, now[f["data"]["utterance_id"]][0], n) for (a, b, n), f in zip(spans, finals, strict=True)]
+    assert role_share(roles, turns) == 1.0
+    assert {f["data"]["speaker_id"] for f in finals} == {"speaker_1", "speaker_2"}
+    emotions = [e["data"] for e in events if e["event"] == "emotion"]
+    assert {e["speaker_id"] for e in emotions} <= {"speaker_1", "speaker_2"}
+    frame = pd.read_csv(io.StringIO(csv), keep_default_na=False)
+    assert list(zip(frame["speaker"], frame["speaker_id"], strict=True)) == [
+        now[f["data"]["utterance_id"]] for f in finals
+    ]
     # Speed is the benchmark's to measure (benchmarks/bench_live_capture.py, beside the WebSocket door);
     # this prints what this run saw, from the chunk that completed an utterance to its final.
     print(f"\nfinal latency from its chunk: median {sorted(latencies)[len(latencies) // 2]:.2f} s, {latencies}")

@@ -20,7 +20,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from benchmarks.wer import word_error_rate
 from tests.conftest import RunningServer, make_settings
-from tests.speech_fixtures import librivox_clips
+from tests.diarization_checks import corrected, dialogue_turns, label_is_consistent, role_share
+from tests.speech_fixtures import DIALOGUE, librivox_clips, read_pcm16
 from tests.turn_timing import words_span_the_final
 
 SECRET = "a-test-secret-that-is-at-least-32-bytes-long"
@@ -86,6 +87,24 @@ def test_valid_tokens_transcribe(live_server: RunningServer, how: str) -> None:
     metadata = json.loads((live_server.recordings / f"{session['session_id']}.session.json").read_text())
     assert metadata["auth"] == "jwt" and metadata["subject"] == "agent-desktop-7"
     assert metadata["claims"]["team"] == "billing" and metadata["dialect"] == "live"
+
+
+def test_the_dialogue_call_is_told_who_spoke(live_server: RunningServer) -> None:
+    """ "Automatic speaker identification with clear labeling": a mono two-voice call's finals carry
+    `speaker_id` (speaker_1, speaker_2) and the role in `speaker`; a `speaker_update` before `closed`
+    lists what the end of the call corrected."""
+    samples, _ = read_pcm16(DIALOGUE / "call_mono16k.wav")
+    url, headers = _live_url(live_server), {"Authorization": f"Bearer {_token()}"}
+    messages = asyncio.run(_transcribe(url, samples.astype("<i2").tobytes(), headers))
+    finals = [m for m in messages if m["type"] == "transcript" and m["is_final"]]
+    assert {m["speaker_id"] for m in finals} == {"speaker_1", "speaker_2"}
+    updates = [m for m in messages if m["type"] == "speaker_update"]
+    assert len(updates) <= 1 and messages[-1]["type"] == "closed"
+    now = corrected(finals, updates[0]["corrections"] if updates else [])
+    turns = dialogue_turns()
+    spans = [(m["start"], m["end"], *now[m["utterance_id"]], len(m["text"].split())) for m in finals]
+    assert role_share([(a, b, role, n) for a, b, role, _, n in spans], turns) == 1.0
+    assert label_is_consistent([(a, b, label, n) for a, b, _, label, n in spans], turns) == 1.0
 
 
 def _forged() -> str:

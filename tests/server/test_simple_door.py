@@ -78,7 +78,12 @@ def test_event_shape(librivox_session: Any) -> None:
         entity = event["parameters"]["entity"]
         assert entity["type"] == "transcript" and isinstance(entity["value"], str) and entity["value"]
         assert isinstance(entity["is_final"], bool)
-        assert entity["channel"] == 0 and entity["speaker"] == "unknown"
+        assert entity["channel"] == 0
+        if entity["is_final"]:  # diarized (one reader: one speaker, a role from what it says)
+            assert entity["speaker"] in {"agent", "customer"} and entity["speaker_id"] == "speaker_1", entity
+            assert 0.5 <= entity["role_confidence"] <= 1
+        else:  # partials are not diarized
+            assert entity["speaker"] == "unknown" and "speaker_id" not in entity
         assert 0 <= entity["start"] < entity["end"]
     seqs = [m.message["seq"] for m in result.messages]
     assert seqs == list(range(1, len(seqs) + 1))
@@ -125,7 +130,8 @@ def test_csv_matches_the_events(server: RunningServer, librivox_session: Any) ->
     assert list(frame["start"]) == pytest.approx([e["start"] for e in result.finals])
     assert list(frame["end"]) == pytest.approx([e["end"] for e in result.finals])
     assert set(frame["session_id"]) == {"librivox-call"}
-    assert set(frame["channel"]) == {"mono"} and set(frame["speaker"]) == {"unknown"}
+    assert set(frame["channel"]) == {"mono"} and set(frame["speaker_id"]) == {"speaker_1"}
+    assert list(frame["speaker"]) == [e["speaker"] for e in result.finals]
     last = frame.iloc[-1]
     final_analysis = result.last_analysis
     assert final_analysis is not None
