@@ -5,8 +5,9 @@
 `on` also diarizes each stereo channel (a supervisor joining the agent's leg becomes `agent_2`);
 `off` diarizes nothing.
 
-Per final (worker thread, `label`): the speaker vector of its voiced audio (`speech.voice_embedding`);
-a long final whose windows change speaker is cut at the word gap nearest the change (`split`); each
+Per final (worker thread, `label`): the speaker vector of its voiced audio (`speech.voice_embedding`),
+read in windows that stay within its stretches of speech (`speech_runs`: turns change at pauses); a
+long final whose windows change speaker is cut at the word gaps nearest each change (`split`); each
 piece is assigned online (`calls.diarization.SpeakerTracker`). On a mono channel the labels are
 `speaker_1`, `speaker_2`, … and the role (`agent`/`customer`) comes from what each speaker has said so
 far (`analysis.roles`): the `speaker` of events, the CSV and the analysis is that role, `speaker_id`
@@ -27,11 +28,12 @@ import numpy as np
 
 from analysis.pii import word_places
 from analysis.roles import RoleBook, role_evidence
+from audiohook_server.audio.resampling import WHISPER_RATE
 from audiohook_server.calls.diarization import DiarizationConfig, SpeakerTracker, change_points, recluster
 from audiohook_server.speech.pipeline import FinalAudio
 from audiohook_server.speech.sentence_split import Cut, cut_parts
 from audiohook_server.speech.transcriber import Transcription
-from audiohook_server.speech.voice_embedding import VoiceEmbedder, VoiceEmbedding, voiced_audio
+from audiohook_server.speech.voice_embedding import VoiceEmbedder, VoiceEmbedding, speech_runs, voiced_audio
 from protocol.events import SpeakerCorrection
 
 __all__ = ["CallSpeakers", "SpeakerChoice", "diarized_channels"]
@@ -126,7 +128,14 @@ class CallSpeakers:
                     return
 
     def _embed(self, out: FinalAudio) -> VoiceEmbedding:
-        return self.embedder.embed(voiced_audio(out.samples, self.rate, out.start_sample, out.voiced))
+        """The final's speaker vector, read in windows that stay within its stretches of speech."""
+        runs = self._runs(out)
+        audio = voiced_audio(out.samples, self.rate, out.start_sample, runs)
+        scale = WHISPER_RATE / self.rate
+        return self.embedder.embed(audio, [round((b - a) * scale) for a, b in runs])
+
+    def _runs(self, out: FinalAudio) -> tuple[tuple[int, int], ...]:
+        return speech_runs(out.voiced, self.rate) if out.voiced else ((out.start_sample, out.end_sample),)
 
     def split(
         self, out: FinalAudio, transcription: Transcription, embedding: VoiceEmbedding
@@ -148,7 +157,7 @@ class CallSpeakers:
         cuts: list[Cut] = []
         kept: list[int] = []
         for window in changes:
-            sample = _stream_sample(out, embedding.window_ends[window - 1], self.rate)
+            sample = _stream_sample(self._runs(out), embedding.window_ends[window - 1], self.rate, out.end_sample)
             cut = _word_cut(out, transcription, self.rate, sample, after=cuts[-1].word if cuts else 0)
             if cut is not None:
                 cuts.append(cut)
@@ -260,16 +269,15 @@ def _part(embedding: VoiceEmbedding, first: int, end: int) -> VoiceEmbedding:
     return VoiceEmbedding(vector, max(0.0, seconds), tuple(vectors), tuple(ends[first:end]))
 
 
-def _stream_sample(out: FinalAudio, voiced_s: float, rate: int) -> int:
-    """The stream sample `voiced_s` seconds into `out`'s voiced audio (its runs joined)."""
+def _stream_sample(runs: tuple[tuple[int, int], ...], voiced_s: float, rate: int, end: int) -> int:
+    """The stream sample `voiced_s` seconds into the speech `runs` (joined); `end` past them."""
     target = voiced_s * rate
-    runs = out.voiced or ((out.start_sample, out.end_sample),)
     for a, b in runs:
         length = b - a
         if target <= length:
             return int(a + target)
         target -= length
-    return out.end_sample
+    return end
 
 
 def _word_cut(out: FinalAudio, transcription: Transcription, rate: int, sample: int, after: int = 0) -> Cut | None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -73,13 +74,27 @@ class VoiceEmbedder(Protocol):
     name: str
     standardize: bool  # the clustering standardises these vectors over the call (classical features)
 
-    def embed(self, audio: npt.NDArray[np.float32]) -> VoiceEmbedding:
-        """`audio`: 16 kHz float samples in [-1, 1], voiced speech only."""
+    def embed(self, audio: npt.NDArray[np.float32], runs: Sequence[int] = ()) -> VoiceEmbedding:
+        """`audio`: 16 kHz float samples in [-1, 1], voiced speech only; `runs`: the lengths (samples)
+        of the stretches of speech it joins, so that no window spans two of them (a turn changes at
+        a pause); () for one."""
         ...
 
 
+def speech_runs(voiced: Sequence[tuple[int, int]], rate: int, bridge_s: float = 0.2) -> tuple[tuple[int, int], ...]:
+    """The VAD's voiced runs (stream samples) with gaps under `bridge_s` bridged: the stretches of
+    speech between the pauses a turn can change at."""
+    merged: list[tuple[int, int]] = []
+    for a, b in voiced:
+        if merged and a - merged[-1][1] < bridge_s * rate:
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return tuple(merged)
+
+
 def voiced_audio(
-    samples: npt.NDArray[np.int16], rate: int, start_sample: int, voiced: tuple[tuple[int, int], ...]
+    samples: npt.NDArray[np.int16], rate: int, start_sample: int, voiced: Sequence[tuple[int, int]]
 ) -> npt.NDArray[np.float32]:
     """An utterance's voiced runs (stream positions; `samples` starts at `start_sample`), joined and
     resampled to 16 kHz floats; the whole utterance when the VAD gave no runs."""
@@ -111,6 +126,29 @@ def _mel(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return np.ascontiguousarray(frames.astype(np.float32).T)  # (frames, bands)
 
 
+def _run_windows(frames: int, runs: Sequence[int]) -> list[tuple[int, int]]:
+    """The windows of each run of speech (`runs`: sample lengths), as mel frame ranges of the joined
+    audio; runs under half a window join the run before them (too short to say whose voice)."""
+    if not runs:
+        return _windows(frames)
+    spans: list[tuple[int, int]] = []
+    at = 0
+    for length in runs:
+        end = min(frames, round((at + length) / HOP))
+        first = min(frames, round(at / HOP))
+        if spans and end - first < WINDOW_FRAMES // 2:
+            spans[-1] = (spans[-1][0], end)
+        elif end > first:
+            spans.append((first, end))
+        at += length
+    if spans and spans[-1][1] < frames:
+        spans[-1] = (spans[-1][0], frames)
+    if len(spans) > 1 and spans[0][1] - spans[0][0] < WINDOW_FRAMES // 2:  # a short first run: the next's
+        spans[1] = (spans[0][0], spans[1][1])
+        spans = spans[1:]
+    return [(a + x, a + y) for a, b in spans for x, y in _windows(b - a)]
+
+
 def _windows(frames: int) -> list[tuple[int, int]]:
     """1.6 s windows covering `frames` mel frames, as few as cover them, spread evenly (so they
     overlap a little, and all have one length: one batched run); one window of any length when the
@@ -131,13 +169,23 @@ class Ge2eEmbedder:
     def __init__(self) -> None:
         self._session = _ge2e_session()
 
-    def embed(self, audio: npt.NDArray[np.float32]) -> VoiceEmbedding:
+    def embed(self, audio: npt.NDArray[np.float32], runs: Sequence[int] = ()) -> VoiceEmbedding:
         seconds = len(audio) / WHISPER_RATE
         mel = _mel(_raise_level(audio))
-        windows = _windows(len(mel))
-        vectors = self._run(np.stack([mel[a:b] for a, b in windows]))
+        windows = _run_windows(len(mel), runs)
+        vectors: list[Vector | None] = [None] * len(windows)
+        by_length: dict[int, list[int]] = {}
+        for i, (a, b) in enumerate(windows):  # one batched run per window length
+            by_length.setdefault(b - a, []).append(i)
+        for members in by_length.values():
+            batch = self._run(np.stack([mel[windows[i][0] : windows[i][1]] for i in members]))
+            for i, vector in zip(members, batch, strict=True):
+                vectors[i] = vector
+        found = [v for v in vectors if v is not None]
+        weights = np.asarray([b - a for a, b in windows], dtype=np.float64)
         ends = tuple(min(seconds, b * HOP / WHISPER_RATE) for _, b in windows)
-        return VoiceEmbedding(_normalised(np.mean(vectors, axis=0)), seconds, tuple(vectors), ends)
+        mean = np.average(np.stack(found), axis=0, weights=weights)
+        return VoiceEmbedding(_normalised(mean), seconds, tuple(found), ends)
 
     def _run(self, mels: npt.NDArray[np.float32]) -> list[Vector]:
         (embeddings,) = self._session.run(None, {"mel": np.ascontiguousarray(mels, dtype=np.float32)})
@@ -209,7 +257,7 @@ class MfccStatsEmbedder:
     name = "mfcc"
     standardize = True
 
-    def embed(self, audio: npt.NDArray[np.float32]) -> VoiceEmbedding:
+    def embed(self, audio: npt.NDArray[np.float32], runs: Sequence[int] = ()) -> VoiceEmbedding:
         import librosa
 
         seconds = len(audio) / WHISPER_RATE

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ class ScriptedEmbedder:
         self.script = script
         self.calls = 0
 
-    def embed(self, audio: npt.NDArray[np.float32]) -> VoiceEmbedding:
+    def embed(self, audio: npt.NDArray[np.float32], runs: Sequence[int] = ()) -> VoiceEmbedding:
         vector, seconds = self.script[min(self.calls, len(self.script) - 1)]
         self.calls += 1
         return VoiceEmbedding(vector, seconds, (vector,), (seconds,))
@@ -104,7 +105,7 @@ def test_the_end_of_the_call_corrects_the_csv_and_tells_the_door(tmp_path: Path)
 
 def test_a_failing_embedder_leaves_the_channel_speaker(tmp_path: Path) -> None:
     class Broken(ScriptedEmbedder):
-        def embed(self, audio: npt.NDArray[np.float32]) -> VoiceEmbedding:
+        def embed(self, audio: npt.NDArray[np.float32], runs: Sequence[int] = ()) -> VoiceEmbedding:
             raise RuntimeError("no voice today")
 
     speech = StandInSpeech()

@@ -18,8 +18,10 @@ from audiohook_server.speech.voice_embedding import (
     Ge2eEmbedder,
     MfccStatsEmbedder,
     VoiceEmbedding,
+    _run_windows,
     ge2e_network,
     load_embedder,
+    speech_runs,
     voiced_audio,
 )
 from tests.speech_fixtures import FIXTURES, read_pcm16
@@ -102,3 +104,31 @@ def test_unknown_embedders_are_refused() -> None:
     assert EMBEDDERS == ("ge2e", "mfcc")
     with pytest.raises(ValueError, match="ge2e, mfcc"):
         load_embedder("xvector")
+
+
+def test_speech_runs_bridge_short_gaps() -> None:
+    runs = ((0, 8000), (9000, 20000), (30000, 40000))  # 16 kHz: gaps of 62 ms and 625 ms
+    assert speech_runs(runs, 16000) == ((0, 20000), (30000, 40000))
+    assert speech_runs((), 16000) == ()
+
+
+def test_windows_stay_within_their_stretch_of_speech() -> None:
+    """No window spans two runs of speech (a turn changes at a pause); a run too short to say whose
+    voice it is joins the one before it."""
+    frames = 500  # 5 s of mel frames
+    windows = _run_windows(frames, [16000 * 2, 16000 * 3])  # runs of 2 s and 3 s
+    assert all(b <= 200 or a >= 200 for a, b in windows), windows
+    assert windows[0][0] == 0 and windows[-1][1] == frames
+    short = _run_windows(575, [16000 * 4, 4000, 24000])  # a 0.25 s run between: it joins the first
+    assert all(b <= 425 or a >= 425 for a, b in short) and not any(a == 400 for a, _ in short)
+    assert short[-1] == (425, 575)
+    assert _run_windows(300, []) == _run_windows(300, [16000 * 3])
+
+
+def test_an_utterance_read_by_its_runs_weighs_them_by_length() -> None:
+    clips = _clips("librivox", "*.wav")[:2]
+    joined = np.concatenate(clips)
+    embedding = _ge2e().embed(joined, [len(c) for c in clips])
+    first = _ge2e().embed(clips[0])
+    assert len(embedding.window_vectors) >= 2 and abs(np.linalg.norm(embedding.vector) - 1) < 1e-5
+    assert float(embedding.window_vectors[0] @ first.window_vectors[0]) > 0.99  # the same frames
