@@ -114,6 +114,9 @@ class _Ready:
     held: bool = False  # it ends in a number its speaker's next utterance may go on with
     choice: SpeakerChoice | None = None  # diarized: who said it
 
+    def parts(self) -> tuple[FinalAudio, Transcription, SpeechSpan, Redaction | None, SpeakerChoice | None]:
+        return self.out, self.transcription, self.span, self.redaction, self.choice
+
 
 _END = None
 # How long (wall clock) a final that ends in an open number waits for its speaker's next utterance when
@@ -588,13 +591,7 @@ class CallCore:
         self._release_recording((out.channel, out.utterance) if out.last_part else None)
 
     async def _publish_final(self, ready: _Ready) -> None:
-        out, transcription, span, redaction, choice = (
-            ready.out,
-            ready.transcription,
-            ready.span,
-            ready.redaction,
-            ready.choice,
-        )
+        out, transcription, span, redaction, choice = ready.parts()
         speaker = ready.speaker
         # a sentence cut from the utterance (sentence_split) after the first: "1-4.2", "1-4.3"
         utterance_id = f"{out.channel}-{out.utterance}" + (f".{out.part + 1}" if out.part else "")
@@ -634,13 +631,7 @@ class CallCore:
         """Worker thread: analyse the redacted utterance, add its CSV row and fsync it to the journal,
         silence its redacted spans in the held recording, all before the client is sent the final."""
         assert self._analyzer is not None  # finals only exist once the recognizer is ready
-        out, transcription, span, redaction, choice = (
-            ready.out,
-            ready.transcription,
-            ready.span,
-            ready.redaction,
-            ready.choice,
-        )
+        out, transcription, span, redaction, choice = ready.parts()
         rate = self.media.rate
         speaker = ready.speaker
         role = choice.speaker if choice is not None else speaker
