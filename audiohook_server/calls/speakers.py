@@ -44,12 +44,13 @@ UNKNOWN = "unknown"
 
 
 def diarized_channels(mode: str, speakers: list[str]) -> list[bool]:
-    """Which of a call's channels (their speakers: customer, agent, unknown) are diarized."""
+    """Which of a call's channels (their speakers: customer, agent, unknown) are diarized: `auto`, a
+    mono call's one channel (a stereo upload's unnamed channels are a party each already)."""
     if mode == "off":
         return [False] * len(speakers)
     if mode == "on":
         return [True] * len(speakers)
-    return [speaker == UNKNOWN for speaker in speakers]
+    return [speaker == UNKNOWN and len(speakers) == 1 for speaker in speakers]
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,9 @@ class CallSpeakers:
         for channel, on in enumerate(diarized_channels(self.mode, self.channel_speakers)):
             if on:
                 role = self.channel_speakers[channel]
-                prefix = "speaker" if role == UNKNOWN else role
+                alone = len(self.channel_speakers) == 1
+                # Labels unique across the call's channels: speaker_1 (mono), agent_2, channel_1_1.
+                prefix = role if role != UNKNOWN else "speaker" if alone else f"channel_{channel}"
                 self._trackers[channel] = SpeakerTracker(self.config, self.embedder.standardize, prefix)
                 self._roles[channel] = RoleBook()
 

@@ -76,6 +76,7 @@ def _speakers() -> CallSpeakers:
 
 def test_which_channels_are_diarized() -> None:
     assert diarized_channels("auto", ["unknown"]) == [True]
+    assert diarized_channels("auto", ["unknown", "unknown"]) == [False, False]  # a stereo upload: a party each
     assert diarized_channels("auto", ["customer", "agent"]) == [False, False]
     assert diarized_channels("on", ["customer", "agent"]) == [True, True]
     assert diarized_channels("off", ["unknown"]) == [False]
