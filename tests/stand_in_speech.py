@@ -25,6 +25,7 @@ from analysis import CallAnalyzer
 from audiohook_server.speech.pipeline import ChannelPipeline, PartialsMode
 from audiohook_server.speech.segmenter import SegmenterConfig
 from audiohook_server.speech.transcriber import Transcription
+from protocol.audio import MediaFormat
 from protocol.events import Word
 
 
@@ -73,7 +74,7 @@ class StandInSpeech:
     def new_analyzer(self) -> CallAnalyzer:
         return CallAnalyzer()
 
-    def new_speakers(self, channel_speakers: list[str], rate: int) -> None:
+    def new_speakers(self, media: MediaFormat) -> None:
         return None  # no voices to tell apart in a stand-in's audio
 
     def close(self) -> None:

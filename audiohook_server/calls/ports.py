@@ -26,6 +26,7 @@ from audiohook_server.calls.speakers import CallSpeakers
 from audiohook_server.calls.transcript_csv import TranscriptRow
 from audiohook_server.speech.pipeline import ChannelPipeline
 from audiohook_server.speech.transcriber import Transcription
+from protocol.audio import MediaFormat
 
 __all__ = ["Analyzer", "ExportSink", "Recognizer", "Refusal", "SpeechService"]
 
@@ -117,7 +118,7 @@ class SpeechService(Recognizer, Protocol):
 
     def new_analyzer(self) -> Analyzer: ...
 
-    def new_speakers(self, channel_speakers: list[str], rate: int) -> CallSpeakers | None:
+    def new_speakers(self, media: MediaFormat) -> CallSpeakers | None:
         """One new call's diarization (calls.speakers), or None when it has no diarized channel."""
         ...
 

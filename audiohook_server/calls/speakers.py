@@ -7,7 +7,7 @@
 
 Per final (worker thread, `label`): the speaker vector of its voiced audio (`speech.voice_embedding`),
 read in windows that stay within its stretches of speech (`speech_runs`: turns change at pauses); a
-long final whose windows change speaker is cut at the word gaps nearest each change (`split`); each
+long final whose windows change speaker is cut at the word gaps nearest each change (`_split`); each
 piece is assigned online (`calls.diarization.SpeakerTracker`). On a mono channel the labels are
 `speaker_1`, `speaker_2`, … and the role (`agent`/`customer`) comes from what each speaker has said so
 far (`analysis.roles`): the `speaker` of events, the CSV and the analysis is that role, `speaker_id`
@@ -38,7 +38,6 @@ from protocol.events import SpeakerCorrection
 
 __all__ = ["CallSpeakers", "SpeakerChoice", "diarized_channels"]
 
-MODES = ("auto", "on", "off")
 CUT_REACH_S = 0.8  # half a GE2E window: how far from the window boundary a change of speaker can be
 UNKNOWN = "unknown"
 
@@ -85,6 +84,7 @@ class CallSpeakers:
     _trackers: dict[int, SpeakerTracker] = field(default_factory=dict, init=False)
     _roles: dict[int, RoleBook] = field(default_factory=dict, init=False)
     _said: list[_Said] = field(default_factory=list, init=False)
+    _sent: dict[str, _Said] = field(default_factory=dict, init=False)  # by utterance id
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     splits: int = field(default=0, init=False)
 
@@ -128,6 +128,7 @@ class CallSpeakers:
             for said in reversed(self._said):
                 if said.choice is choice and not said.utterance_id:
                     said.utterance_id = utterance_id
+                    self._sent[utterance_id] = said
                     return
 
     def _embed(self, out: FinalAudio) -> VoiceEmbedding:
@@ -140,16 +141,11 @@ class CallSpeakers:
     def _runs(self, out: FinalAudio) -> tuple[tuple[int, int], ...]:
         return speech_runs(out.voiced, self.rate) if out.voiced else ((out.start_sample, out.end_sample),)
 
-    def split(
-        self, out: FinalAudio, transcription: Transcription, embedding: VoiceEmbedding
-    ) -> list[tuple[FinalAudio, Transcription]]:
-        """`out` cut at each change of speaker inside it, or as it is."""
-        return self._split(out, transcription, embedding)[0]
-
     def _split(
         self, out: FinalAudio, transcription: Transcription, embedding: VoiceEmbedding
     ) -> tuple[list[tuple[FinalAudio, Transcription]], list[tuple[int, int]]]:
-        """`split`, and the windows (first, end) of each piece."""
+        """`out` cut at each change of speaker inside it (or as it is), and the windows (first, end)
+        of each piece."""
         tracker = self._trackers[out.channel]
         count = len(embedding.window_vectors)
         whole = ([(out, transcription)], [(0, count)])
@@ -229,7 +225,8 @@ class CallSpeakers:
     def final_choice(self, utterance_id: str) -> SpeakerChoice | None:
         """After `finish`: the final speaker of `utterance_id`."""
         with self._lock:
-            return next((s.choice for s in self._said if s.utterance_id == utterance_id), None)
+            said = self._sent.get(utterance_id)
+            return said.choice if said is not None else None
 
     def describe(self) -> dict[str, object]:
         """The summary's `diarization`: how, and per label its role, the role's confidence,

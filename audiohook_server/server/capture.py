@@ -53,7 +53,7 @@ from audiohook_server.calls.session_files import SessionFiles
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.safe_text import safe_json_value
 from audiohook_server.settings import Settings
-from protocol.audio import MediaFormat, speaker_for_channel
+from protocol.audio import MediaFormat
 from protocol.capture import CaptureError, CaptureSession, CaptureState, ChunkAck, StartRequest, iso_utc
 from protocol.errors import ProtocolError
 from protocol.event_log import Event, EventLog
@@ -376,7 +376,7 @@ class CaptureRun:
             max_buffered_audio_s=settings.max_buffered_audio_s,
             max_queued_final_s=36_000.0 if self.replay else settings.max_queued_final_s,  # replay: no bound
             redaction=settings.redaction,
-            speakers=speech.new_speakers([speaker_for_channel(name) for name in media.channels], 16000),
+            speakers=speech.new_speakers(media),
             emit_speakers=self._emit_speakers,
         )
 
@@ -550,8 +550,8 @@ def _final(update: TranscriptUpdate) -> dict[str, Any]:
     return {
         "utterance_id": update.utterance_id,
         "speaker": update.speaker,
-        "speaker_id": update.speaker_id or update.speaker,
-        **({"role_confidence": round(update.role_confidence, 3)} if update.role_confidence is not None else {}),
+        "speaker_id": update.speaker_id or update.speaker,  # the role where the channel says who speaks
+        **update.speaker_fields(),
         "channel": update.channel,
         "t_start": round(update.start, 3),
         "t_end": round(update.end, 3),

@@ -123,7 +123,7 @@ class CallServices:
             max_buffered_audio_s=self.settings.max_buffered_audio_s,
             max_queued_final_s=self.settings.max_queued_final_s,
             redaction=self.settings.redaction,
-            speakers=self.speech.new_speakers([speaker_for_channel(name) for name in media.channels], media.rate),
+            speakers=self.speech.new_speakers(media),
             emit_speakers=emit_speakers,
         )
 

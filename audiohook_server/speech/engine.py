@@ -45,6 +45,7 @@ from audiohook_server.speech.streaming import load_vosk_model
 from audiohook_server.speech.transcriber import FasterWhisperTranscriber, Transcriber, Transcription
 from audiohook_server.speech.voice_embedding import VoiceEmbedder, load_embedder
 from audiohook_server.thread_priority import lower_current_thread
+from protocol.audio import MediaFormat, speaker_for_channel
 from protocol.languages import AUTO
 
 log = logging.getLogger(__name__)
@@ -237,16 +238,16 @@ class SpeechEngine:
             return self.transcriber
         return self.multilingual
 
-    def new_speakers(self, channel_speakers: list[str], rate: int) -> CallSpeakers | None:
-        """The diarization of one new call (channel speakers: customer, agent, unknown), or None when
-        none of its channels is diarized."""
+    def new_speakers(self, media: MediaFormat) -> CallSpeakers | None:
+        """The diarization of one new call, or None when none of its channels is diarized."""
+        channel_speakers = [speaker_for_channel(name) for name in media.channels]
         if self.voice_embedder is None or not any(diarized_channels(self.settings.diarization, channel_speakers)):
             return None
         return CallSpeakers(
             channel_speakers,
             self.settings.diarization,
             self.voice_embedder,
-            rate,
+            media.rate,
             DiarizationConfig(max_speakers=self.settings.max_speakers),
             observe=self.metrics.diarization_seconds.observe,
         )
