@@ -15,7 +15,9 @@ next is being segmented; finals still go out in the order the utterances ended. 
 discarded audio) travel through the same queue as the audio, so they take effect exactly between the
 samples around them: they end the open utterances and move later positions along the stream timeline.
 A partial never follows its utterance's final. Results go out as dialect-neutral `TranscriptUpdate`s;
-the door's session formats them.
+the door's session formats them. A `monitor` (the supervisor floor, `ui.floor`) is told the same
+partials and finals, with their text as the files show it (the files' redaction policy, which may be
+stricter than the events'), and when the call's files are complete.
 
 Languages (`calls.language_choice`): each channel's finals are transcribed in the language the caller
 named, or, in `auto`, in the language detected for the channel; a final in another language than
@@ -57,7 +59,7 @@ from analysis import CallAnalysis, Utterance, UtteranceAnalysis
 from analysis.pii import CallRedactor, Entity, PersonNames, Redaction, TimedWord, word_places
 from analysis.pii.redactor import CONTINUATION_SECONDS
 from audiohook_server.calls.language_choice import ChannelLanguage, call_fallback
-from audiohook_server.calls.ports import Analyzer, ExportSink, Recognizer, Refusal
+from audiohook_server.calls.ports import Analyzer, CallMonitor, ExportSink, Recognizer, Refusal
 from audiohook_server.calls.redaction import RECORDING_MARGIN_S, RedactionPolicy
 from audiohook_server.calls.speakers import CallSpeakers, SpeakerChoice
 from audiohook_server.calls.speech_span import SpeechSpan, speech_span
@@ -147,6 +149,7 @@ class CallCore:
         redaction: RedactionPolicy = NO_POLICY,
         speakers: CallSpeakers | None = None,
         emit_speakers: EmitSpeakers | None = None,
+        monitor: CallMonitor | None = None,
     ) -> None:
         self.session_id = session_id
         self.media = media
@@ -159,6 +162,9 @@ class CallCore:
         self.latest_analysis: CallAnalysis | None = None
         self.diarization = speakers if speakers is not None and speakers.active else None
         self.emit_speakers = emit_speakers
+        self.monitor = monitor
+        # Partials for the monitor need their own redaction when the files redact what the events show.
+        self._monitor_redacts = bool(redaction.files - redaction.events)
         self._rows = 0  # CSV rows added so far (finals and secure pauses)
         self._read: list[tuple[str, int, Utterance]] = []  # diarized calls: (utterance id, CSV row, what was read)
         self.final_count = 0
@@ -255,6 +261,8 @@ class CallCore:
             if self._opened:
                 self._opened = False
                 await self._blocking(self.exports.close, self.latest_analysis, self.end_reason)
+                if self.monitor is not None:
+                    self.monitor.ended(self.end_reason, self.exports.csv_path)
 
     # ---- audio -------------------------------------------------------------------------------
 
@@ -398,8 +406,10 @@ class CallCore:
     async def _send_partial(self, channel: int, utterance: int, text: str, start: int, end: int) -> None:
         if (channel, utterance) in self._closed_utterances:
             return  # its final is on the way; a late partial would only confuse the client
+        said = text
+        start_s = start / self.media.rate
         if self.redaction.events:
-            text = await self._blocking(self._redacted_partial, text, channel, start / self.media.rate)
+            text = await self._blocking(self._redacted_partial, said, channel, start_s, self.redaction.events)
             if (channel, utterance) in self._closed_utterances:
                 return
         update = TranscriptUpdate(
@@ -408,19 +418,25 @@ class CallCore:
             speaker=self.speakers[channel],
             text=text,
             is_final=False,
-            start=start / self.media.rate,
+            start=start_s,
             end=end / self.media.rate,
             language=self._languages[channel].current,
         )
         await self.emit(update, self.latest_analysis, None)
+        if self.monitor is not None:
+            if self._monitor_redacts:
+                shown = await self._blocking(self._redacted_partial, said, channel, start_s, self.redaction.files)
+                update = replace(update, text=shown)
+            if (channel, utterance) not in self._closed_utterances:
+                self.monitor.partial(update)
 
-    def _redacted_partial(self, text: str, channel: int, start: float) -> str:
-        """Worker thread: a partial as the events policy shows it (the call's context read, not changed)."""
+    def _redacted_partial(self, text: str, channel: int, start: float, policy: frozenset[Entity]) -> str:
+        """Worker thread: a partial as `policy` shows it (the call's context read, not changed)."""
         assert self._redactor is not None
         try:
             with self._redactor_lock:
                 found = self._redactor.peek(text, speaker=self.speakers[channel], start=start)
-            return found.text_for(self.redaction.events, self.redaction.style)
+            return found.text_for(policy, self.redaction.style)
         except Exception:
             log.exception("session %s: redacting a partial failed; partial withheld", self.session_id)
             return REDACTION_FAILED
@@ -515,6 +531,8 @@ class CallCore:
         except Exception:
             log.exception("session %s: the end-of-call diarization failed; the live labels stay", self.session_id)
             return
+        if corrections and self.monitor is not None:
+            self.monitor.speakers(SpeakerUpdate(tuple(corrections)), self.latest_analysis)
         if corrections and self.emit_speakers is not None:
             try:
                 await self.emit_speakers(SpeakerUpdate(tuple(corrections)))
@@ -595,7 +613,7 @@ class CallCore:
         speaker = ready.speaker
         # a sentence cut from the utterance (sentence_split) after the first: "1-4.2", "1-4.3"
         utterance_id = f"{out.channel}-{out.utterance}" + (f".{out.part + 1}" if out.part else "")
-        result, self.latest_analysis = await self._blocking(self._record_final, ready, utterance_id)
+        result, self.latest_analysis, row = await self._blocking(self._record_final, ready, utterance_id)
         self.final_count += 1
         words = span.words
         text = transcription.text
@@ -621,13 +639,17 @@ class CallCore:
             role_confidence=choice.role_confidence if choice is not None else None,
         )
         await self.emit(update, self.latest_analysis, result)
+        if self.monitor is not None:
+            self.monitor.final(utterance_id, row, result, self.latest_analysis)
         self.metrics.utterances.inc()
         key = (out.channel, out.utterance)
         ended = self._ended_at.pop(key, None) if out.last_part else self._ended_at.get(key)
         if ended is not None:
             self.metrics.final_latency.observe(time.monotonic() - ended)
 
-    def _record_final(self, ready: _Ready, utterance_id: str) -> tuple[UtteranceAnalysis, CallAnalysis | None]:
+    def _record_final(
+        self, ready: _Ready, utterance_id: str
+    ) -> tuple[UtteranceAnalysis, CallAnalysis | None, TranscriptRow]:
         """Worker thread: analyse the redacted utterance, add its CSV row and fsync it to the journal,
         silence its redacted spans in the held recording, all before the client is sent the final."""
         assert self._analyzer is not None  # finals only exist once the recognizer is ready
@@ -655,7 +677,8 @@ class CallCore:
         result = self._analyzer.add(read)
         analysis = self._analyzer.analysis()
         utterance = replace(read, text=text)  # the CSV keeps what was said; the translation goes beside it
-        self.exports.add_final(self._row(utterance, result, analysis, translation or "", choice))
+        row = self._row(utterance, result, analysis, translation or "", choice)
+        self.exports.add_final(row)
         if choice is not None and self.diarization is not None:
             self.diarization.sent(utterance_id, choice)
             self._read.append((utterance_id, self._rows, read))
@@ -671,7 +694,7 @@ class CallCore:
                     a, b = out.start_sample + int(found.start_s * rate), out.start_sample + int(found.end_s * rate)
                     self._silence(out.channel, a, b)
         self._release_recording((out.channel, out.utterance) if out.last_part else None)
-        return result, analysis
+        return result, analysis, row
 
     def _redacted_translation(self, translation: str, speaker: str, start: float, events: bool) -> str:
         """Worker thread: a final's English translation as the events (or files) policy shows it: read
@@ -748,6 +771,7 @@ class CallCore:
             utterance_sentiment=result.sentiment,
             utterance_emotion=result.emotion,
             utterance_categories=result.categories,
+            utterance_sentiment_score=round(result.sentiment_score, 3),
             language=utterance.language,
             translation=translation,
             speaker_id=choice.speaker_id if choice is not None else "",

@@ -7,6 +7,8 @@
 - `ExportSink`: where one call's results go (`SessionFiles`).
 - `SpeechService`: the recognizer as the server holds it (loading, readiness, the worker pool, a new
   analyzer per call, shutdown).
+- `CallMonitor`: who watches the call live besides its client (the supervisor floor, `ui.floor`):
+  told each partial and final as the files show it (redacted by the files' policy), on the event loop.
 `Refusal` is how the core says "not now" to audio it cannot take (backpressure): a value the door
 turns into its dialect's error, never an exception thrown through the transport.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -27,8 +30,9 @@ from audiohook_server.calls.transcript_csv import TranscriptRow
 from audiohook_server.speech.pipeline import ChannelPipeline
 from audiohook_server.speech.transcriber import Transcription
 from protocol.audio import MediaFormat
+from protocol.events import SpeakerUpdate, TranscriptUpdate
 
-__all__ = ["Analyzer", "ExportSink", "Recognizer", "Refusal", "SpeechService"]
+__all__ = ["Analyzer", "CallMonitor", "ExportSink", "Recognizer", "Refusal", "SpeechService"]
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,36 @@ class ExportSink(Protocol):
         """The call's diarization, for the summary (written at close)."""
         ...
 
+    @property
+    def csv_path(self) -> Path | None:
+        """The call's transcript CSV, once opened."""
+        ...
+
     def close(self, analysis: CallAnalysis | None, reason: str) -> None:
         """The call is over (`reason`: completed, disconnected, drained, failed, …): write what is left."""
+        ...
+
+
+class CallMonitor(Protocol):
+    """A live watcher of one call. Every method runs on the event loop, must not block and must not
+    raise (a watcher's failure is never the call's)."""
+
+    def partial(self, update: TranscriptUpdate) -> None:
+        """A partial transcript (its text as the files' redaction policy would show it)."""
+        ...
+
+    def final(
+        self, utterance_id: str, row: TranscriptRow, result: UtteranceAnalysis, analysis: CallAnalysis | None
+    ) -> None:
+        """A final as its CSV row has it (redacted for the files), its analysis and the call's."""
+        ...
+
+    def speakers(self, update: SpeakerUpdate, analysis: CallAnalysis | None) -> None:
+        """The end-of-call diarization relabelled finals (and the analysis may have changed with them)."""
+        ...
+
+    def ended(self, reason: str, csv_path: Path | None) -> None:
+        """The call's files are complete (`csv_path`: its transcript, None when it has none)."""
         ...
 
 

@@ -48,6 +48,9 @@ class TranscriptRow:
     # the channel says who speaks. After the call, the whole call's labels (calls.speakers).
     speaker_id: str = ""
     role_confidence: float | str = ""
+    # The utterance's sentiment as a number, -1 (negative) .. 1 (positive): the valence the supervisor
+    # pages and the QA report plot ("" in journals written before it existed).
+    utterance_sentiment_score: float | str = ""
     # The call as of this row (running values; the last row's are the final analysis): empty until 5
     # words of final text exist.
     running_sentiment: str = ""
