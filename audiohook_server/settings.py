@@ -147,6 +147,14 @@ class Settings:
     speaker_embedder: str = "ge2e"
     max_speakers: int = 4
 
+    # The supervisor pages and the QA report (ui/, docs/ui.md).
+    ui: bool = True  # serve /ui/ (the floor, the call views)
+    ui_secret: str | None = None  # signs the pages' session cookies; None: a random one per process
+    ui_keys: str = "all"  # API keys (by key id) that may log into /ui/: all, none, or id,id,…
+    ui_only_keys: str = ""  # key ids that may only log into /ui/ (refused at the doors and the HTTP API)
+    ui_session_s: float = 8 * 3600.0  # how long a login lasts
+    reports: bool = True  # write <stem>.report.html beside each finished call's CSV
+
     live_streaming: bool = True  # the HTTP live-capture API (/analyze/*); ENABLE_LIVE_STREAMING=false turns it off
     max_chunk_bytes: int = 1 << 20
     max_upload_bytes: int = 512 << 20
@@ -329,10 +337,40 @@ class Settings:
         if unknown or not self.media_preference:
             raise SettingError("media_preference", "must be a comma-separated list of stereo, external, internal, any")
         self._validate_languages()
+        self._validate_ui()
         if not (self.nonce_store == "memory" or self.nonce_store.startswith(("redis://", "rediss://", "unix://"))):
             raise SettingError(
                 "nonce_store", f"must be memory or a redis:// URL, got {shown_value(self.nonce_store.split('@')[-1])}"
             )
+
+    @property
+    def ui_key_ids(self) -> frozenset[str] | None:
+        """The key ids that may log into /ui/ (None: every key)."""
+        value = self.ui_keys.strip().lower()
+        if value == "all":
+            return None
+        if value == "none":
+            return frozenset()
+        return frozenset(_key_ids(value))
+
+    @property
+    def ui_only_key_ids(self) -> frozenset[str]:
+        return frozenset(_key_ids(self.ui_only_keys))
+
+    def _validate_ui(self) -> None:
+        for name in ("ui_keys", "ui_only_keys"):
+            value = getattr(self, name).strip().lower()
+            if name == "ui_keys" and value in ("all", "none"):
+                continue
+            bad = [key for key in _key_ids(value) if not re.fullmatch(r"[0-9a-f]{12}", key)]
+            if bad:
+                shown = shown_value(",".join(bad))
+                also = ", all or none" if name == "ui_keys" else ""
+                raise SettingError(
+                    name, f"must be key ids (12 hex digits: printf %s KEY | sha256sum | cut -c1-12){also}, got {shown}"
+                )
+        if self.ui_secret is not None and len(self.ui_secret) < 16:
+            raise SettingError("ui_secret", "must be at least 16 characters (a random string: openssl rand -hex 32)")
 
     @property
     def multilingual(self) -> bool:
@@ -409,7 +447,7 @@ _AT_LEAST_ONE = (
 )  # fmt: skip
 _POSITIVE = (
     "handshake_timeout_s", "idle_timeout_s", "max_session_s", "drain_timeout_s", "max_buffered_audio_s",
-    "ingest_burst_s", "max_queued_final_s", "jwt_max_age_s",
+    "ingest_burst_s", "max_queued_final_s", "jwt_max_age_s", "ui_session_s",
 )  # fmt: skip
 # Fields whose value must lie in a closed range: (lowest, highest, how --help would say it).
 _RANGES: dict[str, tuple[float, float, str]] = {
@@ -432,6 +470,10 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "diarization": ("auto", "on", "off"),
     "speaker_embedder": ("ge2e", "mfcc"),
 }
+
+
+def _key_ids(value: str) -> list[str]:
+    return [part.strip().lower() for part in value.split(",") if part.strip()]
 
 
 def _env(environ: Mapping[str, str], name: str) -> str | None:
@@ -500,6 +542,14 @@ _HELP: dict[str, str] = {
     "speaker_embedder": "the voice vectors diarization compares: ge2e (Resemblyzer's GE2E speaker encoder) or "
     "mfcc (MFCC statistics, no model; weaker)",
     "max_speakers": "most speakers diarization tells apart on one channel (1-16)",
+    "ui": "serve the supervisor pages at /ui/ (the live floor and each call's view; login with an API key or a JWT)",
+    "ui_secret": "secret that signs the supervisor pages' login cookies (at least 16 characters); unset: a "
+    "random one per process (logins end at a restart and do not cross replicas: set it behind a proxy)",
+    "ui_keys": "API keys that may log into /ui/: all, none, or comma-separated key ids (the first 12 hex "
+    "digits of the key's SHA-256, as calls.csv's authenticated_by shows it)",
+    "ui_only_keys": "comma-separated key ids that may only log into /ui/ (the doors and the HTTP API refuse them)",
+    "ui_session_s": "how long a login to the supervisor pages lasts, in seconds",
+    "reports": "write a self-contained QA report (<stem>.report.html) beside each finished call's CSV",
     "live_streaming": "serve the HTTP live-capture API (/analyze/live/*, /analyze/stream); also "
     "ENABLE_LIVE_STREAMING=false",
     "max_chunk_bytes": "largest live-capture chunk (413 beyond); clients send 32-128 kB",
@@ -784,7 +834,15 @@ def _convert(name: str, raw: Any, default: Any, *, from_toml: bool = False) -> A
         return tuple(x.strip() for x in str(raw).split(",") if x.strip())
     if name in _PATHS:
         return Path(str(raw)).expanduser()
-    if name in {"vosk_model", "public_authority", "jwt_secret", "jwt_audience", "jwt_issuer", "sentiment_model"}:
+    if name in {
+        "vosk_model",
+        "public_authority",
+        "ui_secret",
+        "jwt_secret",
+        "jwt_audience",
+        "jwt_issuer",
+        "sentiment_model",
+    }:
         return str(raw) or None
     if isinstance(default, bool):
         if isinstance(raw, bool):

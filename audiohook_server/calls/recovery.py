@@ -20,7 +20,8 @@ A recovered session is a finished call too: before its journal goes, its `sessio
 length from its WAV), unless the session had already written it (it died after that: its own end is
 kept), and `calls.csv` gets its row, unless calls.csv already has a row for its CSV (it died after
 appending, or this recovery was cut short before removing the journal): a session gets one row,
-however often recovery runs. A live-capture session that the server resumes (`live/<id>/state.json`)
+however often recovery runs; its QA report (`<stem>.report.html`) is written from what was recovered.
+A live-capture session that the server resumes (`live/<id>/state.json`)
 is not finished: it gets its row when it ends. Journals written before the per-utterance CSV's
 `running_` columns are read with their values moved there (`transcript_csv.upgrade_row`).
 """
@@ -43,6 +44,7 @@ from audiohook_server.calls.atomic_files import FILE_MODE, write_json_atomically
 from audiohook_server.calls.call_record import CallFiles, call_row, calls_csv, ended_fields
 from audiohook_server.calls.journal import JOURNAL_SUFFIX, read_journal
 from audiohook_server.calls.transcript_csv import CSV_COLUMNS, TranscriptCsv, upgrade_row
+from audiohook_server.ui.report import write_report
 
 __all__ = ["Recovered", "recover_journal", "recover_journals"]
 
@@ -99,6 +101,7 @@ def recover_journal(journal: Path, mode: int = FILE_MODE) -> Recovered | None:
         logged = None
         if not _resumes(session_csv):
             logged = _log_call(session_csv, csv_path, rows, os.fstat(fd).st_mtime, mode)
+            write_report(csv_path, mode, stem=session_csv)
         journal.unlink()  # still locked: nobody can find it unlocked
     return Recovered(csv_path, len(rows), kept, logged)
 

@@ -8,12 +8,13 @@
                           the end also when it ended, how long it lasted and why it ended
     <stem>.summary.json   the final analysis breakdown, written with the CSV (a diarized call: with its
                           speakers and their roles, `diarization`)
+    <stem>.report.html    the QA report: one self-contained page of the finished call (`ui.report`)
     calls.csv             the call's row, appended when it ends (shared by every call: `calls_csv`)
 
 `open` runs before any audio is processed and `close` exactly once however the call ends, both in a
 worker thread (they touch the disk). The journal line and the CSV row are added together, so the
 journal always holds at least what the client was sent. `close` writes the CSV, the summary, the
-session record's end, then the calls.csv row, and only then removes the journal: a crash anywhere
+session record's end, the report, then the calls.csv row, and only then removes the journal: a crash anywhere
 before leaves the journal, and recovery at the next start completes what is missing (the row at most
 once: it checks calls.csv first).
 """
@@ -35,6 +36,7 @@ from audiohook_server.calls.held_recording import HeldRecording
 from audiohook_server.calls.journal import SessionJournal, journal_path
 from audiohook_server.calls.recording import RecordingWriter
 from audiohook_server.calls.transcript_csv import CSV_HEADER, TranscriptCsv, TranscriptRow
+from audiohook_server.ui.report import write_report
 
 __all__ = ["SessionFiles"]
 
@@ -58,6 +60,7 @@ class SessionFiles:
     once_per_csv: bool = False
     # Recording redaction: audio reaches the WAV only up to `release()`, silenced where `silence()` said.
     hold_recording: bool = False
+    report: bool = True  # write <stem>.report.html when the call ends
     audio_frames: int = field(default=0, init=False)
     csv: TranscriptCsv | None = field(default=None, init=False)
     journal: SessionJournal | None = field(default=None, init=False)
@@ -139,6 +142,8 @@ class SessionFiles:
             write_json_atomically(path.with_suffix(".summary.json"), summary, self.mode)
         self.metadata.update(ended_fields(self.metadata, time.time(), reason, self.audio_frames / self.rate))
         write_json_atomically(path.with_suffix(".session.json"), self.metadata, self.mode)
+        if self.report:
+            write_report(path, self.mode)
         row = call_row(self.metadata, self.csv.rows, CallFiles.beside(path))
         calls_csv(self.directory, self.mode).append(
             row.as_dict(), unless_present="transcript_csv" if self.once_per_csv else None

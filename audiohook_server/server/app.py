@@ -47,6 +47,8 @@ from audiohook_server.server.session_runner import CallServices
 from audiohook_server.server.websocket_door import WebSocketDoor
 from audiohook_server.settings import ConfigurationError, Settings, setting_names
 from audiohook_server.speech.engine import ResolvedModels, SpeechEngine
+from audiohook_server.ui.access import UiAccess
+from audiohook_server.ui.floor import Floor
 from protocol.capture import CaptureError
 
 __all__ = ["AudioHookServer"]
@@ -91,11 +93,13 @@ class AudioHookServer:
                 raise ValueError("AudioHookServer needs the resolved models or a speech service")
             speech = SpeechEngine(settings, models, self.metrics)
         self.engine = speech
-        self.calls = CallServices(settings, self.engine, self.metrics)
+        self.floor = Floor() if settings.ui else None  # the supervisor pages' live calls (ui/)
+        self.calls = CallServices(settings, self.engine, self.metrics, self.floor)
         self.authenticator = Authenticator(settings)  # raises ConfigurationError for an unusable JWT key
+        self.ui_access = UiAccess(settings, self.authenticator) if settings.ui else None
         self.limits = SessionLimits(settings.max_sessions, settings.max_sessions_per_key)
         self._ssl = tls_context(settings)
-        self.capture = CaptureService(settings, self.engine, self.metrics, self.engine.stream_pool)
+        self.capture = CaptureService(settings, self.engine, self.metrics, self.engine.stream_pool, self.floor)
         self.app = build_app(self)
         self._uvicorn: _EmbeddedUvicorn | None = None
         self._serving: asyncio.Task[None] | None = None
@@ -278,6 +282,19 @@ class AudioHookServer:
         handshake = decision.handshake
         owner = hashlib.sha256((handshake.principal or "").encode("utf-8", "surrogatepass")).hexdigest()
         return Caller(handshake.auth_details(), owner)
+
+    def auth_saturated(self, address: str) -> bool:
+        """Too many failing credentials from `address` are waiting: refuse at once (429)."""
+        if self._auth_failures.saturated(address):
+            self.metrics.refused.labels("auth-in-flight").inc()
+            return True
+        return False
+
+    async def refuse_login(self, address: str, reason: str) -> None:
+        """A failed login to the supervisor pages: counted and braked like a failed handshake."""
+        log.warning("refused a supervisor login from %s: %s", address, reason)
+        self.metrics.auth_failures.labels("ui").inc()
+        await self._brake(address)
 
     async def _brake(self, address: str) -> None:
         """Failures beyond the limit get the same answer as any failure, only later."""

@@ -8,7 +8,8 @@ response extension, exactly as the `websockets` server answered before the move.
 
 Routes: `/healthz`, `/readyz`, `/metrics` (plain HTTP), `/audiohook` and `/` (the AudioHook door:
 Genesys and the simple dialect), `/ws/transcribe` (the JWT door), `/analyze/live/*` and
-`/analyze/stream` (the HTTP live-capture door, `capture_routes`), `/docs` (the OpenAPI page). Any other
+`/analyze/stream` (the HTTP live-capture door, `capture_routes`), `/ui/` (the supervisor pages and their
+event streams, `ui.routes`), `/docs` (the OpenAPI page). Any other
 path is a 404 naming the endpoints, for HTTP and WebSocket alike.
 """
 
@@ -22,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from audiohook_server.server.capture_routes import capture_router
 from audiohook_server.server.routes import AUDIOHOOK_PATHS, LIVE_PATH, Door, HttpAnswer, route
+from audiohook_server.ui.routes import ui_router
 
 if TYPE_CHECKING:
     from audiohook_server.server.app import AudioHookServer
@@ -49,6 +51,8 @@ def build_app(server: AudioHookServer) -> FastAPI:
     for path in ("/healthz", "/readyz", "/metrics"):
         app.add_api_route(path, http_answer, methods=["GET", "HEAD"], include_in_schema=False)
     app.include_router(capture_router(server))
+    if server.floor is not None and server.ui_access is not None:
+        app.include_router(ui_router(server, server.floor, server.ui_access))
 
     async def door(websocket: WebSocket) -> None:
         target = route(websocket.url.path, server.state())

@@ -46,13 +46,14 @@ import numpy.typing as npt
 from analysis import CallAnalysis, UtteranceAnalysis
 from audiohook_server.audio.stream_decoder import MediaError, StreamDecoder, container_of, decode_file
 from audiohook_server.calls.atomic_files import write_json_atomically
-from audiohook_server.calls.call_record import CallFiles, call_row, calls_csv, ended_fields
+from audiohook_server.calls.call_record import DOORS, CallFiles, call_row, calls_csv, ended_fields
 from audiohook_server.calls.core import CallCore
 from audiohook_server.calls.ingest import IngestBudget
 from audiohook_server.calls.session_files import SessionFiles
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.safe_text import safe_json_value
 from audiohook_server.settings import Settings
+from audiohook_server.ui.floor import Floor
 from protocol.audio import MediaFormat
 from protocol.capture import CaptureError, CaptureSession, CaptureState, ChunkAck, StartRequest, iso_utc
 from protocol.errors import ProtocolError
@@ -358,11 +359,21 @@ class CaptureRun:
             record_audio=settings.record_audio,
             mode=settings.file_mode,
             hold_recording=bool(settings.redaction.recording),
+            report=settings.reports,
             exact_stem=True,
             once_per_csv=self._resumed,  # it may have ended (and logged its call) before the restart
         )
         speech = self.service.speech
         self.service.metrics.sessions.labels(metadata["dialect"]).inc()
+        floor = self.service.floor
+        monitor = None
+        if floor is not None:
+            monitor = floor.open_call(
+                self.session.session_id,
+                door=DOORS.get(metadata["dialect"], metadata["dialect"]),
+                conversation_id=self.session.conversation_id,
+                has_recording=settings.record_audio,
+            )
         return CallCore(
             session_id=self.session.session_id,
             media=media,
@@ -378,6 +389,7 @@ class CaptureRun:
             redaction=settings.redaction,
             speakers=speech.new_speakers(media),
             emit_speakers=self._emit_speakers,
+            monitor=monitor,
         )
 
     async def _feed(self) -> None:
@@ -614,11 +626,14 @@ def _summary(analysis: CallAnalysis, goal: str) -> dict[str, Any]:
 class CaptureService:
     """This process's live-capture and replay sessions."""
 
-    def __init__(self, settings: Settings, speech: Any, metrics: ServerMetrics, executor: Executor) -> None:
+    def __init__(
+        self, settings: Settings, speech: Any, metrics: ServerMetrics, executor: Executor, floor: Floor | None = None
+    ) -> None:
         self.settings = settings
         self.speech = speech
         self.metrics = metrics
         self.executor = executor
+        self.floor = floor  # the supervisor pages' view of the calls (None: not watched)
         self.live_dir = settings.recordings_dir / "live"
         self.runs: dict[str, CaptureRun] = {}
         self.draining = False

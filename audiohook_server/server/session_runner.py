@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from analysis import CallAnalysis, UtteranceAnalysis
 from audiohook_server.auth.handshake import Handshake
+from audiohook_server.calls.call_record import DOORS
 from audiohook_server.calls.core import CallCore, Emit, EmitSpeakers
 from audiohook_server.calls.ingest import IngestBudget
 from audiohook_server.calls.ports import SpeechService
@@ -32,6 +33,7 @@ from audiohook_server.logs import bind_session
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.safe_text import log_text
 from audiohook_server.settings import Settings
+from audiohook_server.ui.floor import Floor
 from protocol.actions import (
     AudioGap,
     AudioReceived,
@@ -79,11 +81,13 @@ class IngestLimits:
 
 @dataclass(frozen=True)
 class CallServices:
-    """What every call of this process shares: the settings, the speech service and the metrics."""
+    """What every call of this process shares: the settings, the speech service, the metrics and the
+    supervisor floor (None: no pages watch the calls)."""
 
     settings: Settings
     speech: SpeechService
     metrics: ServerMetrics
+    floor: Floor | None = None
 
     def start_call(
         self, started: SessionStarted, handshake: Handshake, emit: Emit, emit_speakers: EmitSpeakers
@@ -109,7 +113,16 @@ class CallServices:
             record_audio=self.settings.record_audio,
             mode=self.settings.file_mode,
             hold_recording=bool(self.settings.redaction.recording),
+            report=self.settings.reports,
         )
+        monitor = None
+        if self.floor is not None:
+            monitor = self.floor.open_call(
+                started.session_id,
+                door=DOORS.get(started.dialect, started.dialect),
+                conversation_id=started.conversation_id,
+                has_recording=self.settings.record_audio,
+            )
         return CallCore(
             session_id=started.session_id,
             media=media,
@@ -125,6 +138,7 @@ class CallServices:
             redaction=self.settings.redaction,
             speakers=self.speech.new_speakers(media),
             emit_speakers=emit_speakers,
+            monitor=monitor,
         )
 
 
