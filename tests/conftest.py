@@ -51,6 +51,7 @@ SLOW_MODULES = frozenset(
         "tests/speech/test_voice_embedding.py",
         "tests/speech/test_transcriber.py",
         "tests/speech/test_vosk_partials.py",
+        "tests/ui/test_browser.py",
     }
 )
 
