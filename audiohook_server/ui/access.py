@@ -10,7 +10,8 @@ login (the login page aside). A login exchanges a credential the server already 
   (`api-key:<key id>` or `jwt:<subject>`, never the key or the token), a random session id and the
   session's CSRF token;
 - **HttpOnly** (no script reads it), **SameSite=Strict** (no other site's page sends it), `Secure` when
-  the server speaks TLS itself or the request came over https, `Path=/ui`;
+  the server speaks TLS itself or a TLS proxy in front says the browser did (`X-Forwarded-Proto`),
+  `Path=/ui`;
 - **CSRF-safe**: the two state-changing requests (login, logout) are POSTs that must come from a page
   of this server (`Origin`, else `Sec-Fetch-Site`, must say so), and logout must carry the session's
   CSRF token (the pages embed it); every other route is a GET that changes nothing;
@@ -141,17 +142,20 @@ class UiAccess:
     def csrf_matches(session: UiSession, token: str) -> bool:
         return hmac.compare_digest(session.csrf.encode(), token.encode("utf-8", "surrogatepass"))
 
-    @staticmethod
-    def same_origin(request: Request) -> bool:
-        """A state-changing request came from one of this server's pages (not another site's form)."""
+    def same_origin(self, request: Request) -> bool:
+        """A state-changing request came from one of this server's pages (not another site's form): its
+        Origin is the Host it was sent to (or `--public-authority`, the name clients use behind a proxy)."""
         origin = request.headers.get("origin")
         if origin is not None and origin != "null":
-            host = request.headers.get("host", "")
-            return urlsplit(origin).netloc == host
+            hosts = {request.headers.get("host", ""), self.settings.public_authority or ""} - {""}
+            return urlsplit(origin).netloc in hosts
         fetch_site = request.headers.get("sec-fetch-site")
         if fetch_site is not None:
             return fetch_site in ("same-origin", "none")
         return origin is None  # a client without either header (curl, a script) is not a browser's cross-site form
 
     def secure_cookie(self, request: Request) -> bool:
-        return self.settings.tls_cert is not None or request.url.scheme == "https"
+        """Whether the cookie is `Secure`: the server speaks TLS, or a TLS proxy in front says the browser
+        did (X-Forwarded-Proto; trusting it costs nothing: a false claim only keeps the cookie off http)."""
+        forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+        return self.settings.tls_cert is not None or request.url.scheme == "https" or forwarded == "https"

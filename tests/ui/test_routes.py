@@ -187,3 +187,13 @@ def test_without_ui_there_are_no_routes(tmp_path: Path) -> None:
         assert not ui_routes(server)
     finally:
         server.stop()
+
+
+def test_behind_a_tls_proxy_the_cookie_is_secure(running: RunningServer) -> None:
+    answer = requests.post(
+        f"{base(running)}/ui/login",
+        data={"credential": API_KEY},
+        headers={"X-Forwarded-Proto": "https"},
+        allow_redirects=False,
+    )
+    assert answer.status_code == 303 and "Secure" in answer.headers["set-cookie"]
