@@ -71,8 +71,7 @@ class UiAccess:
         self.authenticator = authenticator
         secret = settings.ui_secret
         if secret is None:
-            secret = secrets.token_hex(32)
-            log.info("supervisor pages: no --ui-secret set; logins last until this process stops")
+            secret = secrets.token_hex(32)  # logins last until this process stops (docs/ui.md)
         self._signer = URLSafeTimedSerializer(secret, salt=SALT)
         self.max_age_s = settings.ui_session_s
         self._revoked: dict[str, float] = {}  # session id -> when its cookie expires anyway
