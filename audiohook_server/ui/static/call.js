@@ -51,7 +51,7 @@
       el("div", { class: "call-main" },
         el("section", { class: "panel chart-panel" }, el("h2", {}, "Sentiment"), chartBox, timeline),
         el("section", { class: "panel transcript-panel" }, el("h2", {}, "Transcript"), player, transcript)),
-      el("aside", { class: "call-side" }, summary, score, alerts))
+      el("aside", { class: "call-side" }, alerts, summary, score))
   );
 
   transcript.addEventListener("scroll", () => {
