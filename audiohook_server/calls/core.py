@@ -261,8 +261,9 @@ class CallCore:
             if self._opened:
                 self._opened = False
                 await self._blocking(self.exports.close, self.latest_analysis, self.end_reason)
-                if self.monitor is not None:
-                    self.monitor.ended(self.end_reason, self.exports.csv_path)
+            if self.monitor is not None:  # also for a call that ended before its files were opened
+                monitor, self.monitor = self.monitor, None
+                monitor.ended(self.end_reason, self.exports.csv_path)
 
     # ---- audio -------------------------------------------------------------------------------
 
