@@ -20,9 +20,11 @@ The rules for what needs a human (alerts, the floor's `attention`) live here, pu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from audiohook_server.calls.call_record import talk_shares
 
 __all__ = [
     "ALERT_CATEGORIES",
@@ -76,14 +78,10 @@ def row_utterance(utterance_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def talk_share(utterances: Iterable[Mapping[str, Any]]) -> dict[str, float]:
-    """Each speaker's part of the speech time (the utterances' lengths), 0-1."""
-    seconds: dict[str, float] = {}
-    for utterance in utterances:
-        length = max(0.0, float(utterance["end"]) - float(utterance["start"]))
-        seconds[str(utterance["speaker"])] = seconds.get(str(utterance["speaker"]), 0.0) + length
-    total = sum(seconds.values())
-    return {speaker: round(s / total, 3) for speaker, s in seconds.items()} if total > 0 else {}
+def talk_share(utterances: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Each speaker's part of the speech time, 0-1, as calls.csv counts it (`call_record.talk_shares`),
+    for the speakers who spoke."""
+    return {speaker: share for speaker, share in talk_shares(utterances).items() if share}
 
 
 def _label(text: str) -> str:
