@@ -24,7 +24,8 @@ __all__ = ["find_call_csv", "read_call"]
 
 log = logging.getLogger(__name__)
 
-CALL_LOG_GLOB = "calls*.csv"
+# calls.csv and its later versions (calls.v2.csv, …), not a session named calls_… (atomic_files)
+CALL_LOG_GLOBS = ("calls.csv", "calls.v*.csv")
 ANALYSIS_KEYS = ("summary", "sentiment", "emotion", "agent_score", "process_issues", "repeated_problems",
                  "marketing_mentions")  # fmt: skip
 
@@ -44,7 +45,7 @@ def find_call_csv(directory: Path, key: str) -> Path | None:
         if direct is not None:
             return direct
     newest: tuple[str, str] | None = None
-    for log_path in sorted(directory.glob(CALL_LOG_GLOB)):
+    for log_path in sorted(path for pattern in CALL_LOG_GLOBS for path in directory.glob(pattern)):
         try:
             with log_path.open(newline="", encoding="utf-8") as handle:
                 for row in csv.DictReader(handle):
