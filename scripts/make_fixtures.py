@@ -602,6 +602,271 @@ def build_languages(out_dir: Path = LANGUAGES_OUT) -> dict[str, Any]:
     return script
 
 
+# --- Timed calls with overlap and silence (benchmarks/bench_dynamics.py) ---------------------------------------------
+# Each turn starts ``offset_s`` after the end of the speech so far (the latest end of any earlier turn), so an
+# offset may be negative (the turn starts while the other side is still talking) or long (a silence). Speech
+# spans are measured on each placed clip: 20 ms frames within ``TIMED_SPEECH_DB`` of the clip's loudest frame.
+TIMED_FRAME_S = 0.02
+TIMED_SPEECH_DB = -40.0
+TIMED_HOLD_MUSIC_DBFS = -25.0  # RMS of the hold music on the agent channel (after the speech's gain)
+TIMED_HOLD_NOTES_HZ = (523.25, 659.25, 783.99, 659.25, 587.33, 698.46, 880.0, 698.46)  # a loop of sine notes
+TIMED_NOTE_S = 0.45
+TIMED_MUSIC_MARGIN_S = 0.8  # music starts this long after the hold phrase and stops this long before the return
+TIMED_BACKCHANNEL_WORDS = 2  # a turn of at most this many words, started over the other side, is a back-channel
+TIMED_INTERRUPTION_MIN_S = 0.3  # an interruption starts at least this long before the other side's end
+TIMED_DEAD_AIR_MIN_S = 3.0
+TIMED_OVERLAP_MIN_S = 0.1
+SOX_NOTE_CMD = "sox -D -n -r 16000 -b 16 -c 1 {dst} synth {seconds} sine {hz} fade q 0.03 {seconds} 0.08"
+
+
+@dataclass(frozen=True)
+class TimedTurn:
+    """One scripted turn: who, what, and when it starts after the speech so far ends (negative: overtalk).
+    ``hold`` ("silence" or "music") puts the call on hold after this (agent) turn until the agent's next turn."""
+
+    speaker: str
+    text: str
+    offset_s: float
+    hold: str | None = None
+
+
+def _speech_span(clip: np.ndarray, rate: int) -> tuple[int, int]:
+    """First and last sample (exclusive) of the 20 ms frames within ``TIMED_SPEECH_DB`` of the loudest."""
+    frame = round(TIMED_FRAME_S * rate)
+    count = max(1, clip.size // frame)
+    frames = clip[: count * frame].reshape(count, frame)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    loud = np.flatnonzero(rms >= rms.max() * 10 ** (TIMED_SPEECH_DB / 20))
+    return int(loud[0]) * frame, (int(loud[-1]) + 1) * frame
+
+
+def _union(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _intersection(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    return [(max(s1, s2), min(e1, e2)) for s1, e1 in a for s2, e2 in b if min(e1, e2) > max(s1, s2)]
+
+
+def _words(text: str) -> int:
+    return len(re.findall(r"[A-Za-z0-9']+", text))
+
+
+def _hold_music(seconds: float, work: Path) -> tuple[np.ndarray, list[str]]:
+    """``seconds`` of quiet sine-note music (16 kHz, RMS ``TIMED_HOLD_MUSIC_DBFS``), made note by note with sox."""
+    notes: list[np.ndarray] = []
+    commands: list[str] = []
+    for i, hz in enumerate(TIMED_HOLD_NOTES_HZ):
+        dst = work / f"note{i}.wav"
+        cmd = SOX_NOTE_CMD.format(dst=dst.name, seconds=TIMED_NOTE_S, hz=hz)
+        subprocess.run(cmd.split(), check=True, cwd=work, capture_output=True)
+        commands.append(cmd)
+        notes.append(read_wav_float(dst)[0])
+    loop = np.concatenate(notes)
+    length = round(seconds * SAMPLE_RATE)
+    music = np.tile(loop, length // loop.size + 1)[:length]
+    music *= 10 ** (TIMED_HOLD_MUSIC_DBFS / 20) / float(np.sqrt(np.mean(loop**2)))
+    return music, commands
+
+
+def render_timed_call(
+    turns: Sequence[TimedTurn], out_dir: Path, stereo_name: str = "call.wav", voices: dict[str, str] = FESTIVAL_VOICES
+) -> dict[str, Any]:
+    """Speak each turn (``synthesise``), place its speech at its scripted time on its speaker's channel (the
+    channels are separate, so turns may overlap), add hold music where scripted, and write ``stereo_name``
+    as ``render_call`` does (8 kHz mu-law, customer on channel 0, each channel 300-3400 Hz).
+
+    Returns the ground truth measured on the placed clips (seconds from the file's start): each turn's
+    speech ``start``/``end``; ``talk_s``, ``words``, ``speech_rate_wpm`` and ``turns`` per speaker (union of
+    their turns' spans); ``overlaps`` (customer speech intersected with agent speech; back-channels count)
+    each with the speaker who started second (``by``), whether it is a back-channel and whether it is an
+    interruption; ``overtalk_s``; ``silences`` (neither side speaking, between the first start and the last
+    end; holds marked); ``longest_silence_s``/``_start``; ``holds`` (the hold phrase's end to the agent's
+    return) and ``hold_s``; ``dead_air_s`` (silences of at least 3 s that are not holds); and the agent's
+    ``response_latencies`` (a customer turn's end to the agent's next start, when the customer had the floor
+    last and the agent starts after it ends).
+    """
+    if any(v.startswith("festival:") for v in voices.values()):
+        _require("text2wave", "festival festvox-us-slt-hts")
+    if any(not v.startswith("festival:") for v in voices.values()):
+        _require("espeak-ng")
+    _require("sox")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if any(t.speaker not in STEREO_CHANNEL for t in turns):
+        raise ValueError("every turn's speaker must be 'customer' or 'agent'")
+    with tempfile.TemporaryDirectory(prefix="make_fixtures_timed_") as tmp:
+        work = Path(tmp)
+        clips = [synthesise(t.text, voices[t.speaker], work, i) for i, t in enumerate(turns)]
+        spans = [_speech_span(clip, SAMPLE_RATE) for clip in clips]
+
+        # Timeline, in samples: clip i is placed so that its speech starts `offset_s` after the speech so far.
+        placed: list[tuple[int, int, int]] = []  # (clip start, speech start, speech end)
+        so_far = round(LEAD_IN_S * SAMPLE_RATE)
+        for i, (turn, (lead, tail)) in enumerate(zip(turns, spans, strict=True)):
+            speech_start = so_far + round(turn.offset_s * SAMPLE_RATE) if i else so_far
+            clip_start = speech_start - lead
+            if clip_start < 0 or (placed and speech_start < placed[-1][1]):
+                raise ValueError(f"turn {i} would start before the call or before the turn ahead of it")
+            for j, (other_start, _, _) in enumerate(placed):
+                if turns[j].speaker == turn.speaker and clip_start < other_start + clips[j].size:
+                    raise ValueError(f"turn {i} overlaps turn {j} of the same speaker")
+            placed.append((clip_start, speech_start, speech_start + tail - lead))
+            so_far = max(so_far, speech_start + tail - lead)
+        total = max(start + clip.size for (start, _, _), clip in zip(placed, clips, strict=True))
+        total += round(TAIL_S * SAMPLE_RATE)
+
+        tracks = {spk: np.zeros(total, dtype=np.float64) for spk in STEREO_CHANNEL}
+        for turn, clip, (start, _, _) in zip(turns, clips, placed, strict=True):
+            tracks[turn.speaker][start : start + clip.size] += clip
+        peak = max(float(np.max(np.abs(t))) for t in tracks.values())
+        gain = 10 ** (PEAK_DBFS / 20) / peak
+        for spk in tracks:
+            tracks[spk] *= gain
+
+        # Holds: from the hold phrase's speech end to the agent's next turn's speech start.
+        holds: list[tuple[float, float, str]] = []
+        sox_commands: list[str] = []
+        for i, turn in enumerate(turns):
+            if turn.hold is None:
+                continue
+            back = next((j for j in range(i + 1, len(turns)) if turns[j].speaker == "agent"), None)
+            if turn.speaker != "agent" or back is None or turn.hold not in ("silence", "music"):
+                raise ValueError(f"turn {i}: a hold ('silence' or 'music') follows an agent turn the agent ends")
+            start, end = placed[i][2], placed[back][1]
+            holds.append((start / SAMPLE_RATE, end / SAMPLE_RATE, turn.hold))
+            if turn.hold == "music":
+                margin = round(TIMED_MUSIC_MARGIN_S * SAMPLE_RATE)
+                music, commands = _hold_music((end - start - 2 * margin) / SAMPLE_RATE, work)
+                tracks["agent"][start + margin : start + margin + music.size] += music
+                sox_commands += commands
+
+        ulaw: dict[str, Path] = {}
+        for spk in ("customer", "agent"):
+            src, dst = work / f"{spk}_16k.wav", work / f"{spk}_8k_ulaw.wav"
+            write_wav_pcm16(src, tracks[spk], SAMPLE_RATE)
+            cmd = SOX_CHANNEL_CMD.format(src=src.name, dst=dst.name)
+            subprocess.run(cmd.split(), check=True, cwd=work, capture_output=True)
+            sox_commands.append(cmd)
+            ulaw[spk] = dst
+        cmd = SOX_MERGE_CMD.format(customer=ulaw["customer"].name, agent=ulaw["agent"].name, dst=stereo_name)
+        subprocess.run(cmd.split(), check=True, cwd=work, capture_output=True)
+        sox_commands.append(cmd)
+        shutil.copyfile(work / stereo_name, out_dir / stereo_name)
+    truth = _timed_truth(turns, [(s / SAMPLE_RATE, e / SAMPLE_RATE) for _, s, e in placed], holds, total / SAMPLE_RATE)
+    return {**truth, "rendered": {"voices": dict(voices), "sox": sox_commands, "speech_db": TIMED_SPEECH_DB}}
+
+
+def _r3(seconds: float) -> float:
+    return round(seconds, 3)
+
+
+def _timed_truth(
+    turns: Sequence[TimedTurn],
+    spans: Sequence[tuple[float, float]],
+    holds: Sequence[tuple[float, float, str]],
+    duration_s: float,
+) -> dict[str, Any]:
+    """The conversation's dynamics from the turns' speech spans (seconds): see ``render_timed_call``."""
+    by_speaker = {
+        spk: _union([span for t, span in zip(turns, spans, strict=True) if t.speaker == spk]) for spk in STEREO_CHANNEL
+    }
+    speakers: dict[str, dict[str, Any]] = {}
+    for spk, union in by_speaker.items():
+        talk = sum(e - s for s, e in union)
+        words = sum(_words(t.text) for t in turns if t.speaker == spk)
+        speakers[spk] = {
+            "talk_s": _r3(talk),
+            "words": words,
+            "speech_rate_wpm": round(words * 60 / talk, 1) if talk else 0.0,
+            "turns": sum(t.speaker == spk for t in turns),
+            "interruptions": 0,
+        }
+    overlaps: list[dict[str, Any]] = []
+    for start, end in _union(_intersection(by_speaker["customer"], by_speaker["agent"])):
+        active = [i for i, (s, e) in enumerate(spans) if s <= start + 1e-9 and e > start]
+        second = max(active, key=lambda i: spans[i][0])
+        first = max((i for i in active if turns[i].speaker != turns[second].speaker), key=lambda i: spans[i][0])
+        backchannel = _words(turns[second].text) <= TIMED_BACKCHANNEL_WORDS
+        interruption = not backchannel and spans[first][1] - spans[second][0] >= TIMED_INTERRUPTION_MIN_S
+        by = turns[second].speaker
+        if interruption:
+            speakers[by]["interruptions"] += 1
+        overlaps.append(
+            {
+                "start": _r3(start),
+                "end": _r3(end),
+                "duration_s": _r3(end - start),
+                "by": by,
+                "of": turns[first].speaker,
+                "turn": second,
+                "backchannel": backchannel,
+                "interruption": interruption,
+            }
+        )
+    everyone = _union(spans)
+    hold_spans = [(s, e) for s, e, _ in holds]
+    silences = [
+        {
+            "start": _r3(a_end),
+            "end": _r3(b_start),
+            "duration_s": _r3(b_start - a_end),
+            "hold": any(s - 1e-6 <= a_end and b_start <= e + 1e-6 for s, e in hold_spans),
+        }
+        for (_, a_end), (b_start, _) in pairwise(everyone)
+    ]
+    longest = max(silences, key=lambda s: s["duration_s"], default=None)
+    latencies: list[float] = []
+    for i, turn in enumerate(turns):
+        if turn.speaker != "agent":
+            continue
+        earlier = [j for j in range(len(turns)) if j != i and spans[j][0] < spans[i][0]]
+        if not earlier:
+            continue
+        last = max(earlier, key=lambda j: spans[j][1])
+        if turns[last].speaker == "customer" and spans[last][1] <= spans[i][0]:
+            latencies.append(_r3(spans[i][0] - spans[last][1]))
+    return {
+        "turns": [
+            {
+                "index": i,
+                "speaker": t.speaker,
+                "channel": GENESYS_CHANNEL[t.speaker],
+                "text": t.text,
+                "offset_s": t.offset_s,
+                "start": _r3(s),
+                "end": _r3(e),
+                **({"hold": t.hold} if t.hold else {}),
+            }
+            for i, (t, (s, e)) in enumerate(zip(turns, spans, strict=True))
+        ],
+        "duration_s": _r3(duration_s),
+        "speech_start": _r3(everyone[0][0]),
+        "speech_end": _r3(everyone[-1][1]),
+        "speakers": speakers,
+        "overlaps": overlaps,
+        "overtalk_s": _r3(sum(o["duration_s"] for o in overlaps)),
+        "overtalk_count": sum(o["duration_s"] >= TIMED_OVERLAP_MIN_S for o in overlaps),
+        "interruptions": sum(o["interruption"] for o in overlaps),
+        "silences": silences,
+        "longest_silence_s": longest["duration_s"] if longest else 0.0,
+        "longest_silence_start": longest["start"] if longest else 0.0,
+        "dead_air_s": _r3(
+            sum(s["duration_s"] for s in silences if s["duration_s"] >= TIMED_DEAD_AIR_MIN_S and not s["hold"])
+        ),
+        "holds": [
+            {"start": _r3(s), "end": _r3(e), "duration_s": _r3(e - s), "music": kind == "music"} for s, e, kind in holds
+        ],
+        "hold_s": _r3(sum(e - s for s, e, _ in holds)),
+        "response_latencies": latencies,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
