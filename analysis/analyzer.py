@@ -44,6 +44,7 @@ from typing import Final
 from analysis import agent_score, call_state, decisions, emotion, sentiment, summary
 from analysis.backends import AnalysisModels, lexicon_backend
 from analysis.categories import CATEGORY_NAMES, CategoryMatcher, describe
+from analysis.live import CallContext, LiveAnalytics, LiveInput
 from analysis.text import count_words
 from analysis.types import SPEAKERS, CallAnalysis, CategoryHit, Utterance, UtteranceAnalysis
 
@@ -93,6 +94,12 @@ class _Record:
             self.signals.closing > 0,
             aside,
         )
+
+
+def _live_speaker(speaker: object) -> str:
+    """A diarized mono speaker ("speaker_2") keeps its label for the dynamics; anything else is "unknown"."""
+    value = speaker.strip().lower() if isinstance(speaker, str) else ""
+    return value if value.startswith("speaker_") and value[8:].isdigit() and len(value) < 16 else "unknown"
 
 
 def _normal_speaker(speaker: object) -> str:
@@ -211,11 +218,13 @@ class CallAnalyzer:
         *,
         categories: CategoryMatcher | None = None,
         models: AnalysisModels | None = None,
+        goal: str = "",
     ) -> None:
         self._min_words = max(0, min_words)
         self._models = models if models is not None else lexicon_backend()
         if categories is not None:
             self._models = replace(self._models, phrases=categories)
+        self._live = LiveAnalytics(voice=self._models.config.voice_emotion, goal=goal if isinstance(goal, str) else "")
         self._records: list[_Record] = []
         self._word_count = 0
         self._content_counts: Counter[str] = Counter()
@@ -223,6 +232,11 @@ class CallAnalyzer:
         self._languages: dict[str, Counter[str]] = {}  # speaker -> language -> utterances
         self._translated: Counter[str] = Counter()  # speaker -> utterances read through a translation
         self._cached: CallAnalysis | None = None
+
+    @property
+    def wants_prosody(self) -> bool:
+        """Whether utterances should carry their ``prosody`` (the voice terms of the emotion are on)."""
+        return self._live.voice
 
     @property
     def word_count(self) -> int:
@@ -244,6 +258,7 @@ class CallAnalyzer:
             findings = self._models.analyse(text, start, speaker, features.sentences, utterance.original or "")
             result = findings.result
             hits = findings.hits
+            embedding = findings.embedding
             signals = agent_score.utterance_signals(text)
             cues = decisions.decision_cues(text, speaker)
         else:
@@ -258,6 +273,7 @@ class CallAnalyzer:
             signals = agent_score.AgentSignals()
             features = summary.SummaryFeatures()
             cues = decisions.DecisionCues()
+            embedding = None
         accepted = declined = False
         if cues.accept or cues.decline:
             offered = decisions.offer_in_reach([r for r in self._records if r.words]) is not None
@@ -270,6 +286,33 @@ class CallAnalyzer:
                 hit = CategoryHit("marketing_mentions", label, text[:120], start, speaker, text=text[:300])
                 hits = (*hits, hit)
                 result = replace(result, hits=(*result.hits, hit))
+        update = self._live.add(
+            LiveInput(
+                str(utterance.utterance_id or f"u{len(self._records) + 1}"),
+                speaker if speaker != "unknown" or not utterance.speaker else _live_speaker(utterance.speaker),
+                utterance.channel if isinstance(utterance.channel, int) else 0,
+                text,
+                start,
+                end,
+                words,
+                result,
+                hits,
+                cues,
+                accepted,
+                signals.resolution_sentence if speaker != "customer" else None,
+                tuple(utterance.word_times or ()),
+                embedding,
+                utterance.prosody,
+            )
+        )
+        result = replace(
+            result,
+            emotion7=update.emotion.distribution,
+            pad=update.emotion.pad.to_json(),
+            emotion_confidence=update.emotion.confidence,
+            moments=update.moments,
+            transitions=update.transitions,
+        )
         record = _Record(
             len(self._records), start, speaker, words, end, result, hits, signals, features, cues, accepted, declined
         )
@@ -315,6 +358,10 @@ class CallAnalyzer:
         outcome = _summary_decision(decided, spoken, summary_input, ordered)
         hits = tuple(hit for r in ordered for hit in r.hits)
         process, repeated, marketing = (describe(hits, name) for name in CATEGORY_NAMES)
+        parts = summary.summary_parts(summary_input, outcome)
+        live = self._live.view(
+            CallContext(parts, decided.outcome, label, scored.score, scored.evidence, scored.breakdown)
+        )
         return CallAnalysis(
             summary=summary.summarise(summary_input, self._content_counts, outcome),
             sentiment=label,
@@ -331,7 +378,7 @@ class CallAnalyzer:
             customer_trajectory=_trajectory(focus),
             agent_score_evidence=scored.evidence,
             agent_score_limit=scored.limit,
-            summary_parts=summary.summary_parts(summary_input, outcome),
+            summary_parts=parts,
             utterance_count=len(self._records),
             outcome=decided.outcome,
             languages={
@@ -342,6 +389,7 @@ class CallAnalyzer:
                 }
                 for speaker, counts in self._languages.items()
             },
+            live=live,
         )
 
 

@@ -91,6 +91,9 @@ class UtteranceFindings:
 
     result: UtteranceAnalysis
     hits: tuple[CategoryHit, ...]
+    # the sentence encoder's row for the whole utterance, when a backend computed it anyway (the
+    # cognitive signals' focus reads it; None: no encoder ran, the focus falls back to words)
+    embedding: Embeddings | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +317,8 @@ class AnalysisModels:
             sentiment_scores=found.probabilities,
             hits=hits,
         )
-        return UtteranceFindings(result, hits)
+        embedded = turn.__dict__.get("embedded")  # cached_property: computed only if a backend needed it
+        return UtteranceFindings(result, hits, embedded.utterance if isinstance(embedded, _Embedded) else None)
 
     def _category_hits(self, turn: _Turn, start: float) -> tuple[CategoryHit, ...]:
         hits = self.phrases.match(turn.text, start, turn.speaker)

@@ -25,6 +25,9 @@ field                          suggested server flag        meaning
 ``semantic_categories``        ``--no-semantic-categories`` match categories by meaning as well as by phrase
 ``category_similarity``        ``--category-similarity``    cosine threshold for a match by meaning
 ``torch_threads``              ``--analysis-threads``       torch intra-op threads for analysis (default 1)
+``voice_emotion``              ``--voice-emotion``          arousal and dominance also from the voice
+                                                            (prosody against the speaker's baseline);
+                                                            off: no emotional speech to tune it on
 ``cache_dir``                  (``--model-cache-dir``/      where trained analysis models are cached
                                ``analysis``)                (default ~/.cache/audiohook-server/analysis)
 =============================  ===========================  ==================================================
@@ -59,6 +62,8 @@ class AnalysisConfig:
     semantic_categories: bool = True
     category_similarity: float = DEFAULT_CATEGORY_SIMILARITY
     torch_threads: int = 1
+    # arousal and dominance also from the voice (analysis.prosody); off by default (analysis.emotion_pad)
+    voice_emotion: bool = False
     # where trained analysis models (turn classifier, embedding heads) are cached
     # (None: ~/.cache/audiohook-server/analysis)
     cache_dir: Path | None = None

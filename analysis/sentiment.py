@@ -22,6 +22,7 @@ compound exactly.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -38,6 +39,7 @@ __all__ = [
     "probabilities",
     "thirds",
     "vader_scores",
+    "valenced_words",
 ]
 
 POSITIVE_THRESHOLD: Final = 0.05
@@ -89,6 +91,18 @@ def polarity(text: str) -> float:
         chunk = tokens[begin : begin + CHUNK_WORDS]
         total += len(chunk) * _compound(" ".join(chunk))
     return max(-1.0, min(1.0, round(total / len(tokens), 4)))
+
+
+def valenced_words(text: str, limit: int = 4) -> list[tuple[str, float]]:
+    """The words of ``text`` VADER's (tuned) lexicon gives a valence, strongest first, each once: what
+    moved the score (a transition's drivers quote them)."""
+    found: dict[str, float] = {}
+    lexicon: dict[str, float] = _ANALYZER.lexicon
+    for word in re.findall(r"[a-z']+", text.lower()):
+        valence = lexicon.get(word)
+        if valence is not None and word not in found:
+            found[word] = float(valence)
+    return sorted(found.items(), key=lambda item: -abs(item[1]))[: max(0, limit)]
 
 
 def vader_scores(text: str) -> tuple[float, float, float]:

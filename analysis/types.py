@@ -7,6 +7,12 @@ the analyzer's back, and so that they compare by value in tests.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # they import this module
+    from analysis.moments import Moment
+    from analysis.prosody import Prosody
+    from analysis.transitions import Transition
 
 __all__ = [
     "EVENT_KEYS",
@@ -44,6 +50,10 @@ class Utterance:
     language: str = "en"  # what was spoken
     translated: bool = False  # `text` is Whisper's English translation of what was said in `language`
     original: str = ""  # then: what was said (the categories' phrases are looked for in both)
+    utterance_id: str = ""  # the id the events carry (moments and transitions name it)
+    # the words' (start, end) in stream seconds, when the recognizer gave them (pauses between words)
+    word_times: tuple[tuple[float, float], ...] = ()
+    prosody: Prosody | None = None  # how it sounded (analysis.prosody), when the voice is measured
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,14 @@ class UtteranceAnalysis:
     sentiment_scores: dict[str, float] = field(default_factory=dict, hash=False)
     # the category hits found in this utterance (the call-level columns aggregate them)
     hits: tuple[CategoryHit, ...] = ()
+    # the live analytics (analysis.live): the 7-way emotion (analysis.emotion_pad.EKMAN_LABELS ->
+    # probability), PAD scores (valence, arousal, dominance in -1..1) and their confidence, and the
+    # moments and customer-state transitions this utterance produced
+    emotion7: dict[str, float] = field(default_factory=dict, hash=False)
+    pad: dict[str, float] = field(default_factory=dict, hash=False)
+    emotion_confidence: float = 0.0
+    moments: tuple[Moment, ...] = ()
+    transitions: tuple[Transition, ...] = ()
 
     @property
     def categories(self) -> str:
@@ -109,6 +127,9 @@ class CallAnalysis:
     # per speaker: the language most of their utterances were in, and how many of them were read through
     # an English translation ({"agent": {"language": "de", "utterances": 12, "translated": 12}})
     languages: dict[str, dict[str, object]] = field(default_factory=dict, hash=False)
+    # the live analytics so far (analysis.live.LiveAnalytics.view): dynamics, cognitive, customer_state,
+    # transitions, moments, alerts, rolling_summary, summary_key
+    live: dict[str, object] = field(default_factory=dict, hash=False)
 
     def to_event(self) -> dict[str, object]:
         """The protocol's `analysis` block: exactly the keys summary, sentiment, emotion,
@@ -123,8 +144,9 @@ class CallAnalysis:
         ``customer_trajectory`` (start -> end), ``agent_score`` (score, base, components, evidence),
         ``categories`` (category -> every hit with label, matched text, utterance text, time, speaker,
         how it matched and the similarity), ``summary_parts`` (issue, action, outcome, follow_up),
-        ``languages`` (per speaker: language, utterances, how many read through a translation) and
-        ``analysed_from_translation``.
+        ``languages`` (per speaker: language, utterances, how many read through a translation),
+        ``analysed_from_translation``, and the live analytics: ``dynamics``, ``cognitive``,
+        ``customer_state``, ``transitions``, ``moments``, ``alerts`` and ``rolling_summary``.
         """
         categories: dict[str, list[dict[str, object]]] = {}
         for hit in sorted(self.hits, key=lambda h: h.start):
@@ -160,4 +182,5 @@ class CallAnalysis:
             "languages": {speaker: dict(view) for speaker, view in self.languages.items()},
             # The text models are English: a call in another language was analysed from its translation.
             "analysed_from_translation": any(view.get("translated") for view in self.languages.values()),
+            **{key: value for key, value in self.live.items() if key != "summary_key"},
         }

@@ -17,12 +17,14 @@ from analysis.categories import (
     utterance_counts,
 )
 from analysis.config import AnalysisConfig
+from analysis.moments import MOMENT_LABELS
 from tests.analysis.scripted_calls import run_call, utterance
 
 
 def test_default_category_labels_are_the_documented_ones() -> None:
     table = default_categories()
-    assert set(table) == {"process_issues", "repeated_problems", "marketing_mentions"}
+    assert set(table) == {"process_issues", "repeated_problems", "marketing_mentions", "moments"}
+    assert set(table["moments"]) == set(MOMENT_LABELS)  # the live moments' phrases (analysis.moments)
     assert set(table["process_issues"]) == {
         "hold",
         "transfer",

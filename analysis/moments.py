@@ -1,0 +1,457 @@
+"""Moments a supervisor acts on: objections, commitments, escalation requests, cancellation threats,
+purchase intent, resolutions and complaints, found live, one utterance at a time.
+
+A category hit says a phrase was said ("manager" appears in "let me ask my manager"); a moment says
+what the turn *is* for the call: the customer asks for a manager. So the moment rules read the
+``moments`` category's hits (phrases of ``default_categories.json`` and meaning matches against
+``category_examples.json``, both extendable by the user's categories file like any category) and
+decide with who said it and where in the call it was said:
+
+* ``objection``, ``escalation_request``, ``cancellation_threat``, ``purchase_intent`` and
+  ``complaint`` are the customer's (a mono call's "unknown" speaker counts as the customer only when
+  the turn is not the agent's by its words);
+* ``cta_commit``: the customer agrees to an offer or a proposed next step: an acceptance of an offer
+  in reach (``analysis.decisions``), or a commitment phrase right after the agent proposed something
+  (a question such as "shall I book that?", "would you like ...", or an offer);
+* ``resolution``: the agent states the fix, refund, booking, plan or cancellation done (or the customer
+  confirms it works), once per open issue: an issue opens at the start of the call and with each
+  complaint, request, objection or commitment, and a resolution closes it;
+* ``complaint``: a negative customer turn with a complaint phrase or match, the first statement of each
+  complaint: not a turn that is already an objection, threat or escalation, and not a repetition of an
+  earlier complaint (content words shared with it);
+* ``cancellation_threat`` and ``escalation_request``: once per call until the customer accepts
+  something (a threat after a save is a new one).
+
+Every other category hit (process issues, repeated problems, marketing mentions, a user's categories)
+is a moment of its label as found (``category`` "hold", ``labels`` ["process_issues", "hold"]); the
+seven moments' ``labels`` are ["moments", label], and ``match`` says how it was found (phrase,
+meaning, decision, first_negative, rule). Escalation requests and cancellation threats are
+alerts (``alert: true`` with the reason), as is dead air of ``DEAD_AIR_ALERT_S`` or more and sustained
+anger (``analysis.transitions``). Pure; one ``MomentTracker`` per call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from analysis.decisions import DecisionCues
+from analysis.text import compile_phrases, truncate, words
+from analysis.types import CategoryHit
+
+__all__ = [
+    "ALERT_MOMENTS",
+    "DEAD_AIR_ALERT_S",
+    "MOMENT_CATEGORY",
+    "MOMENT_LABELS",
+    "Moment",
+    "MomentTracker",
+    "MomentTurn",
+]
+
+MOMENT_CATEGORY: Final = "moments"
+MOMENT_LABELS: Final = (
+    "objection",
+    "cta_commit",
+    "escalation_request",
+    "cancellation_threat",
+    "purchase_intent",
+    "resolution",
+    "complaint",
+)
+ALERT_MOMENTS: Final = {
+    "escalation_request": "the customer asked for a manager or an escalation",
+    "cancellation_threat": "the customer threatened to cancel or leave",
+}
+DEAD_AIR_ALERT_S: Final = 10.0
+PHRASE_CONFIDENCE: Final = 0.85
+DECISION_CONFIDENCE: Final = 0.9
+_CUSTOMER_ONLY: Final = frozenset(MOMENT_LABELS) - {"resolution", "cta_commit"}
+_ONCE_UNTIL_ACCEPTED: Final = frozenset({"cancellation_threat", "escalation_request"})
+_OPENS_ISSUE: Final = frozenset({"complaint", "objection", "cancellation_threat", "escalation_request", "cta_commit"})
+_SUMMARY: Final = {
+    "objection": "Customer objects",
+    "cta_commit": "Customer agrees",
+    "escalation_request": "Customer asks to escalate",
+    "cancellation_threat": "Customer threatens to leave",
+    "purchase_intent": "Customer wants to buy",
+    "resolution": "Resolved",
+    "complaint": "Customer complains",
+}
+# the agent proposes something the customer can say yes to
+_PROPOSAL: Final = compile_phrases(
+    [
+        "shall i",
+        "should i",
+        "would you like",
+        "do you want me to",
+        "want me to",
+        "would either",
+        "would that",
+        "would it help",
+        "would you be happy",
+        "can i put",
+        "can i book",
+        "i can offer",
+        "i can do",
+        "i can put",
+        "i can book",
+        "i can send",
+        "if you can send",
+        "if you take",
+        "we can",
+        "i could",
+        "i'll email",
+        "i'll send you",
+        "i can email",
+    ]
+)
+# a short yes to a proposal that names no commitment phrase: "Oh, Friday, please."
+_SHORT_YES: Final = compile_phrases(["please", "that one", "that'd be", "that would be", "perfect", "great", "lovely"])
+SHORT_YES_WORDS: Final = 8
+_WITHDRAWN: Final = compile_phrases(
+    ["forget the", "never mind the", "don't need the", "i'll stay", "i'll keep it", "no need to cancel"]
+)
+_MIN_COMPLAINT_WORDS: Final = 6
+FIRST_COMPLAINT_TURNS: Final = 3  # a complaint without a listed phrase: only among the customer's first turns
+# a complaint is said in irritation (or confusion at a charge), not in sadness or fear: "I was made
+# redundant", "I've been dreading this call" are hardship, not complaints
+_ANNOYED: Final = frozenset({"frustrated", "angry"})
+_COMPLAINING: Final = frozenset({"frustrated", "angry", "confused", "neutral", "anxious"})
+_STOPWORDS: Final = frozenset(
+    [
+        "about",
+        "after",
+        "again",
+        "also",
+        "been",
+        "before",
+        "being",
+        "both",
+        "but",
+        "can't",
+        "could",
+        "didn't",
+        "does",
+        "doesn't",
+        "don't",
+        "down",
+        "even",
+        "every",
+        "from",
+        "have",
+        "haven't",
+        "here",
+        "it's",
+        "just",
+        "know",
+        "like",
+        "look",
+        "make",
+        "more",
+        "much",
+        "need",
+        "never",
+        "nothing",
+        "only",
+        "over",
+        "really",
+        "right",
+        "said",
+        "same",
+        "says",
+        "should",
+        "since",
+        "some",
+        "still",
+        "than",
+        "that",
+        "that's",
+        "their",
+        "them",
+        "then",
+        "there",
+        "they",
+        "this",
+        "those",
+        "time",
+        "told",
+        "very",
+        "want",
+        "was",
+        "wasn't",
+        "well",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "will",
+        "with",
+        "would",
+        "yeah",
+        "you've",
+        "your",
+        "you're",
+        "i've",
+        "i'm",
+        "it's",
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MomentTurn:
+    """What the moment rules need of one utterance, in call order."""
+
+    utterance_id: str
+    speaker: str
+    text: str
+    start: float
+    end: float
+    hits: tuple[CategoryHit, ...]
+    sentiment: str
+    emotion: str = "neutral"  # the contact-centre label (analysis.emotion)
+    cues: DecisionCues = field(default_factory=DecisionCues)
+    accepted: bool = False  # an acceptance of an offer in reach (analysis.decisions)
+    resolution_sentence: str | None = None  # the agent states a fix or next step (analysis.agent_score)
+
+
+@dataclass(frozen=True, slots=True)
+class Moment:
+    """One moment, as the SSE ``moment`` event and the summary file carry it."""
+
+    moment_id: str
+    category: str  # one of MOMENT_LABELS, dead_air, or a category of the categories file
+    speaker: str
+    start: float
+    end: float
+    utterance_ids: tuple[str, ...]
+    summary: str
+    labels: tuple[str, ...]
+    confidence: float
+    alert: bool = False
+    reason: str = ""
+    match: str = "rule"  # phrase, meaning (the categories' MiniLM similarity), decision, rule
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "moment_id": self.moment_id,
+            "category": self.category,
+            "speaker_id": self.speaker,
+            "start_ms": round(self.start * 1000),
+            "end_ms": round(self.end * 1000),
+            "utterance_ids": list(self.utterance_ids),
+            "summary": self.summary,
+            "labels": list(self.labels),
+            "confidence": round(self.confidence, 3),
+            "match": self.match,
+            "alert": self.alert,
+            "reason": self.reason,
+        }
+
+
+def _content(text: str) -> frozenset[str]:
+    return frozenset(w for w in words(text) if len(w) >= 4 and w not in _STOPWORDS)
+
+
+@dataclass
+class MomentTracker:
+    """The moments of one call so far; ``add`` gives the new ones of each utterance."""
+
+    _count: int = 0
+    _last_agent: MomentTurn | None = None
+    _issue_open: bool = True
+    _complaints: list[frozenset[str]] = field(default_factory=list)
+    _raised: set[str] = field(default_factory=set)
+    _customer_turns: int = 0
+    moments: list[Moment] = field(default_factory=list)
+
+    def _new(
+        self,
+        turn: MomentTurn,
+        category: str,
+        summary: str,
+        labels: Sequence[str],
+        confidence: float,
+        alert: str = "",
+        match: str = "rule",
+    ) -> Moment:
+        self._count += 1
+        moment = Moment(
+            f"m{self._count}",
+            category,
+            turn.speaker,
+            turn.start,
+            turn.end,
+            (turn.utterance_id,) if turn.utterance_id else (),
+            summary,
+            tuple(labels),
+            confidence,
+            bool(alert),
+            alert,
+            match,
+        )
+        self.moments.append(moment)
+        return moment
+
+    def dead_air(self, start: float, end: float, speaker: str = "") -> Moment:
+        """A silence nobody broke for ``end - start`` seconds (reported by the dynamics)."""
+        self._count += 1
+        duration = end - start
+        moment = Moment(
+            f"m{self._count}",
+            "dead_air",
+            speaker,
+            start,
+            end,
+            (),
+            f"{duration:.0f} s of dead air",
+            ("dynamics", "dead_air"),
+            1.0,
+            duration >= DEAD_AIR_ALERT_S,
+            f"nobody spoke for {duration:.0f} s" if duration >= DEAD_AIR_ALERT_S else "",
+        )
+        self.moments.append(moment)
+        return moment
+
+    def sustained_anger(self, utterance_id: str, speaker: str, start: float, text: str) -> Moment:
+        """The customer angry two utterances in a row (reported by ``analysis.transitions``)."""
+        self._count += 1
+        quote = truncate(" ".join(text.split()), 90)
+        moment = Moment(
+            f"m{self._count}",
+            "sustained_anger",
+            speaker,
+            start,
+            start,
+            (utterance_id,) if utterance_id else (),
+            f'Customer angry again: "{quote}"',
+            ("transitions", "sustained_anger"),
+            0.8,
+            True,
+            "sustained anger: the customer is angry two utterances in a row",
+        )
+        self.moments.append(moment)
+        return moment
+
+    def add(self, turn: MomentTurn) -> list[Moment]:
+        """The moments ``turn`` is (in MOMENT_LABELS order), then its other category hits."""
+        found = self._moment_labels(turn)
+        quote = truncate(" ".join(turn.text.split()), 90)
+        new: list[Moment] = []
+        for label in MOMENT_LABELS:
+            if label not in found:
+                continue
+            how, confidence = found[label]
+            alert = ALERT_MOMENTS.get(label, "")
+            summary = f'{_SUMMARY[label]}: "{quote}"'
+            new.append(self._new(turn, label, summary, (MOMENT_CATEGORY, label), confidence, alert, how))
+        for hit in turn.hits:
+            if hit.category == MOMENT_CATEGORY:
+                continue
+            # a category hit is a moment of its label (hold, transfer, offer_accepted ...), as it always was
+            confidence = hit.similarity if hit.similarity is not None else PHRASE_CONFIDENCE
+            summary = f'{hit.label.replace("_", " ")}: "{truncate(hit.phrase, 60)}"'
+            new.append(self._new(turn, hit.label, summary, (hit.category, hit.label), confidence, "", hit.match))
+        self._after(turn, found)
+        return new
+
+    def _moment_labels(self, turn: MomentTurn) -> dict[str, tuple[str, float]]:
+        """label -> (how it was found, confidence) for the moments this turn is."""
+        speaker = turn.speaker
+        customer = speaker in ("customer", "unknown") or speaker.startswith("speaker_")
+        agent = speaker in ("agent", "unknown") or speaker.startswith("speaker_")
+        matched: dict[str, tuple[str, float]] = {}
+        for hit in turn.hits:
+            if hit.category == MOMENT_CATEGORY and hit.label in MOMENT_LABELS and hit.label not in matched:
+                matched[hit.label] = (hit.match, hit.similarity if hit.similarity is not None else PHRASE_CONFIDENCE)
+        found: dict[str, tuple[str, float]] = {}
+        for label, value in matched.items():
+            if label in _CUSTOMER_ONLY and not customer:
+                continue
+            found[label] = value
+        self._commitment(turn, customer, found)
+        self._resolution(turn, agent, customer, found)
+        if "complaint" in found or "complaint" in matched:
+            found.pop("complaint", None)
+            if customer and turn.emotion in _COMPLAINING and self._is_new_complaint(turn, found):
+                found["complaint"] = matched.get("complaint", ("phrase", PHRASE_CONFIDENCE))
+        elif (
+            customer
+            and not self._complaints
+            and self._customer_turns < FIRST_COMPLAINT_TURNS
+            and turn.sentiment == "negative"
+            and turn.emotion in _ANNOYED
+            and self._is_new_complaint(turn, found)
+        ):
+            # the customer's first irritated statement of the call, without a listed phrase
+            found["complaint"] = ("first_negative", 0.7)
+        if "objection" in found and (turn.sentiment == "positive" or turn.accepted or "cta_commit" in found):
+            del found["objection"]
+        if "cancellation_threat" in found and _WITHDRAWN.search(turn.text):
+            del found["cancellation_threat"]  # "Forget the PAC code then": the threat taken back
+        for label in _ONCE_UNTIL_ACCEPTED:
+            if label in found and label in self._raised:
+                del found[label]
+        return found
+
+    def _commitment(self, turn: MomentTurn, customer: bool, found: dict[str, tuple[str, float]]) -> None:
+        """cta_commit: an acceptance of an offer in reach, or yes to the agent's proposal just made."""
+        if not customer or turn.sentiment == "negative" or turn.cues.decline or turn.cues.sarcasm:
+            found.pop("cta_commit", None)
+            return
+        if turn.accepted:
+            found["cta_commit"] = ("decision", DECISION_CONFIDENCE)
+            return
+        proposed = self._last_agent is not None and (
+            self._last_agent.cues.offer or _PROPOSAL.search(self._last_agent.text) is not None
+        )
+        if "cta_commit" in found and not proposed:
+            del found["cta_commit"]
+        elif proposed and "cta_commit" not in found:
+            short_yes = len(turn.text.split()) <= SHORT_YES_WORDS and _SHORT_YES.search(turn.text) is not None
+            # yes to it, or asking to buy what was just proposed ("Can I get the TV box and a second one?")
+            if turn.cues.accept or short_yes or "purchase_intent" in found:
+                found["cta_commit"] = ("decision", PHRASE_CONFIDENCE)
+
+    def _resolution(self, turn: MomentTurn, agent: bool, customer: bool, found: dict[str, tuple[str, float]]) -> None:
+        """resolution: once per open issue, the agent's statement of it done or the customer's confirmation."""
+        if "resolution" in found and not self._issue_open:
+            del found["resolution"]
+            return
+        if "resolution" in found or not self._issue_open or not agent:
+            return
+        cues = turn.cues
+        if cues.arrangement_done or cues.paid_done or cues.cancel_done or cues.applied:
+            found["resolution"] = ("decision", DECISION_CONFIDENCE)
+
+    def _is_new_complaint(self, turn: MomentTurn, found: dict[str, tuple[str, float]]) -> bool:
+        if turn.sentiment == "positive" or len(turn.text.split()) < _MIN_COMPLAINT_WORDS:
+            return False
+        if turn.sentiment == "neutral" and turn.emotion not in _ANNOYED | {"confused"}:
+            return False
+        if any(
+            label in found for label in ("objection", "cancellation_threat", "escalation_request", "purchase_intent")
+        ):
+            return False
+        content = _content(turn.text)
+        return not any(content & earlier for earlier in self._complaints)
+
+    def _after(self, turn: MomentTurn, found: dict[str, tuple[str, float]]) -> None:
+        self._customer_turns += turn.speaker == "customer"
+        if "complaint" in found:
+            self._complaints.append(_content(turn.text))
+        elif turn.speaker == "customer" and turn.sentiment == "negative" and self._complaints:
+            self._complaints[-1] = self._complaints[-1] | _content(turn.text)  # the complaint goes on
+        if "resolution" in found:
+            self._issue_open = False
+        elif any(label in found for label in _OPENS_ISSUE) or "purchase_intent" in found:
+            self._issue_open = True
+        self._raised.update(label for label in _ONCE_UNTIL_ACCEPTED if label in found)
+        if "cta_commit" in found:
+            self._raised.clear()
+        if turn.speaker != "customer":
+            self._last_agent = turn
