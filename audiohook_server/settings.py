@@ -179,6 +179,8 @@ class Settings:
     semantic_categories: bool = True
     category_similarity: float = 0.6
     analysis_threads: int = 1
+    voice_emotion: bool = False  # arousal/dominance also from the voice (no emotional speech to tune it on)
+    live_analysis_fields: bool = False  # the WebSocket doors' analysis block also carries the live analytics
 
     vad_aggressiveness: int = 2
     vad_frame_ms: int = 30
@@ -240,6 +242,7 @@ class Settings:
             semantic_categories=self.semantic_categories,
             category_similarity=self.category_similarity,
             torch_threads=self.analysis_threads,
+            voice_emotion=self.voice_emotion,
             cache_dir=self.model_cache_dir / "analysis" if self.model_cache_dir else None,
         )
 
@@ -568,6 +571,10 @@ _HELP: dict[str, str] = {
     "semantic_categories": "match categories by meaning (embedding similarity) as well as by phrase",
     "category_similarity": "cosine similarity threshold for a category match by meaning",
     "analysis_threads": "torch threads for analysis (1 leaves the cores to Whisper)",
+    "voice_emotion": "arousal and dominance also from the voice: loudness and pitch against the speaker's own "
+    "baseline (off: untested on real emotional speech, see docs/analytics.md)",
+    "live_analysis_fields": "add the live analytics (7-way emotion, PAD, moments, transitions, dynamics, alerts) "
+    "to the analysis block the WebSocket doors send, as a 'live' field",
     "vad_aggressiveness": "webrtcvad aggressiveness 0-3 (3 filters the most non-speech)",
     "vad_frame_ms": "VAD sub-frame: 10, 20 or 30 ms",
     "vad_padding_ms": "speech padding kept before and after an utterance",

@@ -71,8 +71,8 @@ class StandInSpeech:
     async def load(self) -> None:
         self._event().set()
 
-    def new_analyzer(self) -> CallAnalyzer:
-        return CallAnalyzer()
+    def new_analyzer(self, goal: str = "") -> CallAnalyzer:
+        return CallAnalyzer(goal=goal)
 
     def new_speakers(self, media: MediaFormat) -> None:
         return None  # no voices to tell apart in a stand-in's audio

@@ -55,7 +55,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from analysis import CallAnalysis, Utterance, UtteranceAnalysis
+from analysis import CallAnalysis, Utterance, UtteranceAnalysis, prosody
 from analysis.pii import CallRedactor, Entity, PersonNames, Redaction, TimedWord, word_places
 from analysis.pii.redactor import CONTINUATION_SECONDS
 from audiohook_server.calls.language_choice import ChannelLanguage, call_fallback
@@ -63,7 +63,7 @@ from audiohook_server.calls.ports import Analyzer, CallMonitor, ExportSink, Reco
 from audiohook_server.calls.redaction import RECORDING_MARGIN_S, RedactionPolicy
 from audiohook_server.calls.speakers import CallSpeakers, SpeakerChoice
 from audiohook_server.calls.speech_span import SpeechSpan, speech_span
-from audiohook_server.calls.transcript_csv import RUNNING_COLUMNS, TranscriptRow
+from audiohook_server.calls.transcript_csv import RUNNING_COLUMNS, TranscriptRow, live_columns
 from audiohook_server.metrics import ServerMetrics
 from audiohook_server.speech.pipeline import (
     ChannelOutput,
@@ -674,6 +674,9 @@ class CallCore:
             language=transcription.language,
             translated=translation is not None,
             original=text if translation is not None else "",
+            utterance_id=utterance_id,
+            word_times=tuple((word.start, word.end) for word in span.words),
+            prosody=prosody.measure(out.samples, rate) if self._analyzer.wants_prosody else None,
         )
         result = self._analyzer.add(read)
         analysis = self._analyzer.analysis()
@@ -761,6 +764,7 @@ class CallCore:
         call: dict[str, Any] = {RUNNING_COLUMNS[key]: value for key, value in event.items()}
         if analysis is not None:
             call["running_outcome"] = analysis.outcome  # the customer's decision so far (analysis.decisions)
+            call.update(live_columns(analysis.live))
         return TranscriptRow(
             session_id=self.session_id,
             start=round(utterance.start, 3),
@@ -773,6 +777,9 @@ class CallCore:
             utterance_emotion=result.emotion,
             utterance_categories=result.categories,
             utterance_sentiment_score=round(result.sentiment_score, 3),
+            utterance_valence=result.pad.get("valence", ""),
+            utterance_arousal=result.pad.get("arousal", ""),
+            utterance_moments="; ".join(dict.fromkeys(moment.category for moment in result.moments)),
             language=utterance.language,
             translation=translation,
             speaker_id=choice.speaker_id if choice is not None else "",

@@ -70,6 +70,11 @@ class Recognizer(Protocol):
 class Analyzer(Protocol):
     def add(self, utterance: Utterance) -> UtteranceAnalysis: ...
 
+    @property
+    def wants_prosody(self) -> bool:
+        """Whether finals should carry their prosody (measured from the audio: the voice emotion is on)."""
+        ...
+
     def analysis(self) -> CallAnalysis | None: ...
 
 
@@ -148,7 +153,10 @@ class SpeechService(Recognizer, Protocol):
 
     async def load(self) -> None: ...
 
-    def new_analyzer(self) -> Analyzer: ...
+    def new_analyzer(self, goal: str = "") -> Analyzer:
+        """The analysis of one new call; `goal`: what the agent is trying to achieve (the rolling
+        summary's recommendations are measured against it)."""
+        ...
 
     def new_speakers(self, media: MediaFormat) -> CallSpeakers | None:
         """One new call's diarization (calls.speakers), or None when it has no diarized channel."""

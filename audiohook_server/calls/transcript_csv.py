@@ -16,6 +16,7 @@ transcript can never put `=HYPERLINK(...)` into a QA reader's spreadsheet.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,15 @@ import pandas as pd
 from audiohook_server.calls.atomic_files import FILE_MODE, replace_atomically
 from audiohook_server.safe_text import csv_cell
 
-__all__ = ["CSV_COLUMNS", "CSV_HEADER", "RUNNING_COLUMNS", "TranscriptCsv", "TranscriptRow", "upgrade_row"]
+__all__ = [
+    "CSV_COLUMNS",
+    "CSV_HEADER",
+    "RUNNING_COLUMNS",
+    "TranscriptCsv",
+    "TranscriptRow",
+    "live_columns",
+    "upgrade_row",
+]
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,11 @@ class TranscriptRow:
     # The utterance's sentiment as a number, -1 (negative) .. 1 (positive): the valence the supervisor
     # pages and the QA report plot ("" in journals written before it existed).
     utterance_sentiment_score: float | str = ""
+    # The live analytics of the utterance (analysis.live): valence and arousal in -1..1 (PAD), and the
+    # moments it is (objection; cta_commit; ...) ("" in journals written before they existed).
+    utterance_valence: float | str = ""
+    utterance_arousal: float | str = ""
+    utterance_moments: str = ""
     # The call as of this row (running values; the last row's are the final analysis): empty until 5
     # words of final text exist.
     running_sentiment: str = ""
@@ -61,6 +75,16 @@ class TranscriptRow:
     running_repeated_problems: str = ""
     running_marketing_mentions: str = ""
     running_outcome: str = ""  # the customer's decision so far: retention_saved, sale_closed ... ("" for none)
+    # The conversation so far (analysis.dynamics, analysis.transitions): the customer's state (calm,
+    # pleased, frustrated, angry, anxious, sad), seconds of overtalk, the longest silence, dead air and
+    # hold, the moments by category (`objection:1; cta_commit:2`) and how many alerts were raised.
+    running_customer_state: str = ""
+    running_overtalk_s: float | str = ""
+    running_longest_silence_s: float | str = ""
+    running_dead_air_s: float | str = ""
+    running_hold_s: float | str = ""
+    running_moments: str = ""
+    running_alerts: int | str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,6 +96,34 @@ RUNNING_PREFIX = "running_"
 RUNNING_COLUMNS: dict[str, str] = {
     column.removeprefix(RUNNING_PREFIX): column for column in CSV_COLUMNS if column.startswith(RUNNING_PREFIX)
 }
+
+
+def _seconds(value: object) -> float | str:
+    return round(float(value), 3) if isinstance(value, int | float) and not isinstance(value, bool) else ""
+
+
+def live_columns(live: Mapping[str, Any]) -> dict[str, Any]:
+    """The running columns of the live analytics (``CallAnalysis.live``): customer state, overtalk,
+    longest silence, dead air, hold, moments by category, alerts."""
+    dynamics = live.get("dynamics")
+    dynamics = dynamics if isinstance(dynamics, Mapping) else {}
+    moments = live.get("moments")
+    counts: dict[str, int] = {}
+    for moment in moments if isinstance(moments, list) else []:
+        if isinstance(moment, Mapping):
+            category = str(moment.get("category", ""))
+            counts[category] = counts.get(category, 0) + 1
+    alerts = live.get("alerts")
+    state = live.get("customer_state")
+    return {
+        "running_customer_state": state if isinstance(state, str) else "",
+        "running_overtalk_s": _seconds(dynamics.get("overtalk_s")),
+        "running_longest_silence_s": _seconds(dynamics.get("longest_silence_s")),
+        "running_dead_air_s": _seconds(dynamics.get("dead_air_s")),
+        "running_hold_s": _seconds(dynamics.get("hold_s")),
+        "running_moments": "; ".join(f"{category}:{n}" for category, n in counts.items()),
+        "running_alerts": len(alerts) if isinstance(alerts, list) else "",
+    }
 
 
 def upgrade_row(row: dict[str, Any]) -> dict[str, Any]:

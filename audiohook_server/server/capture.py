@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hmac
 import json
 import logging
@@ -44,6 +45,8 @@ import numpy as np
 import numpy.typing as npt
 
 from analysis import CallAnalysis, UtteranceAnalysis
+from analysis.live import utterance_emotion
+from analysis.moments import Moment
 from audiohook_server.audio.stream_decoder import MediaError, StreamDecoder, container_of, decode_file
 from audiohook_server.calls.atomic_files import write_json_atomically
 from audiohook_server.calls.call_record import DOORS, CallFiles, call_row, calls_csv, ended_fields
@@ -153,7 +156,8 @@ class CaptureRun:
         self._sent_finals = {e.data.get("utterance_id") for e in events.events if e.name == "final_transcript"}
         self._last_status = next((e.data for e in reversed(events.events) if e.name == "status"), None)
         self._resumed = resumed
-        self._moments = sum(1 for e in events.events if e.name == "moment")
+        # speaker -> the cognitive signals last sent (sent again only when they moved)
+        self._cognitive_sent: dict[str, dict[str, Any]] = {}
 
     # ---- files ------------------------------------------------------------------------------
 
@@ -379,7 +383,7 @@ class CaptureRun:
             media=media,
             language=self.session.language,
             recognizer=speech,
-            new_analyzer=speech.new_analyzer,
+            new_analyzer=functools.partial(speech.new_analyzer, goal=self.session.goal or ""),
             exports=files,
             executor=speech.stream_pool,
             emit=self._emit,
@@ -535,11 +539,18 @@ class CaptureRun:
         self._observe_latency(update)
         if utterance is not None:
             await self.publish("emotion", _emotion(update, utterance))
-            for hit in utterance.hits:
-                self._moments += 1
-                await self.publish("moment", _moment(self._moments, update, hit))
+            for moment in utterance.moments:
+                await self.publish("moment", _moment(moment, update))
+            for transition in utterance.transitions:
+                await self.publish("transition", transition.to_json())
         if analysis is not None:
-            key = (analysis.summary, analysis.sentiment, analysis.emotion, analysis.agent_score, len(analysis.hits))
+            cognitive = analysis.live.get("cognitive")
+            speaker = update.speaker_id or update.speaker
+            found = cognitive.get(update.speaker) if isinstance(cognitive, dict) else None
+            if isinstance(found, dict) and _cognitive_changed(self._cognitive_sent.get(speaker), found):
+                self._cognitive_sent[speaker] = found
+                await self.publish("cognitive", {**found, "speaker_id": speaker})
+            key = (analysis.live.get("summary_key"), analysis.summary, analysis.sentiment, analysis.agent_score)
             if key != self._summary_key:
                 self._summary_key = key
                 await self.publish("summary_update", _summary(analysis, self.session.goal))
@@ -579,46 +590,46 @@ def _final(update: TranscriptUpdate) -> dict[str, Any]:
 
 
 def _emotion(update: TranscriptUpdate, utterance: UtteranceAnalysis) -> dict[str, Any]:
-    scores = {label: round(p, 4) for label, p in utterance.emotion_scores.items()}
+    """The 7-way distribution and PAD (analysis.emotion_pad), with the contact-centre label beside them."""
     return {
         "utterance_id": update.utterance_id,
         "speaker_id": update.speaker_id or update.speaker,
-        "emotion": scores,
-        "label": utterance.emotion,
+        **utterance_emotion(utterance),
+        "label": utterance.emotion,  # the contact-centre label (frustrated, anxious, ...) the CSV carries
+        "contact_centre": {label: round(p, 4) for label, p in utterance.emotion_scores.items()},
         "sentiment": utterance.sentiment,
-        "scores": {"valence": round(utterance.sentiment_score, 4)},
-        "confidence": round(max(scores.values(), default=0.0), 4),
         "stability": "final",
     }
 
 
-def _moment(number: int, update: TranscriptUpdate, hit: Any) -> dict[str, Any]:
-    return {
-        "moment_id": f"m{number}",
-        "category": hit.label,
-        "speaker_id": update.speaker_id or update.speaker,
-        "start_ms": round(update.start * 1000),
-        "end_ms": round(update.end * 1000),
-        "utterance_ids": [update.utterance_id],
-        "summary": hit.phrase,
-        "labels": [hit.category, hit.label],
-        "confidence": round(hit.similarity, 3) if hit.similarity is not None else 1.0,
-        "match": hit.match,
-    }
+def _moment(moment: Moment, update: TranscriptUpdate) -> dict[str, Any]:
+    return {**moment.to_json(), "speaker_id": update.speaker_id or moment.speaker}
+
+
+COGNITIVE_STEP = 0.05  # a speaker's cognitive signals are sent again when a score moved this much
+
+
+def _cognitive_changed(sent: dict[str, Any] | None, found: dict[str, Any]) -> bool:
+    if sent is None or sent.get("signals") != found.get("signals"):
+        return True
+    scores = ("engagement", "cognitive_load", "focus")
+    return any(abs(float(found.get(k) or 0.0) - float(sent.get(k) or 0.0)) >= COGNITIVE_STEP for k in scores)
 
 
 def _summary(analysis: CallAnalysis, goal: str) -> dict[str, Any]:
-    insights = [text for text in (analysis.process_issues, analysis.repeated_problems, analysis.marketing_mentions)]
+    """The rolling summary (analysis.live_summary), with the call analysis block beside it."""
+    rolling = analysis.live.get("rolling_summary")
     return {
-        "overview": analysis.summary,
+        **(rolling if isinstance(rolling, dict) else {}),
+        "summary": analysis.summary,
         "sentiment": analysis.sentiment,
         "emotion": analysis.emotion,
         "agent_score": analysis.agent_score,
-        "key_insights": [text for text in insights if text and text != "none"],
         "process_issues": analysis.process_issues,
         "repeated_problems": analysis.repeated_problems,
         "marketing_mentions": analysis.marketing_mentions,
         "outcome": analysis.outcome,
+        "customer_state": analysis.live.get("customer_state"),
         "goal": goal,
     }
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from analysis import CallAnalysis, UtteranceAnalysis
+from analysis.live import live_fields
 from audiohook_server.auth.handshake import Handshake
 from audiohook_server.calls.call_record import DOORS
 from audiohook_server.calls.core import CallCore, Emit, EmitSpeakers
@@ -153,8 +154,11 @@ class SessionRunner:
         start_call: Callable[[SessionStarted, Handshake, Emit, EmitSpeakers], CallCore],
         metrics: ServerMetrics,
         ingest: IngestLimits | None = None,
+        *,
+        live_fields: bool = False,
     ) -> None:
         self.session = session
+        self.live_fields = live_fields  # the analysis block also carries the live analytics (opt-in)
         self.outbox = outbox
         self.handshake = handshake
         self.metrics = metrics
@@ -258,7 +262,12 @@ class SessionRunner:
     async def _emit(
         self, update: TranscriptUpdate, analysis: CallAnalysis | None, utterance: UtteranceAnalysis | None
     ) -> None:
-        await self.perform(self.session.transcript(update, analysis.to_event() if analysis else None))
+        block: dict[str, Any] | None = None
+        if analysis is not None:
+            block = analysis.to_event()
+            if self.live_fields and update.is_final:
+                block["live"] = live_fields(utterance, analysis)
+        await self.perform(self.session.transcript(update, block))
 
     async def _emit_speakers(self, update: SpeakerUpdate) -> None:
         await self.perform(self.session.speakers_updated(update))

@@ -88,6 +88,7 @@ class WebSocketDoor:
             self._start_call,
             self._metrics,
             IngestLimits.for_live_doors(self.settings),
+            live_fields=self.settings.live_analysis_fields,
         )
 
     @property

@@ -252,9 +252,9 @@ class SpeechEngine:
             observe=self.metrics.diarization_seconds.observe,
         )
 
-    def new_analyzer(self) -> CallAnalyzer:
+    def new_analyzer(self, goal: str = "") -> CallAnalyzer:
         """The analysis of one new call, on this process's analysis models."""
-        return CallAnalyzer(models=self.analysis_models)
+        return CallAnalyzer(models=self.analysis_models, goal=goal)
 
     def channel_pipeline(self, channel: int, rate: int) -> ChannelPipeline:
         """A new VAD/segmenter pipeline for one channel of one call, with this process's partials."""
