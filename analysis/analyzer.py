@@ -45,6 +45,7 @@ from analysis import agent_score, call_state, decisions, emotion, sentiment, sum
 from analysis.backends import AnalysisModels, lexicon_backend
 from analysis.categories import CATEGORY_NAMES, CategoryMatcher, describe
 from analysis.live import CallContext, LiveAnalytics, LiveInput
+from analysis.moments import MOMENT_CATEGORY
 from analysis.text import count_words
 from analysis.types import SPEAKERS, CallAnalysis, CategoryHit, Utterance, UtteranceAnalysis
 
@@ -256,8 +257,10 @@ class CallAnalyzer:
         if words:
             features = summary.utterance_features(text)
             findings = self._models.analyse(text, start, speaker, features.sentences, utterance.original or "")
-            result = findings.result
-            hits = findings.hits
+            # the moments' phrase hits are the live analytics' to judge (analysis.moments), not categories
+            moment_hits = tuple(h for h in findings.hits if h.category == MOMENT_CATEGORY)
+            hits = tuple(h for h in findings.hits if h.category != MOMENT_CATEGORY)
+            result = replace(findings.result, hits=hits)
             embedding = findings.embedding
             signals = agent_score.utterance_signals(text)
             cues = decisions.decision_cues(text, speaker)
@@ -274,6 +277,7 @@ class CallAnalyzer:
             features = summary.SummaryFeatures()
             cues = decisions.DecisionCues()
             embedding = None
+            moment_hits = ()
         accepted = declined = False
         if cues.accept or cues.decline:
             offered = decisions.offer_in_reach([r for r in self._records if r.words]) is not None
@@ -296,13 +300,14 @@ class CallAnalyzer:
                 end,
                 words,
                 result,
-                hits,
+                (*hits, *moment_hits),
                 cues,
                 accepted,
                 signals.resolution_sentence if speaker != "customer" else None,
                 tuple(utterance.word_times or ()),
                 embedding,
                 utterance.prosody,
+                tuple(utterance.voiced or ()),
             )
         )
         result = replace(

@@ -28,11 +28,12 @@ Definitions (seconds rounded to 3 decimals, shares to 4, in ``snapshot()``):
   ``OVERTALK_MIN_STRETCH_S`` (0.1 s) long. ``overtalk_measured`` is true for basis "channels"; for
   "speakers" (one mono channel, diarized) it is false: diarization gives each moment to one speaker,
   so the figure (still computed from the spans) is usually 0 and says nothing about real overtalk.
-* interruption: a span of speaker B, of more than ``BACK_CHANNEL_MAX_WORDS`` (2) words (shorter ones,
-  "yeah", "okay", "mm-hmm", are back-channels), that starts strictly inside an interval of another
-  speaker A's union, with ``overlap_s`` = min(end of that A interval, B.end) - B.start at least
-  ``INTERRUPTION_MIN_OVERLAP_S`` (0.3 s). Recorded as {at: B.start, by: B, of: A, overlap_s}; a
-  speaker's ``interruptions`` counts the times they interrupted.
+* interruption: a span of speaker B, of more than ``BACK_CHANNEL_MAX_WORDS`` (2) words and longer than
+  ``BACK_CHANNEL_MAX_S`` (0.8 s) (shorter ones, "yeah", "okay", "mm-hmm", are back-channels), that
+  starts strictly inside an interval of another speaker A's union, with ``overlap_s`` = min(end of
+  that A interval, B.end) - B.start at least ``INTERRUPTION_MIN_OVERLAP_S`` (0.3 s). Recorded as
+  {at: B.start, by: B, of: A, overlap_s}; a speaker's ``interruptions`` counts the times they
+  interrupted.
 * gap: an interval between two consecutive intervals of the union of all speakers' spans, i.e. a
   time nobody talked, between the call's first and last speech. ``non_talk_s`` = total of all gaps.
   A *silence* is a gap of at least ``SILENCE_MIN_S`` (3 s); ``silences`` lists them
@@ -76,6 +77,7 @@ from itertools import pairwise
 from typing import Final
 
 __all__ = [
+    "BACK_CHANNEL_MAX_S",
     "BACK_CHANNEL_MAX_WORDS",
     "BASES",
     "DEAD_AIR_NOTICE_S",
@@ -96,6 +98,9 @@ BASES: Final = ("channels", "speakers")
 ROLE_LABELS: Final = frozenset({"customer", "agent"})
 """Speaker labels that name a role; with any of them, latency is the customer-to-agent one."""
 BACK_CHANNEL_MAX_WORDS: Final = 2
+# a span this short is a back-channel whatever its word count (Whisper writes one "right" as "Right.
+# Right. Right." at times; nobody takes the floor in 0.8 s)
+BACK_CHANNEL_MAX_S: Final = 0.8
 """A span of at most this many words ("yeah", "mm-hmm") is listening, not an interruption."""
 INTERRUPTION_MIN_OVERLAP_S: Final = 0.3
 """Less overlap than this is ordinary turn-taking, not cutting in."""
@@ -209,6 +214,10 @@ class _Derived:
     silences: list[tuple[float, float, bool]]
     holds: list[tuple[float, float]]
     latencies: list[float]
+
+
+def _back_channel(words: int, start: float, end: float) -> bool:
+    return words <= BACK_CHANNEL_MAX_WORDS or end - start <= BACK_CHANNEL_MAX_S + _EPS
 
 
 def _clean_time(value: float, fallback: float) -> float:
@@ -364,7 +373,7 @@ class DynamicsTracker:
         for other, state in self._by_speaker.items():
             if other == speaker:
                 continue
-            if words > BACK_CHANNEL_MAX_WORDS:
+            if not _back_channel(words, start, end):
                 k = state.union.containing(start)
                 if k >= 0:
                     self._record(seq, start, end, speaker, other, state.union.ends[k], notices)
@@ -372,7 +381,7 @@ class DynamicsTracker:
             i = bisect_right(spans, (u0, math.inf))
             while i < len(spans) and spans[i][0] < u1:
                 b_start, b_end, b_seq, b_words = spans[i]
-                if b_words > BACK_CHANNEL_MAX_WORDS:
+                if not _back_channel(b_words, b_start, b_end):
                     self._record(b_seq, b_start, b_end, other, speaker, u1, notices)
                 i += 1
         return notices

@@ -35,9 +35,23 @@ from analysis.prosody import Prosody, ProsodyBaseline, ProsodyChange
 from analysis.transitions import ANGER_ALERT, Transition, TransitionTracker, TransitionTurn
 from analysis.types import CallAnalysis, CategoryHit, UtteranceAnalysis
 
-__all__ = ["CallContext", "LiveAnalytics", "LiveInput", "LiveUpdate", "live_fields", "utterance_emotion"]
+__all__ = [
+    "CallContext",
+    "LiveAnalytics",
+    "LiveInput",
+    "LiveUpdate",
+    "live_fields",
+    "talk_spans",
+    "utterance_emotion",
+]
 
-MAX_LISTED: Final = 200  # moments/transitions kept in the view (the files keep every one via the events)
+MAX_LISTED: Final = 200
+# A pause this long between the words of one final splits it for the dynamics.
+SPLIT_GAP_S: Final = 0.8
+# The speech span of a final (calls.speech_span: the VAD's voiced frames around its words) runs on about
+# this far past the speech at each end: the VAD's hangover, measured on the rendered calls of
+# benchmarks/bench_dynamics.py (talk time 0.07-0.09 s too long per turn); the dynamics take it off.
+EDGE_S: Final = 0.04  # moments/transitions kept in the view (the files keep every one via the events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +73,7 @@ class LiveInput:
     word_times: tuple[tuple[float, float], ...] = ()
     embedding: npt.NDArray[np.float32] | None = None
     prosody: Prosody | None = None
+    voiced: tuple[tuple[float, float], ...] = ()  # the VAD's voiced runs (stream seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +96,58 @@ class CallContext:
     agent_score: int
     agent_evidence: Mapping[str, str]
     agent_breakdown: Mapping[str, float]
+
+
+def talk_spans(
+    speaker: str,
+    start: float,
+    end: float,
+    words: int,
+    word_times: tuple[tuple[float, float], ...],
+    text: str = "",
+    hold_announced: bool = False,
+    voiced: tuple[tuple[float, float], ...] = (),
+) -> list[SpokenSpan]:
+    """One final as the dynamics see it, split where it pauses ``SPLIT_GAP_S`` or longer (a
+    back-channel the segmenter joined to the speaker's next sentence is then a back-channel again, not
+    one long turn that overlaps the other speaker), each piece trimmed by ``EDGE_S`` at both ends.
+
+    The pauses are the gaps between the VAD's voiced runs inside the final (``voiced``: where there is
+    sound) when the pipeline gave them, else between Whisper's word times (which stretch a word into
+    the pause after it); each piece gets the words whose middle falls in it (the final's word count
+    shared out in proportion when there are no word times)."""
+    runs = [(max(start, a), min(end, b)) for a, b in voiced if b > a and b > start and a < end]
+    source = sorted(runs) if runs else list(word_times)
+    pieces: list[list[float]] = []
+    for a, b in source:
+        if pieces and a - pieces[-1][1] < SPLIT_GAP_S:
+            pieces[-1][1] = max(pieces[-1][1], b)
+        else:
+            pieces.append([a, b])
+    if len(pieces) <= 1 or words <= 0:
+        bounds = [(start, end, words)]
+    else:
+        pieces[0][0], pieces[-1][1] = start, end
+        if word_times:
+            middles = [(a + b) / 2 for a, b in word_times]
+            counts = [float(sum(1 for m in middles if _nearest(pieces, m) == i)) for i in range(len(pieces))]
+        else:
+            counts = [b - a for a, b in pieces]
+        total = sum(counts) or 1
+        shares = [round(words * n / total) for n in counts]
+        shares[-1] = max(0, words - sum(shares[:-1]))
+        bounds = [(a, b, n) for (a, b), n in zip(pieces, shares, strict=True)]
+    found = []
+    for index, (a, b, n) in enumerate(bounds):
+        if b - a > 2 * EDGE_S:
+            a, b = a + EDGE_S, b - EDGE_S
+        found.append(SpokenSpan(speaker, a, b, n, text, hold_announced=hold_announced and index == len(bounds) - 1))
+    return found
+
+
+def _nearest(pieces: list[list[float]], moment: float) -> int:
+    """The piece that holds ``moment`` (or is nearest to it)."""
+    return min(range(len(pieces)), key=lambda i: max(pieces[i][0] - moment, moment - pieces[i][1], 0.0))
 
 
 def _probability(result: UtteranceAnalysis) -> float:
@@ -160,17 +227,17 @@ class LiveAnalytics:
                 moments.append(
                     self._moments.sustained_anger(angry.utterance_id, angry.speaker, angry.start, angry.text)
                 )
-        span = SpokenSpan(
-            item.speaker,
-            item.start,
-            item.end,
-            item.words,
-            item.text,
-            hold_announced=any(h.category == "process_issues" and h.label == "hold" for h in item.hits)
-            and item.speaker != "customer",
+        hold = (
+            any(h.category == "process_issues" and h.label == "hold" for h in item.hits) and item.speaker != "customer"
         )
-        self._spans.append(span)
-        for notice in self._tracker().add(span):
+        spans = talk_spans(
+            item.speaker, item.start, item.end, item.words, item.word_times, item.text, hold, item.voiced
+        )
+        notices = []
+        for span in spans:
+            notices += self._tracker().add(span)  # (a rebuilt tracker is given the spans before this one)
+            self._spans.append(span)
+        for notice in notices:
             if notice.kind == "dead_air":
                 moments.append(self._moments.dead_air(notice.start, notice.end))
         self._cognitive.add(
@@ -206,7 +273,7 @@ class LiveAnalytics:
         if self._dynamics is None or (basis == "channels" and self._dynamics_basis == "speakers"):
             self._dynamics = DynamicsTracker(basis)
             self._dynamics_basis = basis
-            for span in self._spans[:-1]:
+            for span in self._spans:
                 self._dynamics.add(span)
         return self._dynamics
 

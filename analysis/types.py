@@ -54,6 +54,7 @@ class Utterance:
     # the words' (start, end) in stream seconds, when the recognizer gave them (pauses between words)
     word_times: tuple[tuple[float, float], ...] = ()
     prosody: Prosody | None = None  # how it sounded (analysis.prosody), when the voice is measured
+    voiced: tuple[tuple[float, float], ...] = ()  # the VAD's voiced runs in it (stream seconds), when known
 
 
 @dataclass(frozen=True)

@@ -676,6 +676,7 @@ class CallCore:
             original=text if translation is not None else "",
             utterance_id=utterance_id,
             word_times=tuple((word.start, word.end) for word in span.words),
+            voiced=tuple((a / rate, b / rate) for a, b in out.voiced),
             prosody=prosody.measure(out.samples, rate) if self._analyzer.wants_prosody else None,
         )
         result = self._analyzer.add(read)

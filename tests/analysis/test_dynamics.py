@@ -129,9 +129,19 @@ def test_interruption_versus_back_channel_and_short_overlap() -> None:
 
 
 def test_interruption_overlap_is_up_to_the_earlier_end() -> None:
-    # The interrupter stops first: the overlap is its own length. 2.3 - 2.0 counts as 0.3 s.
-    tracker = track([span("agent", 0.0, 6.0, 12), span("customer", 2.0, 2.3, 3), span("customer", 4.0, 4.25, 3)])
+    # The interrupter stops first: the overlap is its own length.
+    tracker = track([span("agent", 0.0, 6.0, 12), span("customer", 2.0, 3.0, 3)])
+    assert tracker.snapshot()["interruptions"] == [{"at": 2.0, "by": "customer", "of": "agent", "overlap_s": 1.0}]
+    # The interrupted speaker stops first: up to their end. 2.3 - 2.0 counts as 0.3 s.
+    tracker = track([span("agent", 0.0, 2.3, 5), span("customer", 2.0, 4.0, 6)])
     assert tracker.snapshot()["interruptions"] == [{"at": 2.0, "by": "customer", "of": "agent", "overlap_s": 0.3}]
+
+
+def test_a_span_of_under_a_second_is_a_back_channel_whatever_its_words() -> None:
+    # Whisper writes one "right" as "Right. Right. Right." at times: 0.7 s cannot take the floor
+    tracker = track([span("agent", 0.0, 6.0, 12), span("customer", 2.0, 2.7, 3)])
+    assert tracker.snapshot()["interruptions"] == []
+    assert tracker.snapshot()["overtalk_s"] == 0.7  # still both talking at once
 
 
 def test_same_start_is_not_an_interruption() -> None:
