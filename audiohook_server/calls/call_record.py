@@ -39,7 +39,7 @@ __all__ = [
     "utterance_category_counts",
 ]
 
-CALLS_CSV_VERSION = 1
+CALLS_CSV_VERSION = 2  # 2: the live analytics' columns (customer_state ... alerts)
 
 # The session record's `dialect` -> the door the call came through.
 DOORS = {"simple": "simple", "genesys": "genesys", "live": "jwt", "http-live": "http-live", "http-replay": "replay"}
@@ -72,6 +72,14 @@ class CallRow:
     talk_share_customer: float | str  # 0-1 of the speech time; empty without speech
     talk_share_agent: float | str
     talk_share_unknown: float | str  # mono calls (and unnamed channels)
+    # The conversation (analysis.dynamics, analysis.moments, analysis.transitions), empty below 5 words:
+    customer_state: str  # calm, pleased, frustrated, angry, anxious, sad: how the customer ended
+    overtalk_s: float | str  # both talking at once
+    longest_silence_s: float | str  # nobody talking, holds included
+    dead_air_s: float | str  # silences of 3 s or more that are not holds
+    hold_s: float | str
+    moments: str  # by category: `objection:1; cta_commit:2; hold:1`
+    alerts: int | str  # escalation requests, cancellation threats, sustained anger, long dead air
     authenticated_by: str  # api-key:<key id>, jwt:<subject> or none; never a secret
     transcript_csv: str  # the per-call files, names in the same directory ("" when there is none)
     summary_json: str
@@ -215,6 +223,13 @@ def call_row(
         talk_share_customer=shares.get("customer", ""),
         talk_share_agent=shares.get("agent", ""),
         talk_share_unknown=shares.get("unknown", ""),
+        customer_state=str(last.get("running_customer_state", "")),
+        overtalk_s=_number(last.get("running_overtalk_s")),
+        longest_silence_s=_number(last.get("running_longest_silence_s")),
+        dead_air_s=_number(last.get("running_dead_air_s")),
+        hold_s=_number(last.get("running_hold_s")),
+        moments=str(last.get("running_moments", "")),
+        alerts=_score(last.get("running_alerts")),
         authenticated_by=str(record.get("authenticated_by") or ""),
         transcript_csv=files.transcript_csv,
         summary_json=files.summary_json,

@@ -550,7 +550,8 @@ class CaptureRun:
             if isinstance(found, dict) and _cognitive_changed(self._cognitive_sent.get(speaker), found):
                 self._cognitive_sent[speaker] = found
                 await self.publish("cognitive", {**found, "speaker_id": speaker})
-            key = (analysis.live.get("summary_key"), analysis.summary, analysis.sentiment, analysis.agent_score)
+            # sent again on a material change only (analysis.live_summary.summary_key)
+            key = (analysis.live.get("summary_key"), analysis.sentiment)
             if key != self._summary_key:
                 self._summary_key = key
                 await self.publish("summary_update", _summary(analysis, self.session.goal))

@@ -67,7 +67,8 @@ def test_the_row_of_a_call(tmp_path: Path) -> None:
         _row(0, 3, "customer", "I was put on hold twice", "process_issues/hold"),
         _row(3, 4, "agent", "Sorry about that, let me check", "", sentiment="negative", emotion="frustrated",
              agent_score=4, summary="Customer: on hold", process_issues='hold (1): "on hold" @0.0s',
-             outcome="retention_saved"),
+             outcome="retention_saved", customer_state="frustrated", overtalk_s=0.4, longest_silence_s=6.25,
+             dead_air_s=6.25, hold_s=0.0, moments="complaint:1; hold:1", alerts=0),
     ]  # fmt: skip
     row = call_row(metadata, rows, CallFiles.beside(csv))
     values = row.as_dict()
@@ -96,6 +97,13 @@ def test_the_row_of_a_call(tmp_path: Path) -> None:
         "talk_share_customer": 0.75,
         "talk_share_agent": 0.25,
         "talk_share_unknown": 0.0,
+        "customer_state": "frustrated",
+        "overtalk_s": 0.4,
+        "longest_silence_s": 6.25,
+        "dead_air_s": 6.25,
+        "hold_s": 0.0,
+        "moments": "complaint:1; hold:1",
+        "alerts": 0,
         "authenticated_by": "api-key:0123456789ab",
         "transcript_csv": "call.csv",
         "summary_json": "",  # there is none

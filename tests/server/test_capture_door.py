@@ -172,9 +172,15 @@ def test_start_takes_a_supported_language_and_refuses_another_with_415(capture: 
 
 @pytest.mark.parametrize(
     ("container", "codec", "filename"),
-    [("wav", "", "call.wav"), ("mp3", "libmp3lame", "call.mp3"), ("ogg", "libopus", "call.ogg"),
-     ("webm", "libopus", "call.webm"), ("raw", "", "call.pcm"), ("mp4", "aac", "call.m4a")],
-)  # fmt: skip
+    [
+        ("wav", "", "call.wav"),
+        ("mp3", "libmp3lame", "call.mp3"),
+        ("ogg", "libopus", "call.ogg"),
+        ("webm", "libopus", "call.webm"),
+        ("raw", "", "call.pcm"),
+        ("mp4", "aac", "call.m4a"),
+    ],
+)
 def test_every_container_is_transcribed(capture: RunningServer, container: str, codec: str, filename: str) -> None:
     samples, spans = speech()
     if container == "wav":
@@ -292,13 +298,30 @@ def test_refusals_401_404_409_413_422(capture: RunningServer) -> None:
 
     codes = run(scenario())
     assert codes == {
-        "no key": 401, "wrong key": 401, "key in query": 200, "unknown session": 404, "bad ttl": 422,
-        "first": 200, "other key's control": 404, "other key's events": 404, "gap": 409, "resend": 200,
-        "resend, other bytes": 409, "too big": 413, "bad seq": 422,
-        "raw body": 200, "bad action": 422, "not json": 422, "second consumer": 409, "finalize": 200,
-        "chunk after finalize": 409, "events after done": 404, "chunk after done": 404,
-        "artifact": 200, "other key's artifact": 404,
-    }  # fmt: skip
+        "no key": 401,
+        "wrong key": 401,
+        "key in query": 200,
+        "unknown session": 404,
+        "bad ttl": 422,
+        "first": 200,
+        "other key's control": 404,
+        "other key's events": 404,
+        "gap": 409,
+        "resend": 200,
+        "resend, other bytes": 409,
+        "too big": 413,
+        "bad seq": 422,
+        "raw body": 200,
+        "bad action": 422,
+        "not json": 422,
+        "second consumer": 409,
+        "finalize": 200,
+        "chunk after finalize": 409,
+        "events after done": 404,
+        "chunk after done": 404,
+        "artifact": 200,
+        "other key's artifact": 404,
+    }
 
 
 def test_audio_that_is_not_audio_is_an_error_and_the_session_stays_controllable(capture: RunningServer) -> None:
@@ -493,3 +516,63 @@ async def upload_some(
         files = {"chunk": (f"chunk-{seq}.bin", data[offset : offset + size], "application/octet-stream")}
         response = await client.post(session["chunk_endpoint"], headers=H, data={"chunk_seq": str(seq)}, files=files)
         assert response.status_code == 200, response.text
+
+
+# ---- the live analytics on the events stream ----------------------------------------------------
+
+RETENTION_SCRIPT = (
+    "I want to cancel my contract, the price has gone up again and it's ridiculous.",
+    "Twenty pounds is still more than I pay with the other company, why would I stay?",
+    "Okay, yes please, put me on that one.",
+    "Brilliant, thank you so much, that's a relief.",
+)
+
+
+def test_the_live_analytics_arrive_as_their_events(tmp_path: Path) -> None:
+    """A mono upload whose finals are scripted (the stand-in speaks for a customer, diarization off):
+    the 7-way emotion with PAD, the moments, a transition, cognitive signals and a rolling summary that
+    reflects the session's goal."""
+    settings = dataclasses.replace(make_settings(tmp_path, api_keys=(ApiKey(KEY),)), diarization="off")
+    server = RunningServer(settings, speech=StandInSpeech(scripted=RETENTION_SCRIPT)).start()
+    try:
+        samples, spans = speech()
+        events = run(
+            whole_session(server, wav_bytes(samples[: int(spans[3][1] * 16000) + 16000]), goal="Retain the customer")
+        )
+    finally:
+        server.stop()
+    emotions = [e["data"] for e in events if e["event"] == "emotion"]
+    assert emotions and all(
+        set(e["emotion"]) == {"neutral", "joy", "sadness", "anger", "fear", "surprise", "disgust"} for e in emotions
+    )
+    assert all(set(e["scores"]) == {"valence", "arousal", "dominance"} and e["stability"] == "final" for e in emotions)
+    assert all(abs(sum(e["emotion"].values()) - 1.0) < 1e-3 for e in emotions)
+    moments = [e["data"] for e in events if e["event"] == "moment"]
+    categories = {m["category"] for m in moments}
+    assert {"cancellation_threat", "objection"} <= categories, categories
+    threat = next(m for m in moments if m["category"] == "cancellation_threat")
+    assert threat["alert"] is True and threat["reason"] and threat["utterance_ids"]
+    assert {"moment_id", "speaker_id", "start_ms", "end_ms", "summary", "labels", "confidence"} <= set(threat)
+    transitions = [e["data"] for e in events if e["event"] == "transition"]
+    assert transitions and transitions[-1]["to_state"] == "pleased"
+    assert {"transition_id", "at_ms", "from_state", "evidence_utterance_ids", "drivers", "confidence"} <= set(
+        transitions[-1]
+    )
+    cognitive = [e["data"] for e in events if e["event"] == "cognitive"]
+    assert cognitive and {"speaker_id", "engagement", "cognitive_load", "focus", "signals", "rationale"} <= set(
+        cognitive[0]
+    )
+    summaries = [e["data"] for e in events if e["event"] == "summary_update"]
+    assert summaries and len(summaries) <= len(emotions)
+    last = summaries[-1]
+    assert {
+        "overview",
+        "key_insights",
+        "notable_patterns",
+        "recommendations",
+        "what_went_well",
+        "what_went_wrong",
+        "speaker_dynamics",
+        "conversation_quality",
+    } <= set(last)
+    assert any("Retain the customer" in line for line in last["recommendations"])
