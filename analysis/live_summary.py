@@ -19,9 +19,10 @@ dynamics, the cognitive signals and the agent score's evidence. Eight fields:
 * ``speaker_dynamics``: talk shares, interruptions, response latency, engagement;
 * ``conversation_quality``: ``{score (0-1), label, agent_score, rationale}``.
 
-``summary_key`` says when the summary changed *materially*: the customer's state, the outcome, the
-agent score, the number of moments per category, of transitions and of alerts; a new utterance that
-changes none of them does not produce a new ``summary_update``.
+``summary_key`` says when the summary changed *materially*: the customer's state, the outcome (the
+customer's decision), the agent score, the issue, the number of moments per category, of transitions
+and of alerts; a new utterance that changes none of them (the extractive outcome sentence moving on
+to the agent's latest words, say) does not produce a new ``summary_update``.
 """
 
 from __future__ import annotations
@@ -271,7 +272,6 @@ def summary_key(data: LiveSummaryInput) -> tuple[object, ...]:
         data.outcome,
         data.agent_score,
         data.summary_parts.get("issue", ""),
-        data.summary_parts.get("outcome", ""),
         tuple(sorted(counts.items())),
         len(data.transitions),
         len(data.alerts),

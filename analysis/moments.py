@@ -32,6 +32,7 @@ anger (``analysis.transitions``). Pure; one ``MomentTracker`` per call.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -202,6 +203,106 @@ _STOPWORDS: Final = frozenset(
 )
 
 
+# what the agent says that a customer can push back on: an offer or proposal, a price, a policy, a date
+_PUSHABLE: Final = compile_phrases(
+    [
+        "i'm afraid",
+        "we can't",
+        "we cannot",
+        "i can't",
+        "i'm not able",
+        "we're not able",
+        "isn't available",
+        "not available",
+        "we don't",
+        "you'd need to",
+        "you would need to",
+        "you'll need to",
+        "the next step",
+        "the earliest",
+        "the first slot",
+        "the best i can",
+        "{num} pounds",
+        "pounds a month",
+        "a month",
+        "per month",
+        "a year",
+        "the fee",
+        "the charge",
+        "the price",
+        "policy",
+        "contract",
+    ]
+)
+# pushback in the customer's reply
+_PUSHBACK: Final = compile_phrases(
+    [
+        "but",
+        "still",
+        "no",
+        "not",
+        "can't",
+        "cannot",
+        "won't",
+        "don't",
+        "doesn't",
+        "isn't",
+        "too",
+        "more than",
+        "why would",
+        "why should",
+        "rather not",
+        "instead",
+        "is that the best",
+        "is that all",
+        "that's it?",
+        "hmm",
+        "only",
+    ]
+)
+OBJECTION_MIN_WORDS: Final = 4
+# a worried customer complains when the words put the fault on the company
+_FAULT: Final = compile_phrases(
+    ["i was told", "it's been", "haven't heard", "nobody", "no one", "never", "still", "again", "why", "you sent",
+     "you've", "wrong", "mistake"]
+)  # fmt: skip
+# the agent says it is done (perfect tense, or under way now): "I've cancelled", "that's booked",
+# "it's been refunded", "I'm refunding all three now"
+_DONE_VERBS: Final = (
+    "fixed|updated|applied|credited|refunded|processed|scheduled|booked|rebooked|added|waived|removed|restored|"
+    "reactivated|reconnected|corrected|cancel+ed|replaced|resolved|arranged|ordered|issued|reversed|adjusted|"
+    "changed|unlocked|activated|upgraded|reissued|moved|switched|approved|frozen|set up|sorted|paid|taken off|"
+    "put through|turned"
+)
+_DOING_VERBS: Final = "refunding|crediting|cancel+ing|booking|sending out|arranging|waiving|removing|reissuing"
+_COMPLETION: Final = compile_phrases(
+    [
+        "i've {done}",
+        "i have {done}",
+        "we've {done}",
+        "that's {done}",
+        "that's been {done}",
+        "it's {done}",
+        "it's been {done}",
+        "has been {done}",
+        "have been {done}",
+        "is now {done}",
+        "i'm {doing}",
+        "all done",
+        "all sorted",
+        "you're all set",
+        "gone through",
+        "has approved",
+    ],
+    {"{done}": f"(?:{_DONE_VERBS})", "{doing}": f"(?:{_DOING_VERBS})"},
+)
+_AGREEING_START: Final = re.compile(
+    r"^\W*(yes|yeah|yep|yup|ok|okay|sure|fine|go on|go for it|please|lovely|perfect|great|brilliant|"
+    r"alright|all right|that works|that's fine|sounds good|why not|deal)\b",
+    re.IGNORECASE,
+)
+
+
 @dataclass(frozen=True, slots=True)
 class MomentTurn:
     """What the moment rules need of one utterance, in call order."""
@@ -251,6 +352,11 @@ class Moment:
             "alert": self.alert,
             "reason": self.reason,
         }
+
+
+def _agrees(text: str) -> bool:
+    """Starts with a yes and pushes nothing back ("Okay, go ahead", not "Okay, but ...")."""
+    return _AGREEING_START.search(text) is not None and _PUSHBACK.search(text) is None
 
 
 def _content(text: str) -> frozenset[str]:
@@ -384,11 +490,15 @@ class MomentTracker:
             and not self._complaints
             and self._customer_turns < FIRST_COMPLAINT_TURNS
             and turn.sentiment == "negative"
-            and turn.emotion in _ANNOYED
+            and (turn.emotion in _ANNOYED | {"confused"} or (turn.emotion == "anxious" and _FAULT.search(turn.text)))
             and self._is_new_complaint(turn, found)
         ):
-            # the customer's first irritated statement of the call, without a listed phrase
+            # the customer's first irritated statement of the call (or a worried one that blames the
+            # company), without a listed phrase
             found["complaint"] = ("first_negative", 0.7)
+        threat = "cancellation_threat" in found or "escalation_request" in found
+        if customer and "objection" not in found and not threat and self._pushes_back(turn):
+            found["objection"] = ("rule", 0.75)
         if "objection" in found and (turn.sentiment == "positive" or turn.accepted or "cta_commit" in found):
             del found["objection"]
         if "cancellation_threat" in found and _WITHDRAWN.search(turn.text):
@@ -412,7 +522,9 @@ class MomentTracker:
         if "cta_commit" in found and not proposed:
             del found["cta_commit"]
         elif proposed and "cta_commit" not in found:
-            short_yes = len(turn.text.split()) <= SHORT_YES_WORDS and _SHORT_YES.search(turn.text) is not None
+            short = len(turn.text.split()) <= SHORT_YES_WORDS
+            asked = self._last_agent is not None and self._last_agent.text.rstrip().endswith("?")
+            short_yes = short and (_SHORT_YES.search(turn.text) is not None or (asked and _agrees(turn.text)))
             # yes to it, or asking to buy what was just proposed ("Can I get the TV box and a second one?")
             if turn.cues.accept or short_yes or "purchase_intent" in found:
                 found["cta_commit"] = ("decision", PHRASE_CONFIDENCE)
@@ -427,6 +539,19 @@ class MomentTracker:
         cues = turn.cues
         if cues.arrangement_done or cues.paid_done or cues.cancel_done or cues.applied:
             found["resolution"] = ("decision", DECISION_CONFIDENCE)
+        elif turn.speaker != "customer" and _COMPLETION.search(turn.text):
+            found["resolution"] = ("rule", 0.75)
+
+    def _pushes_back(self, turn: MomentTurn) -> bool:
+        """An objection by rule: pushback right after the agent put an offer, a price, a policy or a
+        date to the customer (not an acceptance, not a positive reply)."""
+        agent = self._last_agent
+        if agent is None or turn.accepted or turn.sentiment == "positive" or turn.cues.accept:
+            return False
+        if len(turn.text.split()) < OBJECTION_MIN_WORDS or _PUSHBACK.search(turn.text) is None:
+            return False
+        put = agent.cues.offer or _PROPOSAL.search(agent.text) is not None or _PUSHABLE.search(agent.text) is not None
+        return put and turn.sentiment == "negative"
 
     def _is_new_complaint(self, turn: MomentTurn, found: dict[str, tuple[str, float]]) -> bool:
         if turn.sentiment == "positive" or len(turn.text.split()) < _MIN_COMPLAINT_WORDS:
