@@ -12,6 +12,10 @@ The rules for what needs a human (alerts, the floor's `attention`) live here, pu
   repeated problem (`analysis.categories`), or the running agent score falling to 2 or below;
   (the score only once the agent has spoken and the call has `SCORE_ALERT_AFTER` finals: before that
   it is low for want of a greeting);
+- the live analytics' **moments** (`analysis.moments`: objection, commitment, escalation request,
+  cancellation threat, purchase intent, resolution, complaint, sustained anger; the CSV's
+  `utterance_moments`) are marked on the timeline too, and the ones that need a human
+  (`ALERT_MOMENTS`: an escalation request, a cancellation threat, sustained anger) are alerts;
 - a **moment** is any category hit (offers and upgrades included), marked on the timeline;
 - **attention** (the floor's order) adds up: the customer's running sentiment negative (+1), their
   latest emotion angry (+1.5) or frustrated (+1), the agent score at 2 or below (+1), and 0.5 per
@@ -24,10 +28,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from analysis.moments import MOMENT_LABELS
 from audiohook_server.calls.call_record import talk_shares
 
 __all__ = [
     "ALERT_CATEGORIES",
+    "ALERT_MOMENTS",
     "CallModel",
     "analysis_view",
     "attention",
@@ -37,6 +43,8 @@ __all__ = [
 
 ALERT_CATEGORIES = frozenset({"process_issues", "repeated_problems"})
 ALERT_EMOTIONS = frozenset({"angry", "frustrated"})
+LIVE_MOMENTS = frozenset({*MOMENT_LABELS, "sustained_anger"})
+ALERT_MOMENTS = frozenset({"escalation_request", "cancellation_threat", "sustained_anger"})
 LOW_AGENT_SCORE = 2
 SCORE_ALERT_AFTER = 6
 RECENT_ALERT_S = 60.0
@@ -62,6 +70,7 @@ def _score(value: object) -> int | None:
 def row_utterance(utterance_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
     """A transcript row (the CSV's, or the live final's) as the pages show it."""
     categories = [part.strip() for part in str(row.get("utterance_categories") or "").split(";") if part.strip()]
+    moments = [part.strip() for part in str(row.get("utterance_moments") or "").split(";") if part.strip()]
     return {
         "id": utterance_id,
         "start": _number(row.get("start")) or 0.0,
@@ -75,6 +84,7 @@ def row_utterance(utterance_id: str, row: Mapping[str, Any]) -> dict[str, Any]:
         "valence": _number(row.get("utterance_sentiment_score")),
         "emotion": str(row.get("utterance_emotion") or ""),
         "categories": categories,
+        "moments": [moment for moment in moments if moment in LIVE_MOMENTS],
     }
 
 
@@ -130,6 +140,12 @@ class CallModel:
             moments.append(moment)
             if category in ALERT_CATEGORIES:
                 alerts.append(self._alert(at, "category", _label(label or category), speaker, uid, len(alerts)))
+        for name in utterance.get("moments", ()):
+            moment = {"id": f"m{len(self.moments) + len(moments) + 1}", "at": at, "category": "moments",
+                      "label": _label(name), "speaker": speaker, "utterance_id": uid}  # fmt: skip
+            moments.append(moment)
+            if name in ALERT_MOMENTS:
+                alerts.append(self._alert(at, "moment", _label(name), speaker, uid, len(alerts)))
         sentiment = str(running.get("running_sentiment") or "")
         if sentiment:
             self.customer_sentiment = sentiment

@@ -576,3 +576,12 @@ def test_the_live_analytics_arrive_as_their_events(tmp_path: Path) -> None:
         "conversation_quality",
     } <= set(last)
     assert any("Retain the customer" in line for line in last["recommendations"])
+    # the CSVs a QA reader filters on
+    csv = next(path for path in settings.recordings_dir.rglob("*.csv") if not path.name.startswith("calls"))
+    frame = pd.read_csv(csv, keep_default_na=False)
+    assert frame["utterance_valence"].between(-1, 1).all() and frame["utterance_arousal"].between(-1, 1).all()
+    assert "cancellation_threat" in frame["utterance_moments"].iloc[0]
+    assert frame["running_moments"].iloc[-1].count(":") >= 2 and frame["running_customer_state"].iloc[-1] == "pleased"
+    calls = next(settings.recordings_dir.rglob("calls*.csv"))
+    call = pd.read_csv(calls, keep_default_na=False).iloc[-1]
+    assert call["customer_state"] == "pleased" and "cancellation_threat:1" in call["moments"] and call["alerts"] >= 1

@@ -35,6 +35,21 @@ def test_an_angry_customer_and_a_process_issue_are_alerts_an_offer_is_a_moment()
     assert alerts == []
 
 
+def test_the_live_moments_are_marked_and_the_ones_that_need_a_human_are_alerts() -> None:
+    model = CallModel("s")
+    values = row("customer", "I want a manager, or I'm leaving.", start=3, sentiment="negative", emotion="angry")
+    values["utterance_moments"] = "escalation_request; cancellation_threat; hold"
+    alerts, moments = add(model, 1, values)
+    assert [a["label"] for a in alerts] == ["customer angry", "escalation request", "cancellation threat"]
+    assert [(m["category"], m["label"]) for m in moments] == [
+        ("moments", "escalation request"), ("moments", "cancellation threat")
+    ]  # fmt: skip
+    values = row("customer", "Okay, go on then.", start=9)
+    values["utterance_moments"] = "cta_commit"
+    alerts, moments = add(model, 2, values)
+    assert alerts == [] and [m["label"] for m in moments] == ["cta commit"]
+
+
 def test_the_score_alerts_once_the_agent_has_spoken_and_the_call_has_begun() -> None:
     model = CallModel("s")
     for n in range(5):
