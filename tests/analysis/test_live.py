@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 from analysis import CallAnalyzer, Utterance
+from analysis.backends import lexicon_backend
 from analysis.emotion_pad import EKMAN_LABELS
 from analysis.live import EDGE_S, live_fields, talk_spans
 from analysis.live_summary import goal_kind
+from analysis.prosody import Prosody
 
 SUMMARY_FIELDS = {
     "overview",
@@ -142,3 +145,20 @@ def test_mono_calls_report_speakers_basis() -> None:
     assert analysis is not None
     dynamics = analysis.live["dynamics"]
     assert isinstance(dynamics, dict) and dynamics["basis"] == "speakers" and dynamics["overtalk_measured"] is False
+
+
+def test_voice_terms_only_with_voice_emotion_on() -> None:
+    models = lexicon_backend()
+    voiced = replace(models, config=replace(models.config, voice_emotion=True))
+    calm, loud = Prosody(-30.0, 2.0, 3.0, 1.5, 2.0), Prosody(-12.0, 9.0, 8.0, 1.5, 2.0)
+    arousal = {}
+    for name, backend in (("off", models), ("on", voiced)):
+        analyzer = CallAnalyzer(models=backend)
+        assert analyzer.wants_prosody is (name == "on")
+        for index in range(3):
+            analyzer.add(
+                Utterance("I am calling about my bill.", 3.0 * index, 3.0 * index + 2, 0, "customer", prosody=calm)
+            )
+        result = analyzer.add(Utterance("I am calling about my bill.", 9.0, 11.0, 0, "customer", prosody=loud))
+        arousal[name] = result.pad["arousal"]
+    assert arousal["on"] > arousal["off"]
