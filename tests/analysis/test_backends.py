@@ -154,11 +154,11 @@ def test_add_runs_one_encoder_pass_per_utterance(models: AnalysisModels, monkeyp
     monkeypatch.setattr(SentenceEncoder, "encode", counting)
     analyzer = CallAnalyzer(models=models)
     analyzer.add(Utterance("Hello. My bill is wrong again. I was charged twice this month.", 0.0, 5.0, 0, "customer"))
-    assert calls == [4]  # the utterance and its three sentences, in one batch
+    assert calls == [3]  # its three sentences in one batch (the whole utterance only when a head needs it)
     analyzer.add(Utterance("I can fix that for you.", 6.0, 8.0, 1, "agent"))
     analyzer.analysis()
     analyzer.analysis()
-    assert calls == [4, 1]
+    assert calls == [3, 1]
 
 
 def test_shared_backend_is_thread_safe(models: AnalysisModels) -> None:
