@@ -480,7 +480,7 @@ class MomentTracker:
                 continue
             found[label] = value
         self._commitment(turn, customer, found)
-        self._resolution(turn, agent, customer, found)
+        self._resolution(turn, agent, found)
         if "complaint" in found or "complaint" in matched:
             found.pop("complaint", None)
             if customer and turn.emotion in _COMPLAINING and self._is_new_complaint(turn, found):
@@ -529,7 +529,7 @@ class MomentTracker:
             if turn.cues.accept or short_yes or "purchase_intent" in found:
                 found["cta_commit"] = ("decision", PHRASE_CONFIDENCE)
 
-    def _resolution(self, turn: MomentTurn, agent: bool, customer: bool, found: dict[str, tuple[str, float]]) -> None:
+    def _resolution(self, turn: MomentTurn, agent: bool, found: dict[str, tuple[str, float]]) -> None:
         """resolution: once per open issue, the agent's statement of it done or the customer's confirmation."""
         if "resolution" in found and not self._issue_open:
             del found["resolution"]
@@ -566,7 +566,7 @@ class MomentTracker:
         return not any(content & earlier for earlier in self._complaints)
 
     def _after(self, turn: MomentTurn, found: dict[str, tuple[str, float]]) -> None:
-        self._customer_turns += turn.speaker == "customer"
+        self._customer_turns += turn.speaker != "agent"  # (a mono call's "unknown" may be the customer)
         if "complaint" in found:
             self._complaints.append(_content(turn.text))
         elif turn.speaker == "customer" and turn.sentiment == "negative" and self._complaints:
