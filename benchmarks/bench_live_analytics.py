@@ -1,6 +1,7 @@
 """Live analytics against labels nobody tuned to: 7-way emotion, PAD, moments, transitions, cost.
 
-    .venv/bin/python benchmarks/bench_live_analytics.py [--split dev|test|all] [--voice] [--show]
+    .venv/bin/python benchmarks/bench_live_analytics.py [--split dev|test|all] [--round N] [--calls-only]
+                                                        [--voice] [--show]
 
 Why it exists: the live analytics (``analysis.live``: emotion as a 7-way distribution and PAD,
 moments, customer-state transitions) are rules over the text models' outputs, and only labelled
@@ -68,9 +69,9 @@ def _read_utterances(split: str) -> list[dict[str, Any]]:
     return [json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()]
 
 
-def _read_calls(split: str) -> list[dict[str, Any]]:
+def _read_calls(split: str, round_: int | None = None) -> list[dict[str, Any]]:
     calls = [json.loads(path.read_text()) for path in sorted(CALLS.glob("call_*.json"))]
-    return [c for c in calls if split == "all" or c["split"] == split]
+    return [c for c in calls if (split == "all" or c["split"] == split) and round_ in (None, c.get("round"))]
 
 
 def _pearson(a: Sequence[float], b: Sequence[float]) -> float:
@@ -281,6 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", choices=("dev", "test", "all"), default="dev")
     parser.add_argument("--voice", action="store_true", help="also render the utterances and add the voice terms")
     parser.add_argument("--show", action="store_true", help="print the mistakes")
+    parser.add_argument("--round", type=int, help="only the calls of this labelling round (5, 6)")
+    parser.add_argument("--calls-only", action="store_true", help="skip the utterances")
     args = parser.parse_args(argv)
     import torch
 
@@ -288,8 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"machine: {machine()}; split {args.split}")
     models = load_analysis_backend(AnalysisConfig(torch_threads=1))
     print(models.describe())
-    score_utterances(models, _read_utterances(args.split), args.voice, args.show)
-    score_calls(models, _read_calls(args.split), args.show)
+    if not args.calls_only:
+        score_utterances(models, _read_utterances(args.split), args.voice, args.show)
+    score_calls(models, _read_calls(args.split, args.round), args.show)
     return 0
 
 
