@@ -284,6 +284,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--show", action="store_true", help="print the mistakes")
     parser.add_argument("--round", type=int, help="only the calls of this labelling round (5, 6)")
     parser.add_argument("--calls-only", action="store_true", help="skip the utterances")
+    parser.add_argument(
+        "--call-turns",
+        action="store_true",
+        help="also score the emotion of the calls' turns that carry emotion7 and PAD",
+    )
     args = parser.parse_args(argv)
     import torch
 
@@ -293,7 +298,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(models.describe())
     if not args.calls_only:
         score_utterances(models, _read_utterances(args.split), args.voice, args.show)
-    score_calls(models, _read_calls(args.split, args.round), args.show)
+    calls = _read_calls(args.split, args.round)
+    if args.call_turns:
+        turns = [
+            {"id": f"{call['id']}#{index}", **turn}
+            for call in calls
+            for index, turn in enumerate(call["turns"])
+            if "emotion7" in turn and "pad" in turn
+        ]
+        print(f"\nThe calls' own turns ({len(turns)} labelled with emotion7 and PAD):")
+        if turns:
+            score_utterances(models, turns, False, args.show)
+    score_calls(models, calls, args.show)
     return 0
 
 
