@@ -46,7 +46,6 @@ from analysis.categories import CATEGORY_NAMES  # noqa: E402
 from analysis.config import AnalysisConfig  # noqa: E402
 from analysis.model_cache import default_cache_root, text_sha256  # noqa: E402
 from audiohook_server.audio.wav_files import read_wav  # noqa: E402
-from audiohook_server.client.genesys import GenesysClient, media_offer  # noqa: E402
 from benchmarks.analytics_scoring import (  # noqa: E402
     CallScore,
     LabelledTurn,
@@ -58,7 +57,7 @@ from benchmarks.analytics_scoring import (  # noqa: E402
     predicted_rows,
     score_call,
 )
-from benchmarks.common import machine, serve  # noqa: E402
+from benchmarks.common import machine, serve, stream_genesys_stereo  # noqa: E402
 from scripts.make_fixtures import FESTIVAL_VOICES, render_labelled_call  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "analysis_data" / "calls"
@@ -117,18 +116,9 @@ def on_text(turns: Sequence[LabelledTurn], models: AnalysisModels) -> CallOutcom
 
 async def through_server(url: str, audio: npt.NDArray[np.int16], recordings: Path, speed: float) -> CallOutcome:
     """Stream the call as a Genesys session; read its CSV and summary file."""
-    client = GenesysClient(url, KEY, SECRET)
-    await client.connect()
-    await client.open(media=[media_offer(["external", "internal"])])
-    client.start_pinging()
-    await client.stream(audio, fmt="PCMU", frame_ms=200, speed=speed)
-    await client.close(timeout=300)
-    await client.aclose()
-    csv_path = recordings / f"{client.session_id}.csv"
+    session = await stream_genesys_stereo(url, KEY, SECRET, audio, recordings, speed)
+    csv_path = recordings / f"{session}.csv"
     summary_path = csv_path.with_suffix(".summary.json")
-    deadline = time.monotonic() + 30
-    while not summary_path.exists() and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
     frame = pd.read_csv(csv_path, keep_default_na=False)
     rows = predicted_rows(frame.to_dict("records"))
     summary = json.loads(summary_path.read_text())

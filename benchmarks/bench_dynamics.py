@@ -37,8 +37,7 @@ import numpy.typing as npt
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from audiohook_server.client.genesys import GenesysClient, media_offer  # noqa: E402
-from benchmarks.common import machine, serve  # noqa: E402
+from benchmarks.common import machine, serve, stream_genesys_stereo  # noqa: E402
 from benchmarks.dynamics_set import CALLS, DynamicsTruth, RenderedDynamicsCall, rendered  # noqa: E402
 
 KEY = "bench-dynamics-key"
@@ -114,18 +113,8 @@ class Row:
 async def through_server(url: str, audio: npt.NDArray[np.int16], recordings: Path, speed: float) -> SessionResult:
     """Stream the call as a Genesys stereo mu-law session; read its summary's ``dynamics``."""
     began = time.monotonic()
-    client = GenesysClient(url, KEY, SECRET)
-    await client.connect()
-    await client.open(media=[media_offer(["external", "internal"])])
-    client.start_pinging()
-    await client.stream(audio, fmt="PCMU", frame_ms=200, speed=speed)
-    await client.close(timeout=300)
-    await client.aclose()
-    session = str(client.session_id)
+    session = await stream_genesys_stereo(url, KEY, SECRET, audio, recordings, speed)
     summary_path = recordings / f"{session}.summary.json"
-    deadline = time.monotonic() + 30
-    while not summary_path.exists() and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
     wall = time.monotonic() - began
     if not summary_path.exists():
         return SessionResult(session, None, "no summary.json written", wall)

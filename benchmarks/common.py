@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import platform
@@ -14,6 +15,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from audiohook_server.client.genesys import GenesysClient, media_offer
 
 
 def machine() -> str:
@@ -74,3 +78,23 @@ def serve(
     finally:
         server.terminate()
         server.wait(60)
+
+
+async def stream_genesys_stereo(
+    url: str, key: str, secret: bytes, audio: Any, recordings: Path, speed: float, wait_s: float = 30.0
+) -> str:
+    """Stream a stereo call (customer = channel 0) as a signed Genesys mu-law session with pings, close it,
+    and wait up to ``wait_s`` for its ``<session>.summary.json`` in ``recordings``; the session id."""
+    client = GenesysClient(url, key, secret)
+    await client.connect()
+    await client.open(media=[media_offer(["external", "internal"])])
+    client.start_pinging()
+    await client.stream(audio, fmt="PCMU", frame_ms=200, speed=speed)
+    await client.close(timeout=300)
+    await client.aclose()
+    session = str(client.session_id)
+    summary = recordings / f"{session}.summary.json"
+    deadline = time.monotonic() + wait_s
+    while not summary.exists() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    return session

@@ -186,6 +186,26 @@ def synthesise(text: str, voice: str, workdir: Path, index: int) -> np.ndarray:
     return np.asarray(samples, dtype=np.float64)
 
 
+def telephone_stereo(tracks: dict[str, np.ndarray], work: Path, destination: Path) -> list[str]:
+    """The call as Genesys sends it: each speaker's track band-limited to the telephone and 8 kHz
+    mu-law, then merged into one stereo file (customer = channel 0) at ``destination``; the sox
+    commands it ran."""
+    ulaw: dict[str, Path] = {}
+    commands: list[str] = []
+    for spk in ("customer", "agent"):
+        src, dst = work / f"{spk}_16k.wav", work / f"{spk}_8k_ulaw.wav"
+        write_wav_pcm16(src, tracks[spk], SAMPLE_RATE)
+        cmd = SOX_CHANNEL_CMD.format(src=src.name, dst=dst.name)
+        subprocess.run(cmd.split(), check=True, cwd=work, capture_output=True)
+        commands.append(cmd)
+        ulaw[spk] = dst
+    cmd = SOX_MERGE_CMD.format(customer=ulaw["customer"].name, agent=ulaw["agent"].name, dst=destination.name)
+    subprocess.run(cmd.split(), check=True, cwd=work, capture_output=True)
+    commands.append(cmd)
+    shutil.copyfile(work / destination.name, destination)
+    return commands
+
+
 @dataclass(frozen=True)
 class RenderedCall:
     """A dialogue rendered to audio: per-turn timings (seconds) from the synthesised clips."""
@@ -259,20 +279,7 @@ def render_call(
             write_wav_pcm16(out_dir / mono_name, tracks["agent"] + tracks["customer"], SAMPLE_RATE)
 
         # Telephone version: per speaker band-limit + 8 kHz mu-law, then merge (customer = ch 0).
-        ulaw: dict[str, Path] = {}
-        sox_commands: list[str] = []
-        for spk in ("customer", "agent"):
-            src = work / f"{spk}_16k.wav"
-            dst = work / f"{spk}_8k_ulaw.wav"
-            write_wav_pcm16(src, tracks[spk], SAMPLE_RATE)
-            cmd = SOX_CHANNEL_CMD.format(src=src.name, dst=dst.name)
-            subprocess.run(cmd.split(), check=True, cwd=work, capture_output=True)
-            sox_commands.append(cmd)
-            ulaw[spk] = dst
-        cmd = SOX_MERGE_CMD.format(customer=ulaw["customer"].name, agent=ulaw["agent"].name, dst=stereo_name)
-        subprocess.run(cmd.split(), check=True, cwd=work, capture_output=True)
-        sox_commands.append(cmd)
-        shutil.copyfile(work / stereo_name, out_dir / stereo_name)
+        sox_commands = telephone_stereo(tracks, work, out_dir / stereo_name)
     return RenderedCall(turns, round(total / SAMPLE_RATE, 3), sox_commands)
 
 
@@ -746,18 +753,7 @@ def render_timed_call(
                 tracks["agent"][start + margin : start + margin + music.size] += music
                 sox_commands += commands
 
-        ulaw: dict[str, Path] = {}
-        for spk in ("customer", "agent"):
-            src, dst = work / f"{spk}_16k.wav", work / f"{spk}_8k_ulaw.wav"
-            write_wav_pcm16(src, tracks[spk], SAMPLE_RATE)
-            cmd = SOX_CHANNEL_CMD.format(src=src.name, dst=dst.name)
-            subprocess.run(cmd.split(), check=True, cwd=work, capture_output=True)
-            sox_commands.append(cmd)
-            ulaw[spk] = dst
-        cmd = SOX_MERGE_CMD.format(customer=ulaw["customer"].name, agent=ulaw["agent"].name, dst=stereo_name)
-        subprocess.run(cmd.split(), check=True, cwd=work, capture_output=True)
-        sox_commands.append(cmd)
-        shutil.copyfile(work / stereo_name, out_dir / stereo_name)
+        sox_commands += telephone_stereo(tracks, work, out_dir / stereo_name)
     truth = _timed_truth(turns, [(s / SAMPLE_RATE, e / SAMPLE_RATE) for _, s, e in placed], holds, total / SAMPLE_RATE)
     return {**truth, "rendered": {"voices": dict(voices), "sox": sox_commands, "speech_db": TIMED_SPEECH_DB}}
 
