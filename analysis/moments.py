@@ -11,8 +11,14 @@ decide with who said it and where in the call it was said:
   ``complaint`` are the customer's (a mono call's "unknown" speaker counts as the customer only when
   the turn is not the agent's by its words);
 * ``cta_commit``: the customer agrees to an offer or a proposed next step: an acceptance of an offer
-  in reach (``analysis.decisions``), or a commitment phrase right after the agent proposed something
-  (a question such as "shall I book that?", "would you like ...", or an offer);
+  in reach (``analysis.decisions``), a commitment phrase or a yes right after the agent proposed
+  something (a question such as "shall I book that?", "would you like ...", or an offer), or taking
+  what a question of the agent's put to them in so many words ("Thursday morning I can do"); a
+  grudging yes counts ("Fine, I'll take that", "I suppose. Go on then");
+* ``objection`` also by rule: the customer's negative reply to an offer, a price, a policy or a date,
+  that pushes back ("but", "still", "too", "not") or opens by repeating the figure back ("Thirty-six
+  months? That's three years."), and is not a yes; or any reply to one, however calm, with a strong
+  pushback ("a bit more than I'd hoped", "I'm not sure I want to be tied in"); beside a threat too;
 * ``resolution``: the agent states the fix, refund, booking, plan or cancellation done (or the customer
   confirms it works), once per open issue: an issue opens at the start of the call and with each
   complaint, request, objection or commitment, and a resolution closes it;
@@ -111,6 +117,12 @@ _PROPOSAL: Final = compile_phrases(
 # a short yes to a proposal that names no commitment phrase: "Oh, Friday, please."
 _SHORT_YES: Final = compile_phrases(["please", "that one", "that'd be", "that would be", "perfect", "great", "lovely"])
 SHORT_YES_WORDS: Final = 8
+# taking what was put to them, in so many words (after any question of the agent's)
+_ACCEPTANCE: Final = compile_phrases(
+    ["i'll take that", "i'll take it", "i'll take the", "i can do", "add that", "add it", "that works", "that'll do",
+     "go on then", "go on,", "go ahead", "book it", "book that", "sign me up", "put me on", "let's do", "i'll go for",
+     "i'll have that", "i'll have the", "i'll do that"]
+)  # fmt: skip
 _WITHDRAWN: Final = compile_phrases(
     ["forget the", "never mind the", "don't need the", "i'll stay", "i'll keep it", "no need to cancel"]
 )
@@ -261,6 +273,41 @@ _PUSHBACK: Final = compile_phrases(
     ]
 )
 OBJECTION_MIN_WORDS: Final = 4
+# pushback that is an objection however calmly it is said
+_STRONG_PUSHBACK: Final = compile_phrases(
+    ["more than i", "more than we", "bit more than", "a lot more", "too much", "too expensive", "too dear",
+     "cheaper", "not sure i want", "tied in", "locked in", "rather not", "that's a lot", "big jump",
+     "doesn't really work", "doesn't work for me", "is that the best", "can't afford", "i was hoping", "not worth"]
+)  # fmt: skip
+ECHO_MAX_WORDS: Final = 6
+_SMALL_WORDS: Final = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "to",
+        "of",
+        "i",
+        "you",
+        "it",
+        "is",
+        "so",
+        "oh",
+        "ok",
+        "okay",
+        "right",
+        "yes",
+        "no",
+        "yeah",
+        "well",
+        "that",
+        "on",
+        "in",
+        "for",
+    ]
+)
 # a worried customer complains when the words put the fault on the company
 _FAULT: Final = compile_phrases(
     ["i was told", "it's been", "haven't heard", "nobody", "no one", "never", "still", "again", "why", "you sent",
@@ -352,6 +399,15 @@ class Moment:
             "alert": self.alert,
             "reason": self.reason,
         }
+
+
+def _echoes(text: str, said: str) -> bool:
+    """The reply opens by repeating the agent's figure or term back ("Thirty-six months? That's three
+    years.", "Sixty-one. I'm paying twenty-four now."): its first sentence is short and shares a word
+    with what the agent said."""
+    first = re.split(r"(?<=[.?!])\s", text.strip(), maxsplit=1)[0]
+    opening = set(words(first))
+    return 0 < len(opening) <= ECHO_MAX_WORDS and bool(opening & set(words(said)) - _STOPWORDS - _SMALL_WORDS)
 
 
 def _agrees(text: str) -> bool:
@@ -481,6 +537,8 @@ class MomentTracker:
             found[label] = value
         self._commitment(turn, customer, found)
         self._resolution(turn, agent, found)
+        if customer and "objection" not in found and self._pushes_back(turn):
+            found["objection"] = ("rule", 0.75)  # (beside a threat too: "Then no, I'll go with Furlong")
         if "complaint" in found or "complaint" in matched:
             found.pop("complaint", None)
             if customer and turn.emotion in _COMPLAINING and self._is_new_complaint(turn, found):
@@ -496,9 +554,6 @@ class MomentTracker:
             # the customer's first irritated statement of the call (or a worried one that blames the
             # company), without a listed phrase
             found["complaint"] = ("first_negative", 0.7)
-        threat = "cancellation_threat" in found or "escalation_request" in found
-        if customer and "objection" not in found and not threat and self._pushes_back(turn):
-            found["objection"] = ("rule", 0.75)
         if "objection" in found and (turn.sentiment == "positive" or turn.accepted or "cta_commit" in found):
             del found["objection"]
         if "cancellation_threat" in found and _WITHDRAWN.search(turn.text):
@@ -510,8 +565,9 @@ class MomentTracker:
 
     def _commitment(self, turn: MomentTurn, customer: bool, found: dict[str, tuple[str, float]]) -> None:
         """cta_commit: an acceptance of an offer in reach, or yes to the agent's proposal just made."""
-        if not customer or turn.sentiment == "negative" or turn.cues.decline or turn.cues.sarcasm:
-            found.pop("cta_commit", None)
+        grudging = turn.cues.reluctant or _ACCEPTANCE.search(turn.text) is not None
+        if not customer or turn.cues.decline or turn.cues.sarcasm or (turn.sentiment == "negative" and not grudging):
+            found.pop("cta_commit", None)  # (a grudging yes is still a yes: "Fine, I'll take that")
             return
         if turn.accepted:
             found["cta_commit"] = ("decision", DECISION_CONFIDENCE)
@@ -526,8 +582,11 @@ class MomentTracker:
             asked = self._last_agent is not None and self._last_agent.text.rstrip().endswith("?")
             short_yes = short and (_SHORT_YES.search(turn.text) is not None or (asked and _agrees(turn.text)))
             # yes to it, or asking to buy what was just proposed ("Can I get the TV box and a second one?")
-            if turn.cues.accept or short_yes or "purchase_intent" in found:
+            if turn.cues.accept or turn.cues.reluctant or short_yes or "purchase_intent" in found:
                 found["cta_commit"] = ("decision", PHRASE_CONFIDENCE)
+        asked = self._last_agent is not None and "?" in self._last_agent.text
+        if "cta_commit" not in found and asked and _ACCEPTANCE.search(turn.text) is not None:
+            found["cta_commit"] = ("decision", PHRASE_CONFIDENCE)  # "Thursday morning I can do", "Yeah, add that on"
 
     def _resolution(self, turn: MomentTurn, agent: bool, found: dict[str, tuple[str, float]]) -> None:
         """resolution: once per open issue, the agent's statement of it done or the customer's confirmation."""
@@ -546,12 +605,18 @@ class MomentTracker:
         """An objection by rule: pushback right after the agent put an offer, a price, a policy or a
         date to the customer (not an acceptance, not a positive reply)."""
         agent = self._last_agent
-        if agent is None or turn.accepted or turn.sentiment == "positive" or turn.cues.accept:
+        if agent is None or turn.accepted or turn.sentiment == "positive" or turn.cues.accept or turn.cues.reluctant:
             return False
-        if len(turn.text.split()) < OBJECTION_MIN_WORDS or _PUSHBACK.search(turn.text) is None:
+        if _ACCEPTANCE.search(turn.text) is not None or len(turn.text.split()) < OBJECTION_MIN_WORDS:
             return False
         put = agent.cues.offer or _PROPOSAL.search(agent.text) is not None or _PUSHABLE.search(agent.text) is not None
-        return put and turn.sentiment == "negative"
+        if not put:
+            return False
+        if _STRONG_PUSHBACK.search(turn.text) is not None:
+            return True  # "that's a bit more than I'd hoped", "I'm not sure I want to be tied in", said calmly
+        if _PUSHBACK.search(turn.text) is None and not _echoes(turn.text, agent.text):
+            return False
+        return turn.sentiment == "negative"
 
     def _is_new_complaint(self, turn: MomentTurn, found: dict[str, tuple[str, float]]) -> bool:
         if turn.sentiment == "positive" or len(turn.text.split()) < _MIN_COMPLAINT_WORDS:
