@@ -364,9 +364,7 @@ class CallAnalyzer:
         hits = tuple(hit for r in ordered for hit in r.hits)
         process, repeated, marketing = (describe(hits, name) for name in CATEGORY_NAMES)
         parts = summary.summary_parts(summary_input, outcome)
-        live = self._live.view(
-            CallContext(parts, decided.outcome, label, scored.score, scored.evidence, scored.breakdown)
-        )
+        live = self._live.view(CallContext(parts, decided.outcome, scored.score, scored.evidence, scored.breakdown))
         return CallAnalysis(
             summary=summary.summarise(summary_input, self._content_counts, outcome),
             sentiment=label,

@@ -83,7 +83,6 @@ class LiveUpdate:
     emotion: PadEmotion
     moments: tuple[Moment, ...]
     transitions: tuple[Transition, ...]
-    voice: ProsodyChange | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +91,6 @@ class CallContext:
 
     summary_parts: Mapping[str, str]
     outcome: str
-    call_sentiment: str
     agent_score: int
     agent_evidence: Mapping[str, str]
     agent_breakdown: Mapping[str, float]
@@ -167,7 +165,6 @@ class LiveAnalytics:
     _moments: MomentTracker = field(default_factory=MomentTracker)
     _transitions: TransitionTracker = field(default_factory=TransitionTracker)
     _dynamics: DynamicsTracker | None = None
-    _dynamics_basis: str = "speakers"
     _cognitive: CognitiveTracker = field(default_factory=CognitiveTracker)
     _baselines: dict[str, ProsodyBaseline] = field(default_factory=dict)
     _channels: set[int] = field(default_factory=set)
@@ -180,12 +177,12 @@ class LiveAnalytics:
         self._channels.add(item.channel)
         self._speakers.add(item.speaker)
         change: ProsodyChange | None = None
-        if item.prosody is not None or self.voice:
+        if self.voice:  # the voice against the speaker's own baseline, only when the voice terms are on
             duration = item.end - item.start
             rate = item.words / duration if duration > 0 and item.words else None
             change = self._baselines.setdefault(item.speaker, ProsodyBaseline()).change(item.prosody, rate)
         result = item.result
-        feeling = pad_emotion(item.text, result.emotion_scores, result.sentiment_score, change if self.voice else None)
+        feeling = pad_emotion(item.text, result.emotion_scores, result.sentiment_score, change)
         moments: list[Moment] = []
         if item.words:
             moments += self._moments.add(
@@ -259,7 +256,7 @@ class LiveAnalytics:
             if transition.alert:
                 reason = transition.reason or ANGER_ALERT
                 self._alert("transition", transition.transition_id, "sustained_anger", transition.at, reason)
-        return LiveUpdate(feeling, tuple(moments), tuple(transitions), change)
+        return LiveUpdate(feeling, tuple(moments), tuple(transitions))
 
     def _alert(self, kind: str, identifier: str, category: str, at: float, reason: str) -> None:
         """One alert for a supervisor: what raised it (a moment or a transition, by id), when and why."""
@@ -270,9 +267,8 @@ class LiveAnalytics:
     def _tracker(self) -> DynamicsTracker:
         """The dynamics tracker; its basis is known once a second channel speaks (stereo), or it is mono."""
         basis = "channels" if len(self._channels) > 1 else "speakers"
-        if self._dynamics is None or (basis == "channels" and self._dynamics_basis == "speakers"):
+        if self._dynamics is None or self._dynamics.basis != basis:  # (only ever speakers -> channels)
             self._dynamics = DynamicsTracker(basis)
-            self._dynamics_basis = basis
             for span in self._spans:
                 self._dynamics.add(span)
         return self._dynamics
@@ -304,7 +300,6 @@ class LiveAnalytics:
             summary_parts=context.summary_parts,
             outcome=context.outcome,
             customer_state=self._transitions.state,
-            call_sentiment=context.call_sentiment,
             agent_score=context.agent_score,
             agent_evidence=context.agent_evidence,
             agent_breakdown=context.agent_breakdown,

@@ -63,7 +63,6 @@ class LiveSummaryInput:
     summary_parts: Mapping[str, str]  # issue, action, outcome, follow_up (analysis.summary)
     outcome: str  # analysis.decisions outcome label or ""
     customer_state: str | None  # analysis.transitions state
-    call_sentiment: str
     agent_score: int
     agent_evidence: Mapping[str, str]  # rubric component -> evidence (analysis.agent_score)
     agent_breakdown: Mapping[str, float]  # rubric component -> points
