@@ -74,6 +74,7 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Pki, 
     assert site.count(f"127.0.0.1:{replicas[1].port}") == 2
     nginx = NginxProcess(binary, base / "nginx", site)
     try:
+        nginx.wait_listening(port)  # the first request must not race nginx's start
         yield port, pki, replicas
     finally:
         nginx.stop()
