@@ -112,6 +112,28 @@ _PROPOSAL: Final = compile_phrases(
         "i'll email",
         "i'll send you",
         "i can email",
+        "i can set",
+        "i can arrange",
+        "i can add",
+        "i can get",
+        "i can have",
+        "i can also",
+        "what i can do",
+        "if that would help",
+        "if that helps",
+        "if you like",
+        "if you'd like",
+        "if you want",
+        "is that alright",
+        "is that okay",
+        "is that ok",
+        "would that be okay",
+        "how does that sound",
+        "how would that be",
+        "you can appeal",
+        "slots",
+        "the first slot",
+        "the earliest",
     ]
 )
 # a short yes to a proposal that names no commitment phrase: "Oh, Friday, please."
@@ -119,9 +141,28 @@ _SHORT_YES: Final = compile_phrases(["please", "that one", "that'd be", "that wo
 SHORT_YES_WORDS: Final = 8
 # taking what was put to them, in so many words (after any question of the agent's)
 _ACCEPTANCE: Final = compile_phrases(
-    ["i'll take that", "i'll take it", "i'll take the", "i can do", "add that", "add it", "that works", "that'll do",
-     "go on then", "go on,", "go ahead", "book it", "book that", "sign me up", "put me on", "let's do", "i'll go for",
-     "i'll have that", "i'll have the", "i'll do that"]
+    ["i'll take that", "i'll take it", "i'll take the", "i can do", "add that", "add it", "that works for",
+     "that works.", "that works,", "that'll do", "go on then", "go on,", "go ahead", "book it", "book that",
+     "sign me up", "put me on", "let's do", "i'll go for", "i'll have that", "i'll have the", "i'll do that"]
+)  # fmt: skip
+# a commitment in a reply to a proposal that is not negative: "Yes, that would actually be useful",
+# "I can scan those tonight and send them back", "Okay, I'll do the appeal this week, then"
+_SOFT_ACCEPTANCE: Final = compile_phrases(
+    ["that would be", "that'd be", "that would help", "that'd help", "that helps", "would be useful",
+     "could probably manage", "i could manage", "i can manage", "i can scan", "i'll scan", "i'll send", "i can send",
+     "i'll do the", "add that on", "i'll book", "i'll pay", "i'll get that", "i'll fill"]
+)  # fmt: skip
+# still deciding: no commitment however it opens ("Okay, that's fair enough. Let me have a proper look
+# at theirs and compare.")
+_DECIDING: Final = compile_phrases(
+    ["have a look", "have a proper look", "think about it", "think it over", "compare", "get back to you",
+     "not sure yet"]
+)  # fmt: skip
+# an acceptance in so many words whatever the agent said before it ("Fine, I'll take that, it's better
+# than Wednesday" after the agent's news of a van tomorrow)
+_PLAIN_ACCEPTANCE: Final = compile_phrases(
+    ["i'll take that", "i'll take it", "go on then", "sign me up", "put me on that", "book it", "book that in",
+     "let's do it", "let's do that", "i'll go for that", "i'll have that"]
 )  # fmt: skip
 _WITHDRAWN: Final = compile_phrases(
     ["forget the", "never mind the", "don't need the", "i'll stay", "i'll keep it", "no need to cancel"]
@@ -233,6 +274,8 @@ _PUSHABLE: Final = compile_phrases(
         "the next step",
         "the earliest",
         "the first slot",
+        "next available",
+        "working days",
         "the best i can",
         "{num} pounds",
         "pounds a month",
@@ -277,7 +320,11 @@ OBJECTION_MIN_WORDS: Final = 4
 _STRONG_PUSHBACK: Final = compile_phrases(
     ["more than i", "more than we", "bit more than", "a lot more", "too much", "too expensive", "too dear",
      "cheaper", "not sure i want", "tied in", "locked in", "rather not", "that's a lot", "big jump",
-     "doesn't really work", "doesn't work for me", "is that the best", "can't afford", "i was hoping", "not worth"]
+     "doesn't really work", "doesn't work for me", "is that the best", "can't afford", "i was hoping", "not worth",
+     "quote from", "a lot cheaper", "don't need the", "don't need it", "don't need more", "don't really need",
+     "not going to be", "said no", "don't book",
+     "no way to", "no way round", "any way round", "is there really no", "you're still", "already decided",
+     "what's the point", "not what i asked", "i'm not agreeing"]
 )  # fmt: skip
 ECHO_MAX_WORDS: Final = 6
 _SMALL_WORDS: Final = frozenset(
@@ -306,12 +353,35 @@ _SMALL_WORDS: Final = frozenset(
         "on",
         "in",
         "for",
+        "can",
+        "could",
+        "will",
+        "do",
+        "does",
+        "did",
+        "are",
+        "have",
+        "has",
+        "be",
+        "we",
+        "me",
+        "my",
+        "your",
+        "this",
+        "what",
     ]
 )
 # a worried customer complains when the words put the fault on the company
 _FAULT: Final = compile_phrases(
     ["i was told", "it's been", "haven't heard", "nobody", "no one", "never", "still", "again", "why", "you sent",
-     "you've", "wrong", "mistake"]
+     "you've", "wrong", "mistake", "nothing's happened", "nothing has happened", "there's nothing", "just nothing",
+     "meant to", "supposed to", "weeks ago", "swapped", "charged", "a charge", "gone from", "gone up", "justified",
+     "they've", "didn't", "hasn't", "haven't"]
+)  # fmt: skip
+# hardship the customer tells of (a reason, not a complaint about the company or pushback on it)
+_HARDSHIP: Final = compile_phrases(
+    ["redundant", "lost my job", "hours got cut", "hours were cut", "cut my hours", "passed away", "struggling",
+     "i owe", "behind on", "i'm behind", "sick pay", "bereavement"]
 )  # fmt: skip
 # the agent says it is done (perfect tense, or under way now): "I've cancelled", "that's booked",
 # "it's been refunded", "I'm refunding all three now"
@@ -321,6 +391,8 @@ _DONE_VERBS: Final = (
     "changed|unlocked|activated|upgraded|reissued|moved|switched|approved|frozen|set up|sorted|paid|taken off|"
     "put through|turned"
 )
+# "your membership's cancelled", "the direct debit's been stopped"
+_DONE_OWNERS: Final = "membership|account|policy|order|debit|payment|plan|booking|refund|claim|contract|subscription"
 _DOING_VERBS: Final = "refunding|crediting|cancel+ing|booking|sending out|arranging|waiving|removing|reissuing"
 _COMPLETION: Final = compile_phrases(
     [
@@ -340,9 +412,20 @@ _COMPLETION: Final = compile_phrases(
         "you're all set",
         "gone through",
         "has approved",
+        "that's done",
+        "all set",
+        "{owner}'s {done}",
+        "{owner}'s been {done}",
     ],
-    {"{done}": f"(?:{_DONE_VERBS})", "{doing}": f"(?:{_DOING_VERBS})"},
+    {"{done}": f"(?:{_DONE_VERBS})", "{doing}": f"(?:{_DOING_VERBS})", "{owner}": f"(?:{_DONE_OWNERS})"},
 )
+# a reply that welcomes what it heard: no objection however it opens ("This Saturday? Oh, that's much
+# better than I thought.")
+_WELCOMING: Final = compile_phrases(
+    ["better than", "sooner than", "quicker than", "cheaper than i", "more than fair", "that's great", "brilliant"]
+)
+# a plain yes at the start of a longer reply (not "great" or "brilliant", which greet good news)
+_YES_START: Final = re.compile(r"^\W*(yes|yeah|yep|yup|ok|okay|sure|fine|go on|alright|all right)\b", re.IGNORECASE)
 _AGREEING_START: Final = re.compile(
     r"^\W*(yes|yeah|yep|yup|ok|okay|sure|fine|go on|go for it|please|lovely|perfect|great|brilliant|"
     r"alright|all right|that works|that's fine|sounds good|why not|deal)\b",
@@ -428,6 +511,7 @@ class MomentTracker:
     _issue_open: bool = True
     _complaints: list[frozenset[str]] = field(default_factory=list)
     _raised: set[str] = field(default_factory=set)
+    _offered_since_threat: bool = False
     _customer_turns: int = 0
     moments: list[Moment] = field(default_factory=list)
 
@@ -548,7 +632,8 @@ class MomentTracker:
             and not self._complaints
             and self._customer_turns < FIRST_COMPLAINT_TURNS
             and turn.sentiment == "negative"
-            and (turn.emotion in _ANNOYED | {"confused"} or (turn.emotion == "anxious" and _FAULT.search(turn.text)))
+            and (turn.emotion in _ANNOYED | {"confused"} or (turn.emotion != "sad" and _FAULT.search(turn.text)))
+            and not _HARDSHIP.search(turn.text)
             and self._is_new_complaint(turn, found)
         ):
             # the customer's first irritated statement of the call (or a worried one that blames the
@@ -558,8 +643,12 @@ class MomentTracker:
             del found["objection"]
         if "cancellation_threat" in found and _WITHDRAWN.search(turn.text):
             del found["cancellation_threat"]  # "Forget the PAC code then": the threat taken back
+        if "cancellation_threat" in found and "cta_commit" in found and not turn.accepted:
+            del found["cta_commit"]  # "Then no, that doesn't work for me. I'll go with the Furlong one."
+        # asking again to leave after a new offer is a new answer to it ("No, really, I just need to stop it")
+        asks_again = self._offered_since_threat and turn.cues.leave
         for label in _ONCE_UNTIL_ACCEPTED:
-            if label in found and label in self._raised:
+            if label in found and label in self._raised and not (label == "cancellation_threat" and asks_again):
                 del found[label]
         return found
 
@@ -585,8 +674,20 @@ class MomentTracker:
             if turn.cues.accept or turn.cues.reluctant or short_yes or "purchase_intent" in found:
                 found["cta_commit"] = ("decision", PHRASE_CONFIDENCE)
         asked = self._last_agent is not None and "?" in self._last_agent.text
+        if "cta_commit" not in found and _PLAIN_ACCEPTANCE.search(turn.text) is not None and self._last_agent:
+            found["cta_commit"] = ("decision", PHRASE_CONFIDENCE)
         if "cta_commit" not in found and asked and _ACCEPTANCE.search(turn.text) is not None:
             found["cta_commit"] = ("decision", PHRASE_CONFIDENCE)  # "Thursday morning I can do", "Yeah, add that on"
+        deciding = turn.cues.undecided or _DECIDING.search(turn.text) is not None
+        if "cta_commit" not in found and proposed and turn.sentiment != "negative" and not deciding:
+            agrees = (
+                _YES_START.search(turn.text) is not None
+                and _PUSHBACK.search(turn.text) is None
+                and not turn.text.rstrip().endswith("?")
+            )
+            if agrees or _SOFT_ACCEPTANCE.search(turn.text) is not None:
+                # "Yes, that would actually be useful. Send it to the email you've got."
+                found["cta_commit"] = ("decision", PHRASE_CONFIDENCE)
 
     def _resolution(self, turn: MomentTurn, agent: bool, found: dict[str, tuple[str, float]]) -> None:
         """resolution: once per open issue, the agent's statement of it done or the customer's confirmation."""
@@ -607,13 +708,17 @@ class MomentTracker:
         agent = self._last_agent
         if agent is None or turn.accepted or turn.sentiment == "positive" or turn.cues.accept or turn.cues.reluctant:
             return False
+        if turn.emotion in ("happy", "satisfied") or _WELCOMING.search(turn.text) is not None:
+            return False
         if _ACCEPTANCE.search(turn.text) is not None or len(turn.text.split()) < OBJECTION_MIN_WORDS:
             return False
+        if _HARDSHIP.search(turn.text) is not None:
+            return False  # "I got made redundant, so forty-two a month just isn't ...": a reason, not pushback
+        if _STRONG_PUSHBACK.search(turn.text) is not None:
+            return True  # "that's a bit more than I'd hoped", "I'm not sure I want to be tied in", said calmly
         put = agent.cues.offer or _PROPOSAL.search(agent.text) is not None or _PUSHABLE.search(agent.text) is not None
         if not put:
             return False
-        if _STRONG_PUSHBACK.search(turn.text) is not None:
-            return True  # "that's a bit more than I'd hoped", "I'm not sure I want to be tied in", said calmly
         if _PUSHBACK.search(turn.text) is None and not _echoes(turn.text, agent.text):
             return False
         return turn.sentiment == "negative"
@@ -640,8 +745,12 @@ class MomentTracker:
             self._issue_open = False
         elif any(label in found for label in _OPENS_ISSUE) or "purchase_intent" in found:
             self._issue_open = True
+        if "cancellation_threat" in found:
+            self._offered_since_threat = False
         self._raised.update(label for label in _ONCE_UNTIL_ACCEPTED if label in found)
         if "cta_commit" in found:
             self._raised.clear()
+        if turn.speaker != "customer" and turn.cues.offer:
+            self._offered_since_threat = True
         if turn.speaker != "customer":
             self._last_agent = turn

@@ -203,6 +203,7 @@ def score_calls(models: AnalysisModels, calls: list[dict[str, Any]], show: bool)
         analyzer._live = timed  # type: ignore[assignment]
         turn_of: dict[str, int] = {}
         predicted: set[tuple[int, str]] = set()
+        read_as: list[str] = []  # the sentiment and emotion each turn was read with, for --show
         transitions: list[tuple[int, str]] = []
         for index, turn in enumerate(call["turns"]):
             utterance_id = f"{call['id']}#{index}"
@@ -222,6 +223,7 @@ def score_calls(models: AnalysisModels, calls: list[dict[str, Any]], show: bool)
             total_seconds.append(time.perf_counter() - began)
             live_seconds.append(timed.seconds[-1])
             predicted |= {(index, m.category) for m in result.moments if m.category in MOMENT_LABELS}
+            read_as.append(f"{result.sentiment}/{result.emotion}")
             transitions += [(turn_of[t.evidence_utterance_ids[0]], t.to_state) for t in result.transitions]
         gold = {(i, m) for i, turn in enumerate(call["turns"]) for m in turn.get("moments", []) if m in MOMENT_LABELS}
         for found in predicted:
@@ -250,6 +252,10 @@ def score_calls(models: AnalysisModels, calls: list[dict[str, Any]], show: bool)
         if show:
             print(f"\n{call['id']}: moments gold {sorted(gold)}")
             print(f"  predicted {sorted(predicted)}")
+            for kind, wrong in (("missed", gold - predicted), ("wrong", predicted - gold)):
+                for index, label in sorted(wrong):
+                    turn = call["turns"][index]
+                    print(f"    {kind} {index} {label} ({turn['speaker']}, read {read_as[index]}): {turn['text']}")
             labelled = [(t["turn"], t["to_state"]) for t in call.get("transitions", [])]
             print(f"  transitions gold {labelled} got {transitions}")
     print(f"\nMoments, {len(calls)} calls (a moment is right when the labelled turn has it):")
