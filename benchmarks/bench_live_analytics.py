@@ -192,7 +192,7 @@ def _near(customer_turns: list[int], a: int, b: int) -> bool:
     return abs(customer_turns.index(a) - customer_turns.index(b)) <= WINDOW
 
 
-def score_calls(models: AnalysisModels, calls: list[dict[str, Any]], show: bool) -> None:
+def score_calls(models: AnalysisModels, calls: list[dict[str, Any]], show: bool, labels: str = "moments") -> None:
     tally = _Tally()
     gold_transitions = hits = hits_state = predicted_transitions = matched_predictions = 0
     live_seconds: list[float] = []
@@ -225,7 +225,7 @@ def score_calls(models: AnalysisModels, calls: list[dict[str, Any]], show: bool)
             predicted |= {(index, m.category) for m in result.moments if m.category in MOMENT_LABELS}
             read_as.append(f"{result.sentiment}/{result.emotion}")
             transitions += [(turn_of[t.evidence_utterance_ids[0]], t.to_state) for t in result.transitions]
-        gold = {(i, m) for i, turn in enumerate(call["turns"]) for m in turn.get("moments", []) if m in MOMENT_LABELS}
+        gold = {(i, m) for i, turn in enumerate(call["turns"]) for m in turn.get(labels, []) if m in MOMENT_LABELS}
         for found in predicted:
             (tally.tp if found in gold else tally.fp)[found[1]] += 1
         for _, label in gold - predicted:
@@ -288,8 +288,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", choices=("dev", "test", "all"), default="dev")
     parser.add_argument("--voice", action="store_true", help="also render the utterances and add the voice terms")
     parser.add_argument("--show", action="store_true", help="print the mistakes")
-    parser.add_argument("--round", type=int, help="only the calls of this labelling round (5, 6)")
+    parser.add_argument("--round", type=int, help="only the calls of this labelling round (5-8)")
     parser.add_argument("--calls-only", action="store_true", help="skip the utterances")
+    parser.add_argument(
+        "--labels",
+        default="moments",
+        help="the turns' field holding the moments scored against: moments (the adjudicated labels where a round "
+        "had two annotators), or moments_annotator_e / moments_annotator_f for round 8's annotators alone",
+    )
     parser.add_argument(
         "--call-turns",
         action="store_true",
@@ -315,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nThe calls' own turns ({len(turns)} labelled with emotion7 and PAD):")
         if turns:
             score_utterances(models, turns, False, args.show)
-    score_calls(models, calls, args.show)
+    score_calls(models, calls, args.show, args.labels)
     return 0
 
 
