@@ -135,3 +135,78 @@ def test_text_that_breaks_nothing() -> None:
     for index, text in enumerate(["", "\n\x00=HYPERLINK()", "no " * 2000]):
         for moment in tracker.add(_turn(index, "customer", text, "negative", "angry")):
             assert "\n" not in moment.summary
+
+
+def test_a_worried_first_statement_that_blames_the_company_is_a_complaint_and_hardship_is_not() -> None:
+    found = _moments(
+        [
+            ("agent", "Good morning, claims team, how can I help?", "positive", "satisfied"),
+            (
+                "customer",
+                "I put a claim in three weeks ago for a leak and honestly nothing's happened since.",
+                "negative",
+                "anxious",
+            ),
+        ]
+    )
+    assert found[1] == ["complaint"]
+    hardship = _moments(
+        [
+            ("agent", "Thanks for calling, how can I help?", "positive", "satisfied"),
+            (
+                "customer",
+                "I've been made redundant, so the membership is one of the things that has to go.",
+                "negative",
+                "frustrated",
+            ),
+            ("agent", "I'm sorry. I can offer you off-peak at twenty-two pounds a month.", "neutral", "neutral"),
+            (
+                "customer",
+                "I lost my job, so twenty-two a month just isn't, you know. But there we are.",
+                "negative",
+                "sad",
+            ),
+        ]
+    )
+    assert "complaint" not in hardship[1] and "objection" not in hardship[3]
+
+
+def test_a_plain_yes_to_a_proposal_is_a_commitment_even_without_a_question() -> None:
+    found = _moments(
+        [
+            ("agent", "I can email you the final figure and how to pay it, if that would help.", "neutral", "neutral"),
+            ("customer", "Yes, that would actually be useful. Send it to the email you've got.", "neutral", "neutral"),
+            ("agent", "I'll look into it. Is there anything else?", "neutral", "neutral"),
+            ("customer", "Okay, that's fair enough, let me have a proper look and compare.", "neutral", "neutral"),
+        ]
+    )
+    assert "cta_commit" in found[1]
+    assert "cta_commit" not in found[3]  # still deciding
+
+
+def test_asking_again_to_leave_after_a_new_offer_is_a_new_threat() -> None:
+    found = _moments(
+        [
+            ("agent", "Thanks for calling, how can I help?", "positive", "satisfied"),
+            ("customer", "I want to cancel my membership, please.", "neutral", "neutral"),
+            ("agent", "I can offer you three months at half price.", "neutral", "neutral"),
+            ("customer", "No, really, I want to cancel it. Please.", "negative", "frustrated"),
+        ]
+    )
+    assert found[1] == ["cancellation_threat"]
+    assert "cancellation_threat" in found[3]
+
+
+def test_strong_pushback_is_an_objection_whatever_the_agent_said() -> None:
+    found = _moments(
+        [
+            ("agent", "Your renewal covers the boiler, the controls and the annual service.", "neutral", "neutral"),
+            (
+                "customer",
+                "Well, I've had a quote from another company for sixteen a month for the same cover.",
+                "negative",
+                "frustrated",
+            ),
+        ]
+    )
+    assert "objection" in found[1]
