@@ -82,8 +82,19 @@ def test_onnx_runtime_gives_the_torch_networks_vectors() -> None:
     with torch.no_grad():
         expected = ge2e_network()(torch.from_numpy(mel[None])).numpy()[0]
     expected /= np.linalg.norm(expected)
-    got = _ge2e()._run(mel[None])[0]
+    got = _ge2e()._run([mel])[0]
     assert np.abs(got - expected).max() < 1e-4
+
+
+def test_windows_of_any_lengths_in_one_batch_give_their_own_vectors() -> None:
+    """One padded batch (each window read only as far as its length) gives what each window alone gives."""
+    from audiohook_server.speech.voice_embedding import _mel, _raise_level
+
+    mel = _mel(_raise_level(_clips("librivox", "*.wav")[0]))
+    windows = [mel[0:WINDOW_FRAMES], mel[200:290], mel[300:330], mel[400:401]]
+    together = _ge2e()._run(windows)
+    for window, vector in zip(windows, together, strict=True):
+        assert np.abs(_ge2e()._run([window])[0] - vector).max() < 1e-5
 
 
 def test_silence_and_blips_do_not_break_it() -> None:
