@@ -1,7 +1,7 @@
 """Conversation dynamics, end to end: timed scripted calls through the real server, against the truth.
 
     .venv/bin/python benchmarks/bench_dynamics.py [--speed 2] [--concurrency 2] [--calls ID ...]
-                                                  [-- server flags...]
+                                                  [--keep DIR] [-- server flags...]
 
 Why it exists: talk time, overtalk, interruptions, dead air, the longest silence, holds, speech rate and
 response latency (the ``dynamics`` object of ``<session>.summary.json``) are measured by the server on
@@ -213,6 +213,7 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=2.0, help="streaming speed (x real time)")
     parser.add_argument("--concurrency", type=int, default=2, help="calls streamed at a time")
     parser.add_argument("--calls", nargs="+", metavar="ID", help="only these calls (dynamics_set.CALLS ids)")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the sessions' files (CSV, summary, WAV) in DIR")
     parser.add_argument("server_args", nargs="*", help="extra audiohook-server flags (after --)")
     args = parser.parse_args()
 
@@ -222,11 +223,14 @@ def main() -> int:
     began = time.monotonic()
     prepared = [rendered(call) for call in chosen]
     render_s = time.monotonic() - began
-    with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp), KEY, SECRET, args.server_args) as served:
-        url = f"ws://127.0.0.1:{served.port}/audiohook"
-        began = time.monotonic()
-        results = asyncio.run(run_all(url, prepared, Path(tmp), args.speed, args.concurrency))
-        wall = time.monotonic() - began
+    with tempfile.TemporaryDirectory() as tmp:
+        recordings = args.keep or Path(tmp)
+        recordings.mkdir(parents=True, exist_ok=True)
+        with serve(recordings, KEY, SECRET, args.server_args) as served:
+            url = f"ws://127.0.0.1:{served.port}/audiohook"
+            began = time.monotonic()
+            results = asyncio.run(run_all(url, prepared, recordings, args.speed, args.concurrency))
+            wall = time.monotonic() - began
 
     seconds = sum(len(call.audio) for call in prepared) / 8000
     print(f"machine: {machine()}")
