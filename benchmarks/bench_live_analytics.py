@@ -225,7 +225,13 @@ def score_calls(models: AnalysisModels, calls: list[dict[str, Any]], show: bool,
             predicted |= {(index, m.category) for m in result.moments if m.category in MOMENT_LABELS}
             read_as.append(f"{result.sentiment}/{result.emotion}")
             transitions += [(turn_of[t.evidence_utterance_ids[0]], t.to_state) for t in result.transitions]
-        gold = {(i, m) for i, turn in enumerate(call["turns"]) for m in turn.get(labels, []) if m in MOMENT_LABELS}
+        fields = labels.split(",")  # the first of these fields a turn has
+        gold = {
+            (i, m)
+            for i, turn in enumerate(call["turns"])
+            for m in next((turn[f] for f in fields if f in turn), [])
+            if m in MOMENT_LABELS
+        }
         for found in predicted:
             (tally.tp if found in gold else tally.fp)[found[1]] += 1
         for _, label in gold - predicted:
@@ -294,7 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--labels",
         default="moments",
         help="the turns' field holding the moments scored against: moments (the adjudicated labels where a round "
-        "had two annotators), or moments_annotator_e / moments_annotator_f for round 8's annotators alone",
+        "had two annotators), or one annotator's alone: moments_annotator_e / _f (round 8), moments_annotator_h,"
+        "moments_annotator_i (round 9's writers) / moments_annotator_j; several, comma-separated: the first a turn has",
     )
     parser.add_argument(
         "--call-turns",
