@@ -9,12 +9,14 @@ same span, so a final is timed by what was said in it, from two sources that fai
   and the last word's end often runs on into the trailing silence;
 - the VAD's voiced frames (`FinalAudio.voiced`, 10-30 ms each) say exactly where there is sound,
   but not which of it is words (a cough, a breath before the first word).
-So the span starts where the sound that holds the first word starts, and ends where the sound that
-holds the last word ends: voiced runs closer than `JOIN_GAP_S` make one stretch of sound (the gaps
-inside words and between the words of a phrase), and the stretch a word overlaps most is its own. A
-word no voiced frame overlaps keeps Whisper's time; with no words the voiced frames are the span,
-with neither the whole audio. The words are fitted inside the span (the first starts where the final
-starts, the last ends where it ends), so a final's bounds and its words' always agree.
+So the span starts where the sound that holds the first word starts, and ends where the sound that holds
+the last word ends: voiced runs closer than `JOIN_GAP_S` make one stretch of sound (the gaps inside
+words and between the words of a phrase), and the stretch a word overlaps most is its own. A first or
+last word no voiced frame overlaps is not speech (Whisper's repeats into the silence), so the span runs
+from the first word with sound under it to the last; when no word has any, Whisper's times stand; with
+no words the voiced frames are the span, with neither the whole audio. The words are fitted inside the
+span (the first starts where the final starts, the last ends where it ends), so a final's bounds and its
+words' always agree.
 """
 
 from __future__ import annotations
@@ -46,10 +48,12 @@ def speech_span(out: FinalAudio, words: tuple[Word, ...], rate: int) -> SpeechSp
     stretches = _stretches([(a / rate, b / rate) for a, b in out.voiced])
     placed = [_clamped(word.shifted(audio[0]), *audio) for word in words]
     if placed:
-        first = _holding(stretches, placed[0])
-        last = _holding(stretches, placed[-1])
-        start = first[0] if first else placed[0].start
-        end = last[1] if last else max(word.end for word in placed)
+        held = [stretch for stretch in (_holding(stretches, word) for word in placed) if stretch is not None]
+        # The first and last words' stretches; a word no sound lies under is no speech (Whisper repeats a
+        # short "Right." into the silence after it: "Right. Right. Right."), so the span is the sound
+        # of the words that have some, and Whisper's times only when none has.
+        start = held[0][0] if held else placed[0].start
+        end = held[-1][1] if held else max(word.end for word in placed)
         if end <= start:  # the sources disagree beyond repair: Whisper's words alone
             start, end = placed[0].start, max(word.end for word in placed)
     elif stretches:

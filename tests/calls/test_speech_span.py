@@ -66,6 +66,13 @@ def test_every_word_is_inside_the_span_in_order() -> None:
     assert [w.start for w in span.words] == sorted(w.start for w in span.words)
 
 
+def test_a_word_repeated_into_the_silence_is_not_speech() -> None:
+    # "Right." 23.78-24.08 s, voiced to 24.18; Whisper wrote "Right. Right. Right." over the padding.
+    out = final(23.5, 24.5, [(23.76, 24.18)])
+    span = speech_span(out, words(("Right.", 0.2, 0.5), ("Right.", 0.75, 0.85), ("Right.", 0.9, 0.96)), RATE)
+    assert (span.start, span.end) == pytest.approx((23.76, 24.18))
+
+
 def test_without_voiced_frames_the_words_decide() -> None:
     span = speech_span(final(2.0, 4.0, []), words(("Okay.", 0.2, 0.9)), RATE)
     assert (span.start, span.end) == pytest.approx((2.2, 2.9))
