@@ -112,6 +112,8 @@ HOLD_MIN_S: Final = 5.0
 """The shortest announced silence counted as a hold."""
 HOLD_ANNOUNCE_WINDOW_S: Final = 10.0
 """A hold starts no later than this after the end of the announcing span."""
+HOLD_RETURN_WINDOW_S: Final = 0.5
+"""A silence ends this close before a span back from a hold ("thanks for holding") is that hold."""
 RESPONSE_MAX_S: Final = 10.0
 """A longer wait before the answer is a silence, not a response latency."""
 DEAD_AIR_NOTICE_S: Final = 10.0
@@ -137,6 +139,9 @@ class SpokenSpan:
     text: str = ""
     hold_announced: bool = False
     """This (agent) utterance announces a hold ("let me put you on hold")."""
+    hold_returned: bool = False
+    """This (agent) utterance comes back from a hold ("thanks for holding"): the silence it ends was one,
+    announced or not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +257,7 @@ class DynamicsTracker:
         self._all = _Union()
         self._order: list[tuple[float, float, str, int]] = []  # (start, end, speaker, seq), every span
         self._announcements: list[float] = []  # ends of the agent's hold-announcing spans, sorted
+        self._returns: list[float] = []  # starts of the agent's spans back from a hold, sorted
         self._interruptions: dict[tuple[int, str], _Interruption] = {}  # (interrupting seq, of)
         self._reported: set[tuple[int, str]] = set()
         self._reported_gaps: list[tuple[float, float]] = []
@@ -287,6 +293,8 @@ class DynamicsTracker:
         insort(self._order, (start, end, speaker, seq))
         if span.hold_announced and (self._basis == "speakers" or speaker == "agent"):
             insort(self._announcements, end)
+        if span.hold_returned and (self._basis == "speakers" or speaker == "agent"):
+            insort(self._returns, start)
         if end <= start:
             return []  # no time: words and a turn, nothing to overlap or to end a silence
 
@@ -406,7 +414,10 @@ class DynamicsTracker:
         if end - start < HOLD_MIN_S - _EPS:
             return False
         i = bisect_left(self._announcements, start - HOLD_ANNOUNCE_WINDOW_S - _EPS)
-        return i < len(self._announcements) and self._announcements[i] <= start + _EPS
+        if i < len(self._announcements) and self._announcements[i] <= start + _EPS:
+            return True
+        j = bisect_left(self._returns, end - _EPS)  # ended by "thanks for holding"
+        return j < len(self._returns) and self._returns[j] <= end + HOLD_RETURN_WINDOW_S + _EPS
 
     def _gap_notice(self, start: float, end: float, speaker: str) -> DynamicsNotice | None:
         hold = self._is_hold(start, end)

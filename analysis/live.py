@@ -32,6 +32,7 @@ from analysis.emotion_pad import PadEmotion, pad_emotion
 from analysis.live_summary import LiveSummaryInput, rolling_summary, summary_key
 from analysis.moments import Moment, MomentTracker, MomentTurn
 from analysis.prosody import Prosody, ProsodyBaseline, ProsodyChange
+from analysis.text import compile_phrases
 from analysis.transitions import ANGER_ALERT, Transition, TransitionTracker, TransitionTurn
 from analysis.types import CallAnalysis, CategoryHit, UtteranceAnalysis
 
@@ -45,13 +46,20 @@ __all__ = [
     "utterance_emotion",
 ]
 
-MAX_LISTED: Final = 200
+MAX_LISTED: Final = 200  # moments/transitions kept in the view (the files keep every one via the events)
 # A pause this long between the words of one final splits it for the dynamics.
 SPLIT_GAP_S: Final = 0.8
 # The speech span of a final (calls.speech_span: the VAD's voiced frames around its words) runs on about
 # this far past the speech at each end: the VAD's hangover, measured on the rendered calls of
 # benchmarks/bench_dynamics.py (talk time 0.07-0.09 s too long per turn); the dynamics take it off.
-EDGE_S: Final = 0.04  # moments/transitions kept in the view (the files keep every one via the events)
+EDGE_S: Final = 0.04
+# The agent back from a hold: the silence before is the hold, whether or not its start was announced in
+# words the hold phrases know ("Thanks for holding. The driver left it with a neighbour.")
+_HOLD_RETURN: Final = compile_phrases(
+    ["thanks for holding", "thank you for holding", "thanks for waiting", "thank you for waiting",
+     "sorry to keep you waiting", "sorry for the wait", "thanks for bearing with me", "thank you for bearing with me",
+     "thanks for your patience", "thank you for your patience"]
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,7 @@ def talk_spans(
     text: str = "",
     hold_announced: bool = False,
     voiced: tuple[tuple[float, float], ...] = (),
+    hold_returned: bool = False,
 ) -> list[SpokenSpan]:
     """One final as the dynamics see it, split where it pauses ``SPLIT_GAP_S`` or longer (a
     back-channel the segmenter joined to the speaker's next sentence is then a back-channel again, not
@@ -139,7 +148,17 @@ def talk_spans(
     for index, (a, b, n) in enumerate(bounds):
         if b - a > 2 * EDGE_S:
             a, b = a + EDGE_S, b - EDGE_S
-        found.append(SpokenSpan(speaker, a, b, n, text, hold_announced=hold_announced and index == len(bounds) - 1))
+        found.append(
+            SpokenSpan(
+                speaker,
+                a,
+                b,
+                n,
+                text,
+                hold_announced=hold_announced and index == len(bounds) - 1,
+                hold_returned=hold_returned and index == 0,
+            )
+        )
     return found
 
 
@@ -227,8 +246,17 @@ class LiveAnalytics:
         hold = (
             any(h.category == "process_issues" and h.label == "hold" for h in item.hits) and item.speaker != "customer"
         )
+        back = item.speaker != "customer" and _HOLD_RETURN.search(item.text) is not None
         spans = talk_spans(
-            item.speaker, item.start, item.end, item.words, item.word_times, item.text, hold, item.voiced
+            item.speaker,
+            item.start,
+            item.end,
+            item.words,
+            item.word_times,
+            item.text,
+            hold and not back,
+            item.voiced,
+            hold_returned=back,
         )
         notices = []
         for span in spans:

@@ -350,3 +350,20 @@ def test_notices_are_reported_once() -> None:
         {"start": 25.0, "end": 31.0, "duration_s": 6.0, "hold": True},
         {"start": 36.0, "end": 40.0, "duration_s": 4.0, "hold": False},
     ]
+
+
+def test_a_silence_ended_by_thanks_for_holding_is_a_hold_announced_or_not() -> None:
+    back = SpokenSpan("agent", 23.0, 26.0, 10, text="Thanks for holding.", hold_returned=True)
+    tracker = track([span("agent", 0.0, 2.0, 6), span("customer", 2.5, 3.0, 1), back])
+    assert tracker.snapshot()["holds"] == [{"start": 3.0, "end": 23.0, "duration_s": 20.0}]
+    assert tracker.snapshot()["dead_air_s"] == 0.0
+    # the customer breaking the silence first: that silence was not ended by the agent's return
+    early = track([span("agent", 0.0, 2.0, 6), span("customer", 12.0, 13.0, 2), back])
+    assert early.snapshot()["holds"] == [{"start": 13.0, "end": 23.0, "duration_s": 10.0}]
+
+
+def test_live_talk_spans_read_a_return_from_hold() -> None:
+    from analysis.live import talk_spans
+
+    (only,) = talk_spans("agent", 20.0, 23.0, 8, (), "Thanks for holding.", hold_returned=True)
+    assert only.hold_returned and not only.hold_announced
