@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import machine, serve, stream_genesys_stereo  # noqa: E402
-from benchmarks.dynamics_set import CALLS, DynamicsTruth, RenderedDynamicsCall, rendered  # noqa: E402
+from benchmarks.dynamics_set import CALLS, HELDOUT_CALLS, DynamicsTruth, RenderedDynamicsCall, rendered  # noqa: E402
 
 KEY = "bench-dynamics-key"
 SECRET = b"bench-dynamics-client-secret-0123456789"
@@ -213,11 +213,13 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=2.0, help="streaming speed (x real time)")
     parser.add_argument("--concurrency", type=int, default=2, help="calls streamed at a time")
     parser.add_argument("--calls", nargs="+", metavar="ID", help="only these calls (dynamics_set.CALLS ids)")
+    parser.add_argument("--heldout", action="store_true", help="the held-out calls (HELDOUT_CALLS), not the eight")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the sessions' files (CSV, summary, WAV) in DIR")
     parser.add_argument("server_args", nargs="*", help="extra audiohook-server flags (after --)")
     args = parser.parse_args()
 
-    chosen = [c for c in CALLS if not args.calls or c.id in args.calls]
+    pool = HELDOUT_CALLS if args.heldout else CALLS
+    chosen = [c for c in pool if not args.calls or c.id in args.calls]
     if not chosen:
         raise SystemExit(f"no such call; the calls are: {', '.join(c.id for c in CALLS)}")
     began = time.monotonic()
