@@ -11,12 +11,12 @@ same span, so a final is timed by what was said in it, from two sources that fai
   but not which of it is words (a cough, a breath before the first word).
 So the span starts where the sound that holds the first word starts, and ends where the sound that holds
 the last word ends: voiced runs closer than `JOIN_GAP_S` make one stretch of sound (the gaps inside
-words and between the words of a phrase), and the stretch a word overlaps most is its own. A first or
-last word no voiced frame overlaps is not speech (Whisper's repeats into the silence), so the span runs
-from the first word with sound under it to the last; when no word has any, Whisper's times stand; with
-no words the voiced frames are the span, with neither the whole audio. The words are fitted inside the
-span (the first starts where the final starts, the last ends where it ends), so a final's bounds and its
-words' always agree.
+words and between the words of a phrase), and the stretch a word overlaps most is its own. A word no
+voiced frame overlaps keeps Whisper's time, except last words that only repeat an earlier word of the
+final (Whisper's repetition into the silence after a short word: "Right. Right. Right."), which are not
+speech; with no words the voiced frames are the span, with neither the whole audio. The words are fitted
+inside the span (the first starts where the final starts, the last ends where it ends), so a final's
+bounds and its words' always agree.
 """
 
 from __future__ import annotations
@@ -48,12 +48,11 @@ def speech_span(out: FinalAudio, words: tuple[Word, ...], rate: int) -> SpeechSp
     stretches = _stretches([(a / rate, b / rate) for a, b in out.voiced])
     placed = [_clamped(word.shifted(audio[0]), *audio) for word in words]
     if placed:
-        held = [stretch for stretch in (_holding(stretches, word) for word in placed) if stretch is not None]
-        # The first and last words' stretches; a word no sound lies under is no speech (Whisper repeats a
-        # short "Right." into the silence after it: "Right. Right. Right."), so the span is the sound
-        # of the words that have some, and Whisper's times only when none has.
-        start = held[0][0] if held else placed[0].start
-        end = held[-1][1] if held else max(word.end for word in placed)
+        spoken = _without_silent_repeats(placed, stretches)
+        first = _holding(stretches, spoken[0])
+        last = _holding(stretches, spoken[-1])
+        start = first[0] if first else spoken[0].start
+        end = last[1] if last else max(word.end for word in spoken)
         if end <= start:  # the sources disagree beyond repair: Whisper's words alone
             start, end = placed[0].start, max(word.end for word in placed)
     elif stretches:
@@ -72,6 +71,21 @@ def _stretches(runs: list[tuple[float, float]]) -> list[tuple[float, float]]:
         else:
             joined.append((start, end))
     return joined
+
+
+def _without_silent_repeats(words: list[Word], stretches: list[tuple[float, float]]) -> list[Word]:
+    """`words` less the last ones that repeat an earlier word of the final with no sound under them:
+    Whisper's repetition into the silence after a short word ("Right. Right. Right." for one "Right."),
+    which is not speech. A last word with no sound that says something new keeps Whisper's time (a
+    quiet word the VAD missed)."""
+    kept = list(words)
+    while len(kept) > 1 and _holding(stretches, kept[-1]) is None and _bare(kept[-1]) in {_bare(w) for w in kept[:-1]}:
+        kept.pop()
+    return kept
+
+
+def _bare(word: Word) -> str:
+    return "".join(c for c in word.text.lower() if c.isalnum())
 
 
 def _holding(stretches: list[tuple[float, float]], word: Word) -> tuple[float, float] | None:

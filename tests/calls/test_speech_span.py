@@ -73,6 +73,12 @@ def test_a_word_repeated_into_the_silence_is_not_speech() -> None:
     assert (span.start, span.end) == pytest.approx((23.76, 24.18))
 
 
+def test_a_new_last_word_with_no_sound_under_it_keeps_whisper_s_time() -> None:
+    out = final(0.0, 3.0, [(0.1, 1.2)])  # a quiet "thanks" the VAD did not mark
+    span = speech_span(out, words(("Yes", 0.1, 0.5), ("please,", 0.6, 1.2), ("thanks.", 1.5, 1.9)), RATE)
+    assert span.end == pytest.approx(1.9)
+
+
 def test_without_voiced_frames_the_words_decide() -> None:
     span = speech_span(final(2.0, 4.0, []), words(("Okay.", 0.2, 0.9)), RATE)
     assert (span.start, span.end) == pytest.approx((2.2, 2.9))
