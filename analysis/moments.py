@@ -674,7 +674,7 @@ class MomentTracker:
             if turn.cues.accept or turn.cues.reluctant or short_yes or "purchase_intent" in found:
                 found["cta_commit"] = ("decision", PHRASE_CONFIDENCE)
         asked = self._last_agent is not None and "?" in self._last_agent.text
-        if "cta_commit" not in found and _PLAIN_ACCEPTANCE.search(turn.text) is not None and self._last_agent:
+        if "cta_commit" not in found and self._last_agent is not None and _PLAIN_ACCEPTANCE.search(turn.text):
             found["cta_commit"] = ("decision", PHRASE_CONFIDENCE)
         if "cta_commit" not in found and asked and _ACCEPTANCE.search(turn.text) is not None:
             found["cta_commit"] = ("decision", PHRASE_CONFIDENCE)  # "Thursday morning I can do", "Yeah, add that on"
