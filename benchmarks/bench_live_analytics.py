@@ -69,7 +69,8 @@ def _read_utterances(split: str) -> list[dict[str, Any]]:
     return [json.loads(line) for path in paths for line in path.read_text().splitlines() if line.strip()]
 
 
-def _read_calls(split: str, round_: int | None = None) -> list[dict[str, Any]]:
+def read_calls(split: str, round_: int | None = None) -> list[dict[str, Any]]:
+    """The labelled live calls of `split` ("dev", "test" or "all"), of one labelling round if given."""
     calls = [json.loads(path.read_text()) for path in sorted(CALLS.glob("call_*.json"))]
     return [c for c in calls if (split == "all" or c["split"] == split) and round_ in (None, c.get("round"))]
 
@@ -317,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(models.describe())
     if not args.calls_only:
         score_utterances(models, _read_utterances(args.split), args.voice, args.show)
-    calls = _read_calls(args.split, args.round)
+    calls = read_calls(args.split, args.round)
     if args.call_turns:
         turns = [
             {"id": f"{call['id']}#{index}", **turn}

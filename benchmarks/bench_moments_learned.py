@@ -15,7 +15,6 @@ About 5 minutes per round on 2 cores; run by hand, not in CI.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
@@ -33,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 from analysis import AnalysisConfig, CallAnalyzer, Utterance, load_analysis_backend  # noqa: E402
 from analysis.embeddings import default_embedding_path, load_pretrained  # noqa: E402
 from analysis.moments import MOMENT_LABELS  # noqa: E402
+from benchmarks.bench_live_analytics import read_calls  # noqa: E402
 from benchmarks.common import machine  # noqa: E402
 
-CALLS = ROOT / "benchmarks" / "analysis_data" / "live_calls"
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8)
 
 
@@ -56,8 +55,7 @@ def labelled_turns() -> list[Turn]:
     torch.set_num_threads(1)
     models = load_analysis_backend(AnalysisConfig(torch_threads=1))
     turns: list[Turn] = []
-    for path in sorted(CALLS.glob("call_*.json")):
-        call = json.loads(path.read_text())
+    for call in read_calls("all"):
         round_ = "dev" if call["split"] == "dev" else str(call["round"])
         analyzer = CallAnalyzer(models=models, goal=call.get("goal", ""))
         before = ""
