@@ -212,7 +212,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speed", type=float, default=2.0, help="streaming speed (x real time)")
     parser.add_argument("--concurrency", type=int, default=2, help="calls streamed at a time")
-    parser.add_argument("--calls", nargs="+", metavar="ID", help="only these calls (dynamics_set.CALLS ids)")
+    parser.add_argument(
+        "--calls",
+        nargs="+",
+        metavar="ID",
+        help="only these calls (ids of dynamics_set.CALLS, or of HELDOUT_CALLS with --heldout)",
+    )
     parser.add_argument("--heldout", action="store_true", help="the held-out calls (HELDOUT_CALLS), not the eight")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="keep the sessions' files (CSV, summary, WAV) in DIR")
     parser.add_argument("server_args", nargs="*", help="extra audiohook-server flags (after --)")
@@ -221,7 +226,7 @@ def main() -> int:
     pool = HELDOUT_CALLS if args.heldout else CALLS
     chosen = [c for c in pool if not args.calls or c.id in args.calls]
     if not chosen:
-        raise SystemExit(f"no such call; the calls are: {', '.join(c.id for c in CALLS)}")
+        raise SystemExit(f"no such call; the calls are: {', '.join(c.id for c in pool)}")
     began = time.monotonic()
     prepared = [rendered(call) for call in chosen]
     render_s = time.monotonic() - began
