@@ -3,11 +3,11 @@
     .venv/bin/python benchmarks/bench_call_analytics.py [--split test] [--speed 2] [--concurrency 2]
                                                         [--show-errors] [-- server flags...]
 
-Every call in ``benchmarks/analysis_data/calls/`` is spoken by Festival's HTS voice (the agent's
-pitched down, ``scripts/make_fixtures.FESTIVAL_VOICES``; the script's own pauses kept, e.g. holds),
-made a telephone call (8 kHz mu-law, customer on channel 0, agent on channel 1, 300-3400 Hz;
-``scripts/make_fixtures.render_call``) and streamed as a signed Genesys AudioHook session to
-``audiohook-server`` started as a subprocess.
+Every call in ``benchmarks/analysis_data/calls/`` (and ``live_calls/``, rounds 5 on) is spoken by
+Festival's HTS voice (the agent's pitched down, ``scripts/make_fixtures.FESTIVAL_VOICES``; the script's
+own pauses kept, e.g. holds), made a telephone call (8 kHz mu-law, customer on channel 0, agent on
+channel 1, 300-3400 Hz; ``scripts/make_fixtures.render_call``) and streamed as a signed Genesys
+AudioHook session to ``audiohook-server`` started as a subprocess.
 What is scored is what a QA team reads: the session's CSV (``utterance_sentiment``,
 ``utterance_categories``) and ``<session>.summary.json`` (agent score and its breakdown, summary
 parts). Turns are matched to rows by speaker and time (``benchmarks.analytics_scoring``). Beside it, the same
@@ -61,6 +61,7 @@ from benchmarks.common import machine, serve, stream_genesys_stereo  # noqa: E40
 from scripts.make_fixtures import FESTIVAL_VOICES, render_labelled_call  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "analysis_data" / "calls"
+LIVE_DATA = ROOT / "benchmarks" / "analysis_data" / "live_calls"  # rounds 5 on, the same labels and more
 CACHE = default_cache_root() / "bench-calls"
 KEY = "bench-analytics-key"
 SECRET = b"bench-analytics-client-secret-0123456789"
@@ -79,7 +80,8 @@ class CallOutcome:
 
 
 def load_calls(split: str | None, round_: str | None = None) -> list[dict[str, object]]:
-    calls = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(DATA.glob("*.json"))]
+    paths = [*sorted(DATA.glob("*.json")), *sorted(LIVE_DATA.glob("*.json"))]
+    calls = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
     calls = [c for c in calls if split in (None, c["split"])]
     return [c for c in calls if round_ is None or str(c.get("round")) == round_]
 

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_call_outcomes.py [--split dev|test|all] [--round 4] [--show-errors]
 
-The calls of ``benchmarks/analysis_data/calls/`` are fed turn by turn to the default analysis backend
+The calls of ``benchmarks/analysis_data/calls/`` (rounds up to 4) and ``live_calls/`` (rounds 5 on, which
+carry the same labels) are fed turn by turn to the default analysis backend
 (the fine-tuned MiniLM), as the server feeds finals. Per call type (``call_type``: retention, sales,
 collections; the service calls have none) it prints, side by side:
 
@@ -38,6 +39,7 @@ from benchmarks.analytics_scoring import best_turn, labelled_turns, outcome_quot
 from benchmarks.common import machine  # noqa: E402
 
 CALLS = Path(__file__).parent / "analysis_data" / "calls"
+LIVE_CALLS = Path(__file__).parent / "analysis_data" / "live_calls"
 
 
 @dataclass
@@ -101,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--show-errors", action="store_true")
     args = parser.parse_args(argv)
     models = load_analysis_backend(AnalysisConfig())
-    calls = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(CALLS.glob("*.json"))]
+    paths = [*sorted(CALLS.glob("*.json")), *sorted(LIVE_CALLS.glob("*.json"))]
+    calls = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
     calls = [c for c in calls if args.split == "all" or c.get("split") == args.split]
     if args.round is not None:
         calls = [c for c in calls if str(c.get("round")) == args.round]
