@@ -1,7 +1,8 @@
 """``python -m analysis``: train (once) and cache the analysis models the default settings need.
 
 The set-up script runs it so that neither the server nor the tests train the turn classifier
-(``analysis.turn_classifier``); running it again finds the cached model and returns at once. It is
+(``analysis.turn_classifier``), the decision acts (``analysis.decision_acts``) or the learned call state
+(``analysis.call_state_training``); running it again finds the cached models and returns at once. It is
 ``analysis.backends.prepare_analysis_backend``, which ``audiohook-server --check-config`` also runs.
 """
 

@@ -6,10 +6,13 @@ phrases, sentence splitting) runs exactly once, in ``CallAnalyzer.add``, and its
 ``CallAnalyzer.analysis`` only aggregates those stored results (weighted means, counts, choosing
 summary sentences); the result is cached until the next ``add``.
 
-Call-level sentiment: the running state of the call as it follows the customer (all speakers when
-the call has no customer text), ``analysis.call_state``: a negative utterance pulls it down at once,
-a positive one or an acceptance of an offer lifts it at once, neutral turns let it decay toward
-neutral. The call-level emotion goes with it: the customer's recent emotions, restricted to the
+Call-level sentiment: the running state of the call as the customer feels it. With the default
+models it is the learned tracker of ``analysis.call_state_model`` (a belief over negative, neutral and
+positive, moved by every turn of a call with customer and agent); with the rules-only backend, with
+``AnalysisConfig.call_state = "rules"`` and on a mono call without roles (which follows every speaker),
+it is the rule of ``analysis.call_state``: a negative utterance pulls it down at once, a positive one
+or an acceptance of an offer lifts it at once, neutral turns let it decay toward neutral. The
+call-level emotion goes with it: the customer's recent emotions, restricted to the
 pleasant ones when the state is positive and to the last few turns when it is neutral.
 
 Offers and decisions (``analysis.decisions``): each utterance's cues are found once; an acceptance
@@ -41,7 +44,9 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Final
 
-from analysis import agent_score, call_state, decisions, emotion, sentiment, summary
+import numpy as np
+
+from analysis import agent_score, call_state, call_state_model, decisions, emotion, sentiment, summary
 from analysis.backends import AnalysisModels, lexicon_backend
 from analysis.categories import CATEGORY_NAMES, CategoryMatcher, describe
 from analysis.live import CallContext, LiveAnalytics, LiveInput
@@ -70,6 +75,7 @@ class _Record:
     cues: decisions.DecisionCues = NO_CUES
     accepted: bool = False  # an acceptance of an offer in reach
     declined: bool = False  # a decline of an offer in reach
+    observation: call_state_model.StateObservation | None = None  # what the learned call state reads
 
     def scored(self) -> agent_score.ScoredUtterance:
         """What the agent score needs of this utterance."""
@@ -142,6 +148,41 @@ def _rolling_emotion(records: list[_Record]) -> dict[str, float]:
 
 def _state_turns(records: list[_Record]) -> list[call_state.StateTurn]:
     return [call_state.StateTurn(r.result.sentiment, r.result.sentiment_score, r.accepted, r.declined) for r in records]
+
+
+def _observation(
+    speaker: str,
+    result: UtteranceAnalysis,
+    cues: decisions.DecisionCues,
+    accepted: bool,
+    declined: bool,
+    embedding: object,
+) -> call_state_model.StateObservation:
+    scores = result.sentiment_scores
+    return call_state_model.StateObservation(
+        speaker != "agent",
+        float(scores.get("positive", float(result.sentiment == "positive"))),
+        float(scores.get("negative", float(result.sentiment == "negative"))),
+        tuple(
+            float(result.emotion_scores.get(label, float(result.emotion == label))) for label in emotion.EMOTION_LABELS
+        ),
+        cues,
+        accepted,
+        declined,
+        embedding if isinstance(embedding, np.ndarray) else None,
+    )
+
+
+def _rule_labels(spoken: list[_Record], focus: list[_Record]) -> list[str]:
+    """The rule's state (analysis.call_state) after each spoken record: it moves on the focus's records."""
+    followed = {id(r) for r in focus}
+    state = 0.0
+    labels = []
+    for record in spoken:
+        if id(record) in followed:
+            state = call_state.step(state, _state_turns([record])[0])
+        labels.append(call_state.state_label(state))
+    return labels
 
 
 PLEASANT_EMOTIONS: Final = ("satisfied", "happy")
@@ -233,6 +274,9 @@ class CallAnalyzer:
         self._languages: dict[str, Counter[str]] = {}  # speaker -> language -> utterances
         self._translated: Counter[str] = Counter()  # speaker -> utterances read through a translation
         self._cached: CallAnalysis | None = None
+        # the learned call state's beliefs after each spoken record, with the record's sequence number and
+        # the rule's label (a prefix still in the same order is not filtered again)
+        self._beliefs: list[tuple[int, str, call_state_model.Vector]] = []
 
     @property
     def wants_prosody(self) -> bool:
@@ -263,7 +307,7 @@ class CallAnalyzer:
             result = replace(findings.result, hits=hits)
             embedding = findings.embedding
             signals = agent_score.utterance_signals(text)
-            cues = decisions.decision_cues(text, speaker)
+            cues = decisions.decision_cues(text, speaker, findings.acts)
         else:
             result = UtteranceAnalysis(
                 sentiment="neutral",
@@ -318,8 +362,21 @@ class CallAnalyzer:
             moments=update.moments,
             transitions=update.transitions,
         )
+        observation = _observation(speaker, result, cues, accepted, declined, embedding) if words else None
         record = _Record(
-            len(self._records), start, speaker, words, end, result, hits, signals, features, cues, accepted, declined
+            len(self._records),
+            start,
+            speaker,
+            words,
+            end,
+            result,
+            hits,
+            signals,
+            features,
+            cues,
+            accepted,
+            declined,
+            observation,
         )
         self._records.append(record)
         self._languages.setdefault(speaker, Counter())[str(utterance.language or "en")] += 1
@@ -331,6 +388,37 @@ class CallAnalyzer:
             self._has_repeated_problems = True
         self._cached = None
         return result
+
+    def state_inputs(self) -> tuple[list[call_state_model.StateObservation], list[str]]:
+        """What the learned call state reads, in call order: each spoken turn's observation and the
+        rule's state after it (``analysis.call_state_training`` fits the model on these)."""
+        spoken = [r for r in sorted(self._records, key=lambda r: (r.start, r.sequence)) if r.observation is not None]
+        customer = [r for r in spoken if r.speaker == "customer"]
+        focus = customer if customer or any(r.speaker == "agent" for r in spoken) else spoken
+        return [r.observation for r in spoken if r.observation is not None], _rule_labels(spoken, focus)
+
+    def _call_state(self, spoken: list[_Record], focus: list[_Record], customer: list[_Record]) -> tuple[str, float]:
+        """The running call sentiment's label and score: the learned tracker on a call with roles, else the rule."""
+        model = self._models.call_state
+        if model is None or not (customer or any(r.speaker == "agent" for r in spoken)):
+            states = call_state.running_states(_state_turns(focus))
+            compound = states[-1] if states else 0.0
+            return call_state.state_label(compound), compound
+        labels = _rule_labels(spoken, focus)
+        keys = [(r.sequence, label) for r, label in zip(spoken, labels, strict=True)]
+        kept = 0
+        while kept < min(len(keys), len(self._beliefs)) and self._beliefs[kept][:2] == keys[kept]:
+            kept += 1
+        del self._beliefs[kept:]
+        observations = [r.observation for r in spoken if r.observation is not None]
+        rows = call_state_model.observation_rows(observations, labels)
+        belief = self._beliefs[-1][2] if self._beliefs else call_state_model.NEUTRAL_BELIEF
+        for index in range(kept, len(rows)):
+            belief = model.step(belief, rows[index])
+            self._beliefs.append((*keys[index], belief))
+        if not self._beliefs:
+            return "neutral", 0.0
+        return call_state_model.state_of(self._beliefs[-1][2])
 
     def analysis(self) -> CallAnalysis | None:
         """The call's analytics so far, or None until at least ``min_words`` words of final text exist."""
@@ -347,9 +435,7 @@ class CallAnalyzer:
         # A call with speakers follows its customer (neutral until they speak); a mono call, everyone.
         focus = customer if customer or any(r.speaker == "agent" for r in spoken) else spoken
 
-        states = call_state.running_states(_state_turns(focus))
-        compound = states[-1] if states else 0.0
-        label = call_state.state_label(compound)
+        label, compound = self._call_state(spoken, focus, customer)
         scored = agent_score.evaluate([r.scored() for r in ordered], self._has_repeated_problems)
         summary_input = [r.summarised() for r in ordered]
         decided = decisions.call_decision(

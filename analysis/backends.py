@@ -35,8 +35,10 @@ from typing import Final, Generic, Literal, TypeVar
 import numpy as np
 
 from analysis import emotion, sentiment
+from analysis.call_state_model import CallStateModel
 from analysis.categories import CategoryMatcher, Table, default_matcher, load_category_tables
 from analysis.config import AnalysisConfig
+from analysis.decision_acts import DecisionActs, load_decision_acts
 from analysis.embeddings import Embeddings, SentenceEncoder, _require_transformers
 from analysis.emotion import EMOTION_LABELS
 from analysis.heads import HeadCache, SoftmaxHead, feature_rows, training_examples, training_text
@@ -73,7 +75,14 @@ SentimentBackendName = Literal["finetuned", "embedding", "vader", "transformers"
 EmotionBackendName = Literal["finetuned", "embedding", "lexicon"]
 # The loadable models, in load order: each is an AnalysisModels field and a _Loader property.
 ModelName = Literal[
-    "turn_classifier", "encoder", "sentiment_head", "emotion_head", "transformers_sentiment", "semantic"
+    "turn_classifier",
+    "encoder",
+    "sentiment_head",
+    "emotion_head",
+    "transformers_sentiment",
+    "semantic",
+    "decision_acts",
+    "call_state",
 ]
 MODELS: Final[tuple[ModelName, ...]] = (
     "turn_classifier",
@@ -82,6 +91,8 @@ MODELS: Final[tuple[ModelName, ...]] = (
     "emotion_head",
     "transformers_sentiment",
     "semantic",
+    "decision_acts",
+    "call_state",
 )
 
 
@@ -94,6 +105,8 @@ class UtteranceFindings:
     # the sentence encoder's row for the whole utterance, when a backend computed it anyway (the
     # cognitive signals' focus reads it; None: no encoder ran, the focus falls back to words)
     embedding: Embeddings | None = None
+    # the decision acts found by meaning (analysis.decision_acts), for decisions.decision_cues
+    acts: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,13 +290,26 @@ EMOTION_BACKENDS: Final[Mapping[EmotionBackendName, Backend[EmotionScore]]] = {
     # cue lexicon + VADER (analysis.emotion)
     "lexicon": Backend(frozenset(), _lexicon_emotion),
 }
-_SEMANTIC_CATEGORIES: Final[frozenset[ModelName]] = frozenset({"encoder", "semantic"})
+# Matching by meaning: the categories' examples and the decision acts (analysis.decision_acts).
+_SEMANTIC_CATEGORIES: Final[frozenset[ModelName]] = frozenset({"encoder", "semantic", "decision_acts"})
+
+
+# The learned call state (analysis.call_state_model) reads the turn classifier's outputs, the encoder's
+# embedding of each turn and the decision cues (with the acts found by meaning): it was trained on those,
+# so it runs only with both backends "finetuned", and loads the acts too.
+_LEARNED_CALL_STATE: Final[frozenset[ModelName]] = frozenset(
+    {"turn_classifier", "encoder", "decision_acts", "call_state"}
+)
 
 
 def required_models(config: AnalysisConfig) -> frozenset[ModelName]:
     """The models ``config`` needs loaded; none for the rules alone (then torch is never imported)."""
     needs = SENTIMENT_BACKENDS[config.sentiment_backend].needs | EMOTION_BACKENDS[config.emotion_backend].needs
-    return (needs | _SEMANTIC_CATEGORIES) if config.semantic_categories else needs
+    if config.semantic_categories:
+        needs |= _SEMANTIC_CATEGORIES
+    if config.call_state == "learned" and config.sentiment_backend == config.emotion_backend == "finetuned":
+        needs |= _LEARNED_CALL_STATE
+    return needs
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -299,6 +325,8 @@ class AnalysisModels:
     transformers_sentiment: TransformersSentiment | None = None
     semantic: SemanticCategoryMatcher | None = None
     turn_classifier: TurnClassifier | None = None
+    decision_acts: DecisionActs | None = None  # offers and decisions by meaning; None: the phrases alone
+    call_state: CallStateModel | None = None  # the learned running call sentiment; None: the rule
 
     def describe(self) -> str:
         """One line for the server log: which backend does what."""
@@ -309,9 +337,10 @@ class AnalysisModels:
         if self.turn_classifier is not None:
             encoder += f", turn classifier {self.turn_classifier.directory}"
         meaning = f"phrases + meaning >= {self.config.category_similarity}" if self.semantic else "phrases"
+        state = "learned" if self.call_state is not None else "rules"
         return (
             f"analysis: sentiment {sentiment_name}, emotion {self.config.emotion_backend}, "
-            f"categories {meaning}{encoder}"
+            f"categories {meaning}, call state {state}{encoder}"
         )
 
     def analyse(
@@ -338,7 +367,15 @@ class AnalysisModels:
             sentiment_scores=found.probabilities,
             hits=hits,
         )
-        return UtteranceFindings(result, hits, turn.utterance_row())
+        if self.encoder is not None and self.config.call_state == "learned":
+            turn.sentence_rows  # noqa: B018  # the learned call state reads the embedding (computed once, cached)
+        embedding = turn.utterance_row()
+        acts = (
+            self.decision_acts.found(self.decision_acts.probabilities(embedding, speaker))
+            if self.decision_acts
+            else None
+        )
+        return UtteranceFindings(result, hits, embedding, acts or frozenset())
 
     def _category_hits(self, turn: _Turn, start: float) -> tuple[CategoryHit, ...]:
         hits = self.phrases.match(turn.text, start, turn.speaker)
@@ -408,6 +445,17 @@ class _Loader:
     def semantic(self) -> SemanticCategoryMatcher:
         return SemanticCategoryMatcher(self.encoder, self.examples, self.config.category_similarity)
 
+    @cached_property
+    def decision_acts(self) -> DecisionActs:
+        return load_decision_acts(self.encoder, self.cache_dir)  # fitted once, then from the cache
+
+    @cached_property
+    def call_state(self) -> CallStateModel:
+        from analysis.call_state_training import load_call_state_model  # it runs the analyzer, which imports this
+
+        # trained once, then from the cache
+        return load_call_state_model(self.config, self.turn_classifier, self.encoder, self.decision_acts)
+
 
 def load_analysis_backend(config: AnalysisConfig | None = None) -> AnalysisModels:
     """Load everything ``config`` asks for (default: ``AnalysisConfig()``); call once per process.
@@ -433,10 +481,14 @@ def prepare_analysis_backend(config: AnalysisConfig | None = None) -> str:
     returns a line saying what is ready. Used by ``audiohook-server --check-config`` (the Docker build)
     and ``python -m analysis`` (``scripts/setup.sh``)."""
     config = config if config is not None else AnalysisConfig()
-    if "turn_classifier" not in required_models(config):
+    needed = required_models(config)
+    if "turn_classifier" not in needed:
         return "nothing to train"
     path = TurnClassifier.prepare(config.cache_dir, config.embedding_model)
-    return f"turn classifier {path}"
+    if "call_state" not in needed:
+        return f"turn classifier {path}"
+    load_analysis_backend(config)  # the learned call state is trained with the loaded models, then cached
+    return f"turn classifier {path}, learned call state"
 
 
 @cache

@@ -43,6 +43,7 @@ __all__ = [
     "StateTurn",
     "running_states",
     "state_label",
+    "step",
 ]
 
 NEUTRAL_DECAY: Final = 0.85

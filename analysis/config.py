@@ -28,6 +28,9 @@ field                          suggested server flag        meaning
 ``voice_emotion``              ``--voice-emotion``          arousal and dominance also from the voice
                                                             (prosody against the speaker's baseline);
                                                             off: no emotional speech to tune it on
+``call_state``                 ``--call-state``             the running call sentiment: ``learned`` (default;
+                                                            analysis.call_state_model, with both backends
+                                                            ``finetuned``) or ``rules`` (analysis.call_state)
 ``cache_dir``                  (``--model-cache-dir``/      where trained analysis models are cached
                                ``analysis``)                (default ~/.cache/audiohook-server/analysis)
 =============================  ===========================  ==================================================
@@ -42,7 +45,9 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:  # the registry imports this module: its names are looked up when a config is made
     from analysis.backends import EmotionBackendName, SentimentBackendName
 
-__all__ = ["DEFAULT_CATEGORY_SIMILARITY", "AnalysisConfig"]
+__all__ = ["CALL_STATE_TRACKERS", "DEFAULT_CATEGORY_SIMILARITY", "AnalysisConfig"]
+
+CALL_STATE_TRACKERS: Final = ("learned", "rules")  # how the running call sentiment is followed
 
 # Chosen on the dev calls (benchmarks/bench_analysis.py): below ~0.55 clean turns start to match.
 DEFAULT_CATEGORY_SIMILARITY: Final = 0.6
@@ -64,6 +69,8 @@ class AnalysisConfig:
     torch_threads: int = 1
     # arousal and dominance also from the voice (analysis.prosody); off by default (analysis.emotion_pad)
     voice_emotion: bool = False
+    # the running call sentiment: "learned" (analysis.call_state_model) or "rules" (analysis.call_state)
+    call_state: str = "learned"
     # where trained analysis models (turn classifier, embedding heads) are cached
     # (None: ~/.cache/audiohook-server/analysis)
     cache_dir: Path | None = None
@@ -80,6 +87,8 @@ class AnalysisConfig:
             raise ValueError("sentiment_backend 'transformers' needs sentiment_model (a model id or a local path)")
         if not 0.0 < self.category_similarity <= 1.0:
             raise ValueError(f"category_similarity must be in (0, 1], not {self.category_similarity}")
+        if self.call_state not in CALL_STATE_TRACKERS:
+            raise ValueError(f"call_state must be one of {CALL_STATE_TRACKERS}, not {self.call_state!r}")
         if self.torch_threads < 1:
             raise ValueError(f"torch_threads must be at least 1, not {self.torch_threads}")
 

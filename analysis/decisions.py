@@ -4,8 +4,9 @@ A service call ends with a fix or a refusal; a retention call ends with the cust
 leaving, a sales call with a sale closed or declined, a collections call with a payment, a payment
 arrangement or nothing agreed. In each, the customer's decision is the outcome, and it is rarely the
 call's last sentence (a farewell, "anything else?", small talk follow it). So the decision is read
-from explainable phrase rules, per utterance once (``decision_cues``), and for the call from the
-utterances in order (``call_decision``):
+from explainable phrase rules and, with the encoder loaded, by meaning (``analysis.decision_acts``: a
+classifier per act over the utterance's embedding, trained on written examples), per utterance once
+(``decision_cues``), and for the call from the utterances in order (``call_decision``):
 
 * **Agent cues.** An *offer* ("I can offer you", "how about", "would you like", "I can knock ten
   pounds off", "a payment plan", "spread the cost"); a *confirmation* of what was done: a
@@ -22,16 +23,16 @@ utterances in order (``call_decision``):
   "that works" may be about anything) and never with a sarcasm cue ("oh great, another price rise").
   A clear acceptance (``is_acceptance``: not grudging, not a negative utterance) is also a positive
   utterance; a grudging one is a decision (``is_agreement``) but stays neutral.
-* **The decision.** The last of: a yes (after an offer), a decline (after an offer, or after a
-  request to leave), an undecided (after an offer or a request to leave); then the agent's
-  confirmations after it settle what it was. In this order: a collections context ("overdue",
-  "arrears", "outstanding balance") with a payment taken or a yes to paying now is
-  ``paid_in_full``, with a yes or an arrangement set up ``payment_arrangement``; a request to leave
-  with a yes and no cancellation confirmed after it is ``retention_saved``, with a cancellation
-  confirmed or a decline ``cancelled``; a yes to a payment-plan offer is ``payment_arrangement``;
-  any other yes ``sale_closed``; a decline ``sale_declined`` (``no_agreement`` in collections); an
-  undecided ``undecided``. "" when the call has none of these (a service call: the summary's
-  fix-or-refusal rules apply). A decline or undecided about an offer made after the agent had
+* **The decision.** The last of: a yes (after an offer), a decline (after an offer, or after a request
+  to leave), an undecided (after an offer or a request to leave); then the agent's confirmations after
+  it settle what it was. In this order: a collections context ("overdue", "arrears", "outstanding
+  balance") with a payment taken or a yes to paying now is ``paid_in_full``, with a yes or an
+  arrangement set up ``payment_arrangement``; a request to leave with a yes and no cancellation
+  confirmed after it is ``retention_saved``, with a cancellation confirmed or a decline ``cancelled``; a
+  yes to a payment-plan offer (or to one the agent then confirms as a plan set up) is
+  ``payment_arrangement``; any other yes ``sale_closed``; a decline ``sale_declined`` (``no_agreement``
+  in collections); an undecided ``undecided``. "" when the call has none of these (a service call: the
+  summary's fix-or-refusal rules apply). A decline or undecided about an offer made after the agent had
   already said how the problem ends (a fix, a refusal) is *incidental*: an upsell on a service call,
   recorded as the outcome but not quoted as the summary's outcome.
 
@@ -553,28 +554,29 @@ class DecisionCues:
         return any(getattr(self, name) for name in self.__slots__)
 
 
-def decision_cues(text: str, speaker: str) -> DecisionCues:
+def decision_cues(text: str, speaker: str, meaning: frozenset[str] = frozenset()) -> DecisionCues:
     """The cues of one utterance; agent cues only for agents, customer cues only for customers
-    (mono calls, "unknown", get both: who said what is not known)."""
+    (mono calls, "unknown", get both: who said what is not known). ``meaning``: the acts the classifiers
+    of ``analysis.decision_acts`` found in it (each a field name), counted beside the phrases."""
     agent = speaker in ("agent", "unknown")
     customer = speaker in ("customer", "unknown")
 
-    def found(pattern: re.Pattern[str]) -> bool:
-        return pattern.search(text) is not None
+    def found(pattern: re.Pattern[str], act: str = "") -> bool:
+        return act in meaning or pattern.search(text) is not None
 
     return DecisionCues(
-        offer=agent and found(_OFFER),
-        accept=customer and found(_ACCEPT),
-        reluctant=customer and found(_RELUCTANT),
-        pay_now=customer and found(_PAY_NOW),
-        decline=customer and found(_DECLINE),
-        undecided=customer and found(_UNDECIDED),
-        leave=customer and found(_LEAVE),
+        offer=agent and found(_OFFER, "offer"),
+        accept=customer and found(_ACCEPT, "accept"),
+        reluctant=customer and found(_RELUCTANT, "reluctant"),
+        pay_now=customer and found(_PAY_NOW, "pay_now"),
+        decline=customer and found(_DECLINE, "decline"),
+        undecided=customer and found(_UNDECIDED, "undecided"),
+        leave=customer and found(_LEAVE, "leave"),
         sarcasm=found(_SARCASM),
-        cancel_done=agent and found(_CANCEL_DONE),
-        arrangement_done=agent and found(_ARRANGEMENT_DONE),
-        paid_done=agent and found(_PAID_DONE),
-        applied=agent and found(_APPLIED),
+        cancel_done=agent and found(_CANCEL_DONE, "cancel_done"),
+        arrangement_done=agent and found(_ARRANGEMENT_DONE, "arrangement_done"),
+        paid_done=agent and found(_PAID_DONE, "paid_done"),
+        applied=agent and found(_APPLIED, "applied"),
         arrangement_offer=agent and found(_ARRANGEMENT_OFFER),
         collections=found(_COLLECTIONS),
     )
@@ -676,11 +678,12 @@ def call_decision(turns: Sequence[DecisionTurn]) -> CallDecision:
         and answered is not None
         and any(t.fixed or (t.speaker == "agent" and t.sentiment == "negative") for t in turns[:answered])
     )
-    arrangement_offered = answered is not None and turns[answered].cues.arrangement_offer
     after = decision if decision is not None else -1
     confirmations = [(i, t.cues) for i, t in enumerate(turns) if i > after and t.speaker != "customer"]
     paid = next((i for i, c in confirmations if c.paid_done), None)
     arranged = next((i for i, c in confirmations if c.arrangement_done), None)
+    # a yes to a payment plan, or to whatever the agent then confirms as a payment plan set up
+    arrangement_offered = (answered is not None and turns[answered].cues.arrangement_offer) or arranged is not None
     cancelled = next((i for i, c in confirmations if c.cancel_done), None)
     applied = next((i for i, c in confirmations if c.applied), None)
     arrangement = CallDecision(

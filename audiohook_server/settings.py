@@ -180,6 +180,7 @@ class Settings:
     category_similarity: float = 0.6
     analysis_threads: int = 1
     voice_emotion: bool = False  # arousal/dominance also from the voice (no emotional speech to tune it on)
+    call_state: str = "learned"  # the running call sentiment: learned (analysis.call_state_model) or rules
     live_analysis_fields: bool = False  # the WebSocket doors' analysis block also carries the live analytics
 
     vad_aggressiveness: int = 2
@@ -243,6 +244,7 @@ class Settings:
             category_similarity=self.category_similarity,
             torch_threads=self.analysis_threads,
             voice_emotion=self.voice_emotion,
+            call_state=self.call_state,
             cache_dir=self.model_cache_dir / "analysis" if self.model_cache_dir else None,
         )
 
@@ -472,6 +474,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "endpointing": ("text", "silence"),
     "diarization": ("auto", "on", "off"),
     "speaker_embedder": ("ge2e", "mfcc"),
+    "call_state": ("learned", "rules"),
 }
 
 
@@ -573,6 +576,9 @@ _HELP: dict[str, str] = {
     "analysis_threads": "torch threads for analysis (1 leaves the cores to Whisper)",
     "voice_emotion": "arousal and dominance also from the voice: loudness and pitch against the speaker's own "
     "baseline (off: untested on real emotional speech, see docs/analytics.md)",
+    "call_state": "the running call sentiment (CSV running_sentiment, events, SSE): learned (a model of the "
+    "annotators' turn-by-turn call state, trained once and cached; needs the finetuned backends) or rules "
+    "(analysis/call_state.py)",
     "live_analysis_fields": "add the live analytics (7-way emotion, PAD, moments, transitions, dynamics, alerts) "
     "to the analysis block the WebSocket doors send, as a 'live' field",
     "vad_aggressiveness": "webrtcvad aggressiveness 0-3 (3 filters the most non-speech)",

@@ -59,12 +59,16 @@ def test_every_model_is_a_field_with_a_loader() -> None:
     needs = [b.needs for b in SENTIMENT_BACKENDS.values()] + [b.needs for b in EMOTION_BACKENDS.values()]
     for need in needs:
         assert need <= set(MODELS)
-        if need & {"sentiment_head", "emotion_head", "semantic"}:
+        if need & {"sentiment_head", "emotion_head", "semantic", "decision_acts"}:
             assert "encoder" in need  # loaded with what it is computed from
 
 
 def test_required_models() -> None:
-    assert required_models(AnalysisConfig()) == {"turn_classifier", "encoder", "semantic"}
+    default = {"turn_classifier", "encoder", "semantic", "decision_acts", "call_state"}
+    assert required_models(AnalysisConfig()) == default
+    assert required_models(AnalysisConfig(call_state="rules")) == default - {"call_state"}
+    # the learned call state reads the acts by meaning, with or without the categories by meaning
+    assert required_models(AnalysisConfig(semantic_categories=False)) == default - {"semantic"}
     assert required_models(AnalysisConfig.lexicon_only()) == frozenset()
     embedding = AnalysisConfig(sentiment_backend="embedding", emotion_backend="lexicon", semantic_categories=False)
     assert required_models(embedding) == {"encoder", "sentiment_head"}

@@ -144,3 +144,26 @@ def test_offer_sentence() -> None:
     sentences = ("Thanks for holding.", "What I can do is put you on a new contract.", "It starts in June.")
     assert offer_sentence(sentences) == sentences[1]
     assert offer_sentence(("Thanks for holding.",)) is None
+
+
+def test_a_yes_the_agent_then_confirms_as_a_payment_plan_is_an_arrangement() -> None:
+    """The yes answered the agent's last word on it ("three months is the maximum"), not the plan's offer;
+    the plan set up after it says what was agreed."""
+    decided = _decide(
+        ("customer", "I can't pay three hundred pounds in one go. Can I spread it out?", "negative"),
+        ("agent", "I can set up a payment plan over three months.", "neutral"),
+        ("customer", "Can it be longer, like six months?", "neutral"),
+        ("agent", "Three months is the maximum I can offer.", "neutral"),
+        ("customer", "Fine, I suppose I'll take the three months.", "neutral"),
+        ("agent", "Okay, the three month plan is set up, the first payment goes out on the fifth.", "neutral"),
+    )
+    assert (decided.outcome, decided.decision, decided.confirmation) == ("payment_arrangement", 4, 5)
+
+
+def test_acts_found_by_meaning_count_on_their_speakers_side_only() -> None:
+    text = "Then I'll take my number elsewhere."
+    assert not decision_cues(text, "customer").leave  # no phrase for it
+    assert decision_cues(text, "customer", frozenset({"leave"})).leave
+    assert not decision_cues(text, "agent", frozenset({"leave"})).leave  # a customer act, said by the agent
+    assert decision_cues("Tell you what, a fiver off.", "agent", frozenset({"offer"})).offer
+    assert not decision_cues("Tell you what, a fiver off.", "customer", frozenset({"offer"})).offer
