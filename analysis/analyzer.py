@@ -409,13 +409,16 @@ class CallAnalyzer:
         kept = 0
         while kept < min(len(keys), len(self._beliefs)) and self._beliefs[kept][:2] == keys[kept]:
             kept += 1
-        del self._beliefs[kept:]
+        del self._beliefs[kept:]  # from the first record out of its old place on, filtered again
         observations = [r.observation for r in spoken if r.observation is not None]
-        rows = call_state_model.observation_rows(observations, labels)
         belief = self._beliefs[-1][2] if self._beliefs else call_state_model.NEUTRAL_BELIEF
-        for index in range(kept, len(rows)):
-            belief = model.step(belief, rows[index])
+        agent_before = next((o for o in reversed(observations[:kept]) if not o.customer), None)
+        for index in range(kept, len(observations)):
+            observation = observations[index]
+            belief = model.step(belief, call_state_model.observation_row(observation, labels[index], agent_before))
             self._beliefs.append((*keys[index], belief))
+            if not observation.customer:
+                agent_before = observation
         if not self._beliefs:
             return "neutral", 0.0
         return call_state_model.state_of(self._beliefs[-1][2])

@@ -367,8 +367,8 @@ class AnalysisModels:
             sentiment_scores=found.probabilities,
             hits=hits,
         )
-        if self.encoder is not None and self.config.call_state == "learned":
-            turn.sentence_rows  # noqa: B018  # the learned call state reads the embedding (computed once, cached)
+        if self.encoder is not None and (self.decision_acts is not None or self.config.call_state == "learned"):
+            turn.sentence_rows  # noqa: B018  # the acts and the learned call state read the embedding (cached)
         embedding = turn.utterance_row()
         acts = (
             self.decision_acts.found(self.decision_acts.probabilities(embedding, speaker))

@@ -12,7 +12,8 @@ said, not on how many turns have passed.
 So the state is a belief over ``STATE_LABELS`` updated at every turn of either side (the customer's turns
 move it; the agent's good or bad news can too), with a learned transition:
 ``P(state_t | state_t-1, turn_t)`` is a multinomial logistic regression over the turn's features
-(``observation_row``) and the previous state (one-hot, and crossed with the turn's sentiment), and the
+(``observation_row``) and the previous state (one-hot, and crossed with the turn's sentiment and the
+customer's neutral and satisfied emotions), and the
 belief is filtered forward, ``b_t = b_t-1 @ P_t``, so an uncertain turn does not flip the state on its
 own. The label is the belief's most likely state. Features of a turn, all of which the analyzer already
 computes for it: the turn classifier's P(positive) and P(negative) (separately for the customer and the
@@ -52,6 +53,7 @@ __all__ = [
     "STATE_LABELS",
     "CallStateModel",
     "StateObservation",
+    "observation_row",
     "observation_rows",
     "state_of",
     "transition_features",
@@ -64,15 +66,9 @@ CUE_NAMES: Final = tuple(DecisionCues.__slots__)
 EMBEDDING_DIMENSION: Final = 384  # all-MiniLM-L6-v2's; a turn without an embedding gets zeros
 _SCALARS: Final = 6 + len(EMOTION_LABELS) + len(CUE_NAMES) + 2 + len(STATE_LABELS) + 3
 ROW_SIZE: Final = _SCALARS + EMBEDDING_DIMENSION
-_CROSSED: Final = (
-    1,
-    2,
-    3,
-    4,
-    5,
-    6,
-    7,
-)  # the row's customer flag and the two sides' sentiment, crossed with the previous state
+# crossed with the previous state (row indices): the customer flag (1), the customer's P(positive) and
+# P(negative) (2, 3), the agent's (4, 5), and the customer's P(neutral) and P(satisfied) emotions (6, 7)
+_CROSSED: Final = (1, 2, 3, 4, 5, 6, 7)
 FEATURE_SIZE: Final = ROW_SIZE + len(STATE_LABELS) * (1 + len(_CROSSED))
 
 Vector = npt.NDArray[np.float64]
@@ -94,7 +90,9 @@ class StateObservation:
     embedding: npt.NDArray[np.float32] | None = None  # the utterance's MiniLM embedding, if computed
 
 
-def _row(turn: StateObservation, rule_label: str, agent_before: StateObservation | None) -> Vector:
+def observation_row(turn: StateObservation, rule_label: str, agent_before: StateObservation | None) -> Vector:
+    """The feature row of one turn: ``rule_label`` is the rule's state after it, ``agent_before`` the last
+    agent turn before it (None: none yet)."""
     customer = 1.0 if turn.customer else 0.0
     agent = 1.0 - customer
     scalars = [
@@ -128,7 +126,7 @@ def observation_rows(turns: Sequence[StateObservation], rule_labels: Sequence[st
     rows = []
     agent_before: StateObservation | None = None
     for turn, rule_label in zip(turns, rule_labels, strict=True):
-        rows.append(_row(turn, rule_label, agent_before))
+        rows.append(observation_row(turn, rule_label, agent_before))
         if not turn.customer:
             agent_before = turn
     return rows

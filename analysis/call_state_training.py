@@ -24,7 +24,7 @@ from typing import Final
 
 import numpy as np
 
-from analysis import call_state, call_state_model, decision_acts, decisions
+from analysis import analyzer, backends, call_state, call_state_model, decision_acts, decisions
 from analysis.analyzer import CallAnalyzer
 from analysis.backends import AnalysisModels
 from analysis.call_state_model import STATE_LABELS, CallStateModel, Vector, observation_rows
@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 TRAINING_FILE: Final = Path(__file__).with_name("call_state_calls.json")
-REGULARIZATION: Final = 3.0  # the logistic regression's C, chosen left one labelling round out (bench_call_state.py)
+REGULARIZATION: Final = 1.0  # the logistic regression's C, chosen left one labelling round out (bench_call_state.py)
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,8 @@ class CallRows:
 
 def call_sequences(models: AnalysisModels, calls: Sequence[LabelledCall]) -> list[CallRows]:
     """Each call's feature rows (what the analyzer reads with ``models``) and the annotator's state per row."""
+    if models.encoder is None or models.turn_classifier is None or models.decision_acts is None:
+        raise ValueError("the call state's features need the encoder, the turn classifier and the decision acts")
     without_model = AnalysisModels(
         models.config,
         phrases=default_matcher(),
@@ -113,11 +115,11 @@ def call_sequences(models: AnalysisModels, calls: Sequence[LabelledCall]) -> lis
     )
     sequences = []
     for call in calls:
-        analyzer = CallAnalyzer(models=without_model)
+        call_analyzer = CallAnalyzer(models=without_model)
         for turn in call.turns:
             channel = 0 if turn.speaker == "customer" else 1
-            analyzer.add(Utterance(turn.text, turn.start, turn.end, channel, turn.speaker))
-        observations, rule_labels = analyzer.state_inputs()
+            call_analyzer.add(Utterance(turn.text, turn.start, turn.end, channel, turn.speaker))
+        observations, rule_labels = call_analyzer.state_inputs()
         labels = [turn.call_state for turn in spoken_order(call)]
         if len(labels) != len(observations):
             raise ValueError(f"call {call.call_id}: {len(observations)} spoken turns analysed, {len(labels)} labelled")
@@ -140,8 +142,9 @@ def cache_key(
     )[:24]
 
 
-# the modules whose code turns an utterance into the model's features
-_FEATURE_MODULES: Final = (call_state, call_state_model, decisions, decision_acts)
+# the modules whose code turns an utterance into the model's features (the analyzer builds the observations,
+# the backends choose the embedding)
+_FEATURE_MODULES: Final = (analyzer, backends, call_state, call_state_model, decisions, decision_acts)
 
 
 def load_call_state_model(

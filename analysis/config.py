@@ -40,14 +40,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 if TYPE_CHECKING:  # the registry imports this module: its names are looked up when a config is made
     from analysis.backends import EmotionBackendName, SentimentBackendName
 
-__all__ = ["CALL_STATE_TRACKERS", "DEFAULT_CATEGORY_SIMILARITY", "AnalysisConfig"]
+__all__ = ["CALL_STATE_TRACKERS", "DEFAULT_CATEGORY_SIMILARITY", "AnalysisConfig", "CallStateTracker"]
 
-CALL_STATE_TRACKERS: Final = ("learned", "rules")  # how the running call sentiment is followed
+CallStateTracker = Literal["learned", "rules"]  # how the running call sentiment is followed
+CALL_STATE_TRACKERS: Final[tuple[CallStateTracker, ...]] = ("learned", "rules")
 
 # Chosen on the dev calls (benchmarks/bench_analysis.py): below ~0.55 clean turns start to match.
 DEFAULT_CATEGORY_SIMILARITY: Final = 0.6
@@ -70,7 +71,7 @@ class AnalysisConfig:
     # arousal and dominance also from the voice (analysis.prosody); off by default (analysis.emotion_pad)
     voice_emotion: bool = False
     # the running call sentiment: "learned" (analysis.call_state_model) or "rules" (analysis.call_state)
-    call_state: str = "learned"
+    call_state: CallStateTracker = "learned"
     # where trained analysis models (turn classifier, embedding heads) are cached
     # (None: ~/.cache/audiohook-server/analysis)
     cache_dir: Path | None = None

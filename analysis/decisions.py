@@ -29,7 +29,7 @@ classifier per act over the utterance's embedding, trained on written examples),
   balance") with a payment taken or a yes to paying now is ``paid_in_full``, with a yes or an
   arrangement set up ``payment_arrangement``; a request to leave with a yes and no cancellation
   confirmed after it is ``retention_saved``, with a cancellation confirmed or a decline ``cancelled``; a
-  yes to a payment-plan offer (or to one the agent then confirms as a plan set up) is
+  yes to a payment-plan offer (or, after one, to what the agent then confirms as a plan set up) is
   ``payment_arrangement``; any other yes ``sale_closed``; a decline ``sale_declined`` (``no_agreement``
   in collections); an undecided ``undecided``. "" when the call has none of these (a service call: the
   summary's fix-or-refusal rules apply). A decline or undecided about an offer made after the agent had
@@ -682,8 +682,12 @@ def call_decision(turns: Sequence[DecisionTurn]) -> CallDecision:
     confirmations = [(i, t.cues) for i, t in enumerate(turns) if i > after and t.speaker != "customer"]
     paid = next((i for i, c in confirmations if c.paid_done), None)
     arranged = next((i for i, c in confirmations if c.arrangement_done), None)
-    # a yes to a payment plan, or to whatever the agent then confirms as a payment plan set up
-    arrangement_offered = (answered is not None and turns[answered].cues.arrangement_offer) or arranged is not None
+    # a yes to a payment-plan offer, or a yes after one (to the agent's last word on it: "three months is the
+    # maximum") that the agent then confirms as a plan set up
+    plan_offered = any(t.cues.arrangement_offer for t in turns[:after] if t.speaker != "customer")
+    arrangement_offered = (answered is not None and turns[answered].cues.arrangement_offer) or (
+        decided == "accept" and arranged is not None and plan_offered
+    )
     cancelled = next((i for i, c in confirmations if c.cancel_done), None)
     applied = next((i for i, c in confirmations if c.applied), None)
     arrangement = CallDecision(

@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -221,7 +222,7 @@ class HeadCache:
                 return [SoftmaxHead.restore(group, data[f"w{i}"], data[f"b{i}"]) for i, group in enumerate(labels)]
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # truncated, empty, foreign
             log.warning("ignoring the cached analysis heads %s: %s", path, exc)
             return None
 

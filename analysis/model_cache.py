@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,6 @@ def load_arrays(path: Path, names: tuple[str, ...]) -> dict[str, Any] | None:
             return {name: np.asarray(data[name]) for name in names}
     except FileNotFoundError:
         return None
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:  # truncated, empty, foreign
         log.warning("ignoring the cached model %s: %s", path, exc)
         return None

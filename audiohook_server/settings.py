@@ -244,7 +244,7 @@ class Settings:
             category_similarity=self.category_similarity,
             torch_threads=self.analysis_threads,
             voice_emotion=self.voice_emotion,
-            call_state=self.call_state,
+            call_state=self.call_state,  # type: ignore[arg-type]  # validated by AnalysisConfig
             cache_dir=self.model_cache_dir / "analysis" if self.model_cache_dir else None,
         )
 

@@ -109,7 +109,7 @@ def test_the_learned_model_needs_the_finetuned_backends() -> None:
     assert "call_state" not in required_models(AnalysisConfig(sentiment_backend="embedding"))
     assert "call_state" not in required_models(AnalysisConfig.lexicon_only())
     with pytest.raises(ValueError, match="call_state"):
-        AnalysisConfig(call_state="decay")
+        AnalysisConfig(call_state="decay")  # type: ignore[arg-type]
 
 
 def test_the_training_file_is_the_labelled_rounds_and_up_to_date() -> None:
@@ -162,3 +162,17 @@ def test_a_mono_call_without_roles_keeps_the_rule(models: AnalysisModels) -> Non
     first, second = learned.analysis(), ruled.analysis()
     assert first is not None and second is not None
     assert (first.sentiment, first.sentiment_score) == (second.sentiment, second.sentiment_score)
+
+
+def test_the_analyzers_incremental_filter_is_the_models_filter(models: AnalysisModels) -> None:
+    """The analyzer steps the belief one new turn at a time; it must equal filtering the whole call."""
+    assert models.call_state is not None
+    analyzer = CallAnalyzer(models=models)
+    scores = []
+    for start, speaker, text in RETENTION_CALL:
+        analyzer.add(utterance(start, speaker, text))
+        analysis = analyzer.analysis()
+        scores.append(analysis.sentiment_score if analysis is not None else None)
+    observations, rule_labels = analyzer.state_inputs()
+    beliefs = models.call_state.beliefs(observation_rows(observations, rule_labels))
+    assert scores == [round(state_of(belief)[1], 4) for belief in beliefs]  # the greeting has five words

@@ -167,3 +167,17 @@ def test_acts_found_by_meaning_count_on_their_speakers_side_only() -> None:
     assert not decision_cues(text, "agent", frozenset({"leave"})).leave  # a customer act, said by the agent
     assert decision_cues("Tell you what, a fiver off.", "agent", frozenset({"offer"})).offer
     assert not decision_cues("Tell you what, a fiver off.", "customer", frozenset({"offer"})).offer
+
+
+def test_a_plan_set_up_is_an_arrangement_only_after_a_payment_plan_was_offered_and_accepted() -> None:
+    service = _decide(
+        ("customer", "My broadband has been dropping out all week.", "negative"),
+        ("agent", "I've reset the line and your plan is set up again.", "positive"),
+    )
+    assert service.outcome == ""  # no offer, no yes: no decision
+    sale = _decide(
+        ("agent", "Would you like to add the data bundle for five pounds a month?", "neutral"),
+        ("customer", "Go on then, add it.", "positive"),
+        ("agent", "Lovely, your new plan is set up.", "positive"),
+    )
+    assert sale.outcome == "sale_closed"  # a plan of the product, not a payment plan

@@ -5,9 +5,17 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from analysis.model_cache import default_analysis_cache_dir, default_cache_root, file_sha256, text_sha256
+from analysis.model_cache import (
+    default_analysis_cache_dir,
+    default_cache_root,
+    file_sha256,
+    load_arrays,
+    save_arrays,
+    text_sha256,
+)
 
 
 def test_cache_root_follows_xdg_cache_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -35,3 +43,16 @@ def test_text_sha256_digests_the_parts_in_order() -> None:
     assert text_sha256("ab", "c\u00e9") == hashlib.sha256("abc\u00e9".encode()).hexdigest()
     assert text_sha256() == hashlib.sha256().hexdigest()
     assert text_sha256("a", "b") != text_sha256("b", "a")
+
+
+def test_a_truncated_or_empty_array_file_is_no_cache(tmp_path: Path) -> None:
+    path = tmp_path / "model.npz"
+    assert save_arrays(path, {"weights": np.arange(1000.0)})
+    loaded = load_arrays(path, ("weights",))
+    assert loaded is not None and loaded["weights"][-1] == 999.0
+    path.write_bytes(path.read_bytes()[:200])  # a write cut short by a crash (another process's)
+    assert load_arrays(path, ("weights",)) is None
+    path.write_bytes(b"")
+    assert load_arrays(path, ("weights",)) is None
+    assert load_arrays(tmp_path / "missing.npz", ("weights",)) is None
+    assert load_arrays(tmp_path / "model.npz", ("other",)) is None
