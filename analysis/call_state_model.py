@@ -23,8 +23,8 @@ offer in reach was found, the rule's state after the turn, the agent turn before
 sentiment, whether it made an offer or applied one), and the customer turn's MiniLM embedding (the
 encoder already runs for every utterance, so the model costs a few thousand multiply-adds per turn).
 
-Left one labelling round out, the learned state agreed on 76.5 % of turns (the rule: 70.8 %): retention
-77.5 % (74.0), sales 73.7 % (58.4), collections 83.7 % (77.2), but service calls 71.5 % (74.5);
+Left one labelling round out, the learned state agreed on 77.5 % of turns (the rule: 70.3 %): service
+76.9 % (74.5), retention 77.7 % (72.6), sales 76.3 % (57.9), collections 79.4 % (77.2);
 ``benchmarks/bench_call_state.py`` prints it per round and per call type. With the annotators' own
 per-turn sentiment in place of the turn classifier's, the same model reaches 86 %: the per-turn
 sentiment (79 % right on customer turns) is what holds it back. It is trained on the machine,
