@@ -1,7 +1,7 @@
 """The learned running call sentiment: a maximum-entropy Markov model over the call's turns.
 
 Why it exists: the rule of ``analysis.call_state`` (a negative turn pulls the state down, an acceptance
-lifts it, neutral turns let it decay) agreed with the annotators' turn-by-turn call state on 71 % of
+lifts it, neutral turns let it decay) agreed with the annotators' turn-by-turn call state on 70 % of
 the 1,473 labelled turns of the 78 calls that carry one (rounds dev-4 and 4-8), 61-75 % on each held-out
 round, against a target of 85 %. What the annotators do is not a decay: a state, once reached, holds
 through procedural turns (details, "okay") until something changes it (an offer answered, a fix, a
@@ -9,19 +9,19 @@ refusal); a positive call almost never turns negative again (once in 1,473 turns
 turn ends a complaint (a customer weighing up an offer: "ten quid off is something") depends on what was
 said, not on how many turns have passed.
 
-So the state is a belief over ``STATE_LABELS`` updated at every turn of either side (the customer's turns
-move it; the agent's good or bad news can too), with a learned transition:
-``P(state_t | state_t-1, turn_t)`` is a multinomial logistic regression over the turn's features
-(``observation_row``) and the previous state (one-hot, and crossed with the turn's sentiment and the
-customer's neutral and satisfied emotions), and the
-belief is filtered forward, ``b_t = b_t-1 @ P_t``, so an uncertain turn does not flip the state on its
-own. The label is the belief's most likely state. Features of a turn, all of which the analyzer already
-computes for it: the turn classifier's P(positive) and P(negative) (separately for the customer and the
-agent), the customer's emotion distribution, the decision cues of ``analysis.decisions`` (an offer, an
-acceptance, a decline, a request to leave, a confirmation), whether an acceptance or a decline of an
-offer in reach was found, the rule's state after the turn, the agent turn before a customer turn (its
-sentiment, whether it made an offer or applied one), and the customer turn's MiniLM embedding (the
-encoder already runs for every utterance, so the model costs a few thousand multiply-adds per turn).
+So the state is a belief over ``STATE_LABELS`` updated at every turn of either side (the customer's
+turns move it; the agent's good or bad news can too), with a learned transition: ``P(state_t |
+state_t-1, turn_t)`` is a multinomial logistic regression over the turn's features (``observation_row``)
+and the previous state (one-hot, and crossed with the turn's sentiment and the customer's neutral and
+satisfied emotions), and the belief is filtered forward, ``b_t = b_t-1 @ P_t``, so an uncertain turn
+does not flip the state on its own. The label is the belief's most likely state. Features of a turn, all
+of which the analyzer already computes for it: the turn classifier's P(positive) and P(negative)
+(separately for the customer and the agent), the customer's emotion distribution, the decision cues of
+``analysis.decisions`` (an offer, an acceptance, a decline, a request to leave, a confirmation), whether
+an acceptance or a decline of an offer in reach was found, the rule's state after the turn, the agent
+turn before a customer turn (its sentiment, whether it made an offer or applied one), and the customer
+turn's MiniLM embedding (the encoder already runs for every utterance, so the model costs a few thousand
+multiply-adds per turn).
 
 Left one labelling round out, the learned state agreed on 77.5 % of turns (the rule: 70.3 %): service
 76.9 % (74.5), retention 77.7 % (72.6), sales 76.3 % (57.9), collections 79.4 % (77.2);
