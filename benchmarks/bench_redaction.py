@@ -7,7 +7,8 @@ SSN / NI number, postcode, street address or name; plus utterances full of numbe
 personal data (prices, order numbers, dates of orders, times, quantities).
 
 Each item's finals go through one `CallRedactor` in order (a number read across two finals is one
-call's context), with every entity type on. Scored per label and per predicted span:
+call's context), with every entity type on; where the item has its own agent line (holdout5), the finals
+that start before it ends are the agent's. Scored per label and per predicted span:
 - recall: a label is found when the spans of its own type cover all of its digits and at least half of
   its letters ("removed" counts spans of any type: the value is gone, whatever it was called);
 - precision: a predicted span is right when it overlaps a label of its type ("any" type, overall);
@@ -129,7 +130,7 @@ def main() -> int:
     for item in items:
         redactor = CallRedactor(names=names)
         labels = _labels(item)
-        if args.agent_asks:
+        if args.agent_asks and "agent_end_s" not in item:
             asked = re.sub(r"^holdout\d+-", "", item["id"]).split("-")[0].upper()
             question = QUESTIONS.get(asked) or pick.choice(sorted(QUESTIONS.values()))
             redactor.redact(question, speaker="agent", start=-3.0, end=-0.5)
@@ -141,10 +142,10 @@ def main() -> int:
                 TimedWord(w.get("word", w.get("text", "")), w["start"] - final["start"], w["end"] - final["start"])
                 for w in final.get("words", [])
             ]
+            # holdout5 on: the item's own agent line, spoken before the customer's turns, is the agent's final
+            speaker = "agent" if final["start"] < item.get("agent_end_s", 0.0) else "customer"
             began = time.perf_counter()
-            redaction = redactor.redact(
-                final["text"], words, speaker="customer", start=final["start"], end=final["end"]
-            )
+            redaction = redactor.redact(final["text"], words, speaker=speaker, start=final["start"], end=final["end"])
             costs.append(time.perf_counter() - began)
             if redaction.revises is not None and redactions:
                 redactions[-1] = redaction.revises

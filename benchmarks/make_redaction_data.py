@@ -81,6 +81,9 @@ VOICE_CHOICES: tuple[tuple[str, float], ...] = (
 # Telephone band: 300-3400 Hz, 8 kHz G.711 mu-law, then back to 16 kHz PCM16 for the simple dialect.
 SOX_TELEPHONE = "sox -D {src} -r 8000 -e u-law {dst} sinc 300-3400"
 SOX_BACK = "sox -D {src} -b 16 -e signed-integer {dst} rate 16000"
+# An item's optional `agent` line (holdout5 on) is spoken first by another voice than the customer's, this
+# long before the customer's first turn: longer than the VAD joins, so it is a final of its own.
+AGENT_GAP_S = 0.8
 
 
 # ----------------------------------------------------------------------------------------- checks
@@ -111,6 +114,9 @@ def check_items(items: Sequence[dict[str, Any]]) -> list[str]:
             continue
         if any(ch.isdigit() for t in turns for ch in t):
             problems.append(f"{where}: turns must spell numbers in words")
+        agent = item.get("agent")
+        if agent is not None and (not isinstance(agent, str) or not agent.strip() or any(ch.isdigit() for ch in agent)):
+            problems.append(f"{where}: agent must be a line in words")
         if len(turns) == 2 and not 1.2 <= float(item.get("pause_s", 0)) <= 2.0:
             problems.append(f"{where}: two turns need pause_s in 1.2-2.0")
         entities = item.get("entities", [])
@@ -179,6 +185,11 @@ class Rendering:
     voice: str
     telephone: bool
 
+    @property
+    def agent_voice(self) -> str:
+        """The agent's voice: never the customer's (the diphone voice against the HTS one)."""
+        return "festival:cmu_us_slt_arctic_hts" if self.voice == "festival:kal_diphone" else "festival:kal_diphone"
+
 
 def rendering_for(item_id: str, telephone_share: float) -> Rendering:
     """The voice and channel of an item, fixed by its id (so adding items does not reshuffle the rest)."""
@@ -193,13 +204,19 @@ def rendering_for(item_id: str, telephone_share: float) -> Rendering:
     return Rendering(voice, rng.random() < telephone_share)
 
 
-def render_item(item: dict[str, Any], rendering: Rendering) -> npt.NDArray[np.int16]:
-    """Speak the turns, lay them out (0.5 s silence, turn, pause, turn, 0.5 s), scale to -3 dBFS and,
-    for telephone items, pass the whole item through the 8 kHz mu-law band and back."""
+def render_item(item: dict[str, Any], rendering: Rendering) -> tuple[npt.NDArray[np.int16], float]:
+    """Speak the turns, lay them out (0.5 s silence, [agent line, 0.8 s,] turn, pause, turn, 0.5 s), scale to
+    -3 dBFS and, for telephone items, pass the whole item through the 8 kHz mu-law band and back. Also
+    returns where the agent's line ends (0.0: the item has none)."""
     with tempfile.TemporaryDirectory(prefix="redaction_") as tmp:
         work = Path(tmp)
         pad = np.zeros(round(PAD_S * SAMPLE_RATE))
         parts: list[npt.NDArray[np.float64]] = [pad]
+        agent_end = 0.0
+        if item.get("agent"):
+            said = synthesise(str(item["agent"]), rendering.agent_voice, work, 99)
+            agent_end = PAD_S + said.size / SAMPLE_RATE
+            parts += [said, np.zeros(round(AGENT_GAP_S * SAMPLE_RATE))]
         for i, text in enumerate(item["turns"]):
             if i > 0:
                 parts.append(np.zeros(round(float(item["pause_s"]) * SAMPLE_RATE)))
@@ -208,7 +225,7 @@ def render_item(item: dict[str, Any], rendering: Rendering) -> npt.NDArray[np.in
         audio = np.concatenate(parts)
         audio *= 10 ** (PEAK_DBFS / 20) / max(float(np.max(np.abs(audio))), 1e-9)
         if not rendering.telephone:
-            return np.asarray(np.clip(np.round(audio * 32767.0), -32768, 32767), dtype=np.int16)
+            return np.asarray(np.clip(np.round(audio * 32767.0), -32768, 32767), dtype=np.int16), agent_end
         write_wav_pcm16(work / "wide.wav", audio, SAMPLE_RATE)
         for cmd in (
             SOX_TELEPHONE.format(src="wide.wav", dst="phone.wav"),
@@ -218,7 +235,7 @@ def render_item(item: dict[str, Any], rendering: Rendering) -> npt.NDArray[np.in
         samples, rate = read_wav(work / "back.wav")
         if rate != SAMPLE_RATE:
             raise RuntimeError(f"telephone round trip gave {rate} Hz")
-        return np.asarray(samples, dtype=np.int16).reshape(-1)
+        return np.asarray(samples, dtype=np.int16).reshape(-1), agent_end
 
 
 # ------------------------------------------------------------------------------------ transcribing
@@ -334,7 +351,8 @@ def main() -> int:
     began = time.monotonic()
     with ThreadPoolExecutor(max(1, args.workers)) as pool:
         rendered = list(pool.map(lambda item: render_item(item, renderings[str(item["id"])]), wanted))
-    audio = {str(item["id"]): samples for item, samples in zip(wanted, rendered, strict=True)}
+    audio = {str(item["id"]): samples for item, (samples, _) in zip(wanted, rendered, strict=True)}
+    agent_ends = {str(item["id"]): end for item, (_, end) in zip(wanted, rendered, strict=True)}
     seconds = sum(a.size for a in audio.values()) / SAMPLE_RATE
     print(f"rendered {len(audio)} items, {seconds:.0f} s of audio, in {time.monotonic() - began:.0f} s", flush=True)
 
@@ -372,6 +390,7 @@ def main() -> int:
                 "voice": rendering.voice,
                 "telephone": rendering.telephone,
                 "duration_s": round(audio[item_id].size / SAMPLE_RATE, 3),
+                **({"agent_end_s": round(agent_ends[item_id], 3)} if item.get("agent") else {}),
                 "finals": finals[item_id],
                 "labels": labels,
             }
