@@ -36,7 +36,8 @@ _CUES: list[tuple[str, str]] = [
         Entity.SECURITY_CODE,
         r"\b(?:security(?: (?:code|number|digits))?|secure key|cv ?[vc]2?|cv2|c ?s ?c|cid|"
         r"(?:three|four|3|4)[ -]digits?|"
-        r"(?:on )?the back(?: of the card)?|card verification|verification (?:code|number|digits)|signature(?: strip)?|"
+        r"(?:on )?the back(?: of the card)?|(?:the )?(?:flip|other|reverse) side(?: of the card)?|"
+        r"card verification|verification (?:code|number|digits)|signature(?: strip)?|"
         r"last (?:three|3)(?: digits| numbers)?|(?:three|3) numbers|code)\b",
     ),
     (Entity.SORT_CODE, r"\bsort ?codes?\b"),
@@ -71,10 +72,12 @@ _CUES: list[tuple[str, str]] = [
         NOT_PII,
         r"\b(?:(?:promo|promotional|discount|voucher|confirmation|access|reference|product|tracking|booking|"
         r"gift|coupon|error|fault|tax|dress|offer) codes?|order(?: number| no\.?| id)?|reference(?: number)?|ref|"
-        r"ticket|case (?:number|reference|id)|tracking|track it|invoice|courier|parcel(?: number)?|consignment|"
+        r"ticket|case (?:number|reference|id|is)|complaint(?: case| number| reference)?|claim(?: number| reference)?|"
+        r"tracking|track it|invoice|courier|parcel(?: number)?|consignment|"
         r"shipment|booking(?: number| reference| ref)?|"
         r"confirmation(?: number| code)?|model|serial|item|sku|policy number|extension|ext|press|option|"
-        r"price|cost[s]?|total|comes to|fee|version|room|floor|gate|flight|bus|route|"
+        r"price|cost[s]?|total|comes to|fee|charged|paid|billed|refunded|balance|"
+        r"version|room|floor|gate|flight|bus|route|"
         r"account with us|customer number|membership number|member number|loyalty|voucher|promo|discount)\b",
     ),
 ]
@@ -88,8 +91,14 @@ class Cue:
     end: int
 
 
+# A card named only as where a security code (or a reference) is printed: "the four digit code on the front
+# of the amex", "the small code printed over the long number", "the parcel reference on the card".
+_WHERE_ON_THE_CARD = re.compile(r"\s+(?:\w+\s+){0,2}?(?:on|of|above|over|under|below|beside|next to)\b[\w\s]{0,20}$")
+
+
 def find_cues(text: str) -> list[Cue]:
-    """Every cue in `text`, in order of position (where two overlap, the longer one)."""
+    """Every cue in `text`, in order of position (where two overlap, the longer one). A card cue that only
+    says where the code or reference just named is printed is not one."""
     found: list[Cue] = []
     for kind, pattern in _COMPILED:
         found.extend(Cue(kind, m.start(), m.end()) for m in pattern.finditer(text))
@@ -99,4 +108,14 @@ def find_cues(text: str) -> list[Cue]:
         if kept and cue.start < kept[-1].end:
             continue
         kept.append(cue)
-    return kept
+    return [
+        cue
+        for i, cue in enumerate(kept)
+        if not (
+            cue.kind == Entity.CARD_NUMBER
+            and i > 0
+            and kept[i - 1].kind in (Entity.SECURITY_CODE, NOT_PII)
+            and cue.start - kept[i - 1].end <= 30
+            and _WHERE_ON_THE_CARD.match(text[kept[i - 1].end : cue.start])
+        )
+    ]

@@ -23,7 +23,9 @@ from analysis.pii.entities import Entity, Finding
 from analysis.pii.tokens import REPEATS, UNITS, WEAK_UNITS, Token, digit_values
 
 __all__ = [
+    "BARE_CODE",
     "HOMOPHONES",
+    "PART_OF_A_NUMBER",
     "VALIDATED",
     "DigitRun",
     "claimed_by_other_cue",
@@ -211,13 +213,15 @@ def classify_run(
     tokens: Sequence[Token],
     continuing: Entity | None,
     own_cues: int = 0,
+    text: str = "",
 ) -> Finding | None:
     """What the run is, or None (not personal data, or nothing says it is).
 
     `cues`: the candidate cues nearest first (the utterance's own before the run, then the call's
     previous utterances'; the first `own_cues` of them are the utterance's own). `continuing`: the
     entity this speaker was reading when their last utterance ended, if any (a card read across a
-    pause; the caller passes it only for a run that may go on with it)."""
+    pause; the caller passes it only for a run that may go on with it). `text`: the utterance the tokens
+    are of, where the run is one of its own (not a number joined across two utterances)."""
     digits = run.digits
     n = len(digits)
     if own_cues and cues[0].kind == Entity.PHONE_NUMBER and 6 <= n <= 15 and cues[0].end <= _start(tokens, run):
@@ -247,18 +251,62 @@ def classify_run(
         if _fits(kind, digits, continuation=False):
             return Finding(Entity(kind), run.first, run.last, 0.85, f"{kind.lower()} cue")
         answer = run.first <= 3 and len(tokens) - (run.last - run.first + 1) <= 3  # "um, five, eight."
+        if n >= 2 and position < own_cues and run.last == len(tokens) - 1 and 0 <= _start(tokens, run) - cue.end <= 6:
+            answer = True  # "The code on the back is 02."
         if kind in FAIL_CLOSED and n < LENGTHS[kind][0] and position == 0 and answer:
             # "five, eight." as the answer to "the security code?": the first digits of a code read across
             # a pause (or half misheard). Payment data fails closed: part of one is still one.
-            return Finding(Entity(kind), run.first, run.last, 0.7, "part of a number")
+            return Finding(Entity(kind), run.first, run.last, 0.7, PART_OF_A_NUMBER)
     if n >= 10 and valid_phone(digits, run.plus):
         return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.75, "valid phone number")
     if 13 <= n <= 19 and _spoken_digit_by_digit(tokens[run.first : run.last + 1]):
         # a card Whisper misheard one digit of: sixteen digits read one by one or in groups are nothing else
         return Finding(Entity.CARD_NUMBER, run.first, run.last, 0.6, "card-length digits")
+    if 3 <= n <= 4 and _bare_code(run, cues, tokens, text):
+        return Finding(Entity.SECURITY_CODE, run.first, run.last, 0.55, BARE_CODE)
     return None
 
 
+def _bare_code(run: DigitRun, cues: Sequence[Cue], tokens: Sequence[Token], text: str) -> bool:
+    """Three or four digits said as an answer with no cue at all ("Yes, 491.", "8 9 3 8, that's the one."):
+    on a call that is most often the security code the agent just asked for, and payment data fails closed.
+    Not a number a cue claims (an order, a price, a card's or phone's part), a year, an amount or a version
+    ("12.58", "1.0.3"), a time ("at 6 30"), a count ("1, 2, 3, 4"), a code glued to letters ("WM-1408"), or
+    a number the sentence goes on from ("249 for the phone", "150 channels")."""
+    if not text or any(c.kind != Entity.SECURITY_CODE for c in cues):
+        return False
+    words = tokens[run.first : run.last + 1]
+    first = words[0]
+    if run.plus or any(w.norm == "of" for w in words):
+        return False  # "plus 1 9 1 9"; "step three of five" (a soft reading's "of" for "oh")
+    if len(words) == 1 and (re.fullmatch(r"(?:19|20)\d\d", first.norm) or re.search(r"\d[.:]\d", first.raw)):
+        return False
+    if run.digits in "0123456789":
+        return False  # counting
+    if run.first > 0:
+        before = tokens[run.first - 1]
+        if before.norm in _TIME_WORDS or text[before.end : first.start] == "-":
+            return False
+    if run.last + 1 < len(tokens):
+        after = tokens[run.last + 1]
+        said_after = text[words[-1].end : after.start]
+        if after.norm not in _ANSWER_WORDS and not re.match(r"\s*[,.;!?]", said_after):
+            return False
+        if said_after.startswith("%"):
+            return False
+    return not text[words[-1].end :].startswith("%")
+
+
+_TIME_WORDS = frozenset(
+    {"at", "by", "till", "until", "from", "after", "before", "around", "about", "quarter", "half", "past"}
+)
+# Words a bare answer may run on with ("2 7 0 2 yep", "double eight seven please").
+_ANSWER_WORDS = frozenset({"yep", "yes", "yeah", "please", "sorry", "thanks", "okay", "ok", "i", "if", "that's"})
+
+
+# The reason of a finding that only fails closed: a number that goes on, or is joined, is what that says.
+BARE_CODE = "short number, no cue"
+PART_OF_A_NUMBER = "part of a number"  # fewer digits than the cue's entity has: fails closed too
 # Reasons of findings that the number itself proves (not only a cue): a soft reading may stand on these.
 VALIDATED = frozenset({"luhn", "international phone number", "valid phone number"})
 

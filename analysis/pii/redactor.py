@@ -22,8 +22,10 @@ from analysis.pii.cues import AFTER_KINDS, NOT_PII, Cue, find_cues
 from analysis.pii.entities import Entity, Finding
 from analysis.pii.names import PersonNames, person_spans
 from analysis.pii.numbers import (
+    BARE_CODE,
     FULL_LENGTH,
     HOMOPHONES,
+    PART_OF_A_NUMBER,
     VALIDATED,
     DigitRun,
     claimed_by_other_cue,
@@ -212,7 +214,7 @@ class CallRedactor:
         if (
             len(run.digits) < OPEN_DIGITS
             or (run.last < len(tokens) - OPEN_TAIL and not asks)
-            or _overlaps(run.first, run.last, findings)
+            or _overlaps(run.first, run.last, [f for f in findings if f.reason != BARE_CODE])
         ):
             return None
         run_start, run_end = tokens[run.first].start, tokens[run.last].end
@@ -347,7 +349,7 @@ class CallRedactor:
                 for c in own
             )
             goes_on = run.first <= CONTINUATION_LEAD_WORDS and not cued  # "Sorry, I lost my place, 0346 …"
-            return classify_run(run, cues, tokens, continuing if goes_on else None, mine)
+            return classify_run(run, cues, tokens, continuing if goes_on else None, mine, text)
 
         strict: dict[tuple[int, int], Finding | None] = {}
         for run in runs:
@@ -372,13 +374,18 @@ class CallRedactor:
             garbled = any(not t.digits and t.garbled_digits for t in tokens[run.first : run.last + 1])
             if garbled and any(c.kind == NOT_PII and c.end <= tokens[run.first].start for c in own):
                 continue  # "the model number on the back says XR250"
-            unclaimed = not any(strict[(r.first, r.last)] for r in parts) and not any(
+            unclaimed = not any(_claims(strict[(r.first, r.last)]) for r in parts) and not any(
                 claimed_by_other_cue(r, cues_for(r)[0]) for r in parts
             )
             if checks_out or unclaimed:
                 # "0 to 8, 6" after "617 509": the soft reading stands when the number checks out, or when a
                 # cue asked for it and the strict reading was nothing ("the security code for 9.0")
                 findings.append(Finding(finding.entity, finding.first, finding.last, finding.confidence + 0.01, "soft"))
+        numbers = {r.digits for r in runs if len(r.digits) > 1}
+        if self._open.get(speaker) is not None or continuing is not None or len(numbers) > 1:
+            # three or four digits after an open number, or among other numbers, are part of something
+            # longer, not a code on its own ("And then 9 1 8 7", "the numbers 4 8 3 6, the 1 double 7, …")
+            findings = [f for f in findings if f.reason != BARE_CODE]
         findings += self._people(text, tokens, own, kinds, findings)
         return _resolve(findings)
 
@@ -518,6 +525,13 @@ def _checks_out(entity: Entity, run: DigitRun) -> bool:
     if entity is Entity.PHONE_NUMBER:
         return len(run.digits) >= 10 and valid_phone(run.digits, run.plus)
     return False
+
+
+def _claims(finding: Finding | None) -> bool:
+    """Whether a strict reading's finding stands against a soft one. One that only fails closed does not:
+    "… eight seven three your seven five two" is a card read with a homophone, not a card and a code, and
+    "the security code for 9.0" is "490", not "90"."""
+    return finding is not None and finding.reason not in (BARE_CODE, PART_OF_A_NUMBER)
 
 
 def _inside(first: int, last: int, findings: Sequence[Finding]) -> bool:

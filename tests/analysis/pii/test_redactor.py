@@ -235,7 +235,7 @@ def test_a_number_read_across_a_pause_revises_the_first_half(first: str, second:
 
 def test_digits_that_stay_open_are_left_when_nothing_says_what_they_were() -> None:
     redactor = CallRedactor(names=None)
-    held = redactor.redact("It's 4 2 8 1.", speaker="customer", start=0.0, end=2.0)
+    held = redactor.redact("It's 4 2 8 1 7.", speaker="customer", start=0.0, end=2.0)
     assert held.open_number and held.spans == ()
     then = redactor.redact("Yes, that's 12 boxes.", speaker="customer", start=3.0, end=5.0)
     assert then.revises is None and then.spans == ()
@@ -359,3 +359,44 @@ def test_digits_before_a_question_stay_open() -> None:
     redactor = CallRedactor(names=None)
     held = redactor.redact("4 8 4 8 0 9 7 8. Are you getting them all?", speaker="customer", start=0.0, end=3.0)
     assert held.open_number
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        # three or four digits said as an answer, with no cue anywhere: a code, failing closed
+        ([("customer", "Yes, 491.")], ["SECURITY_CODE"]),
+        ([("customer", "8 9 3 8, that's the one.")], ["SECURITY_CODE"]),
+        ([("customer", "2 7 0 2 yep")], ["SECURITY_CODE"]),
+        ([("customer", "You have for 90.")], ["SECURITY_CODE"]),  # "four nine oh"
+        # ... but not a year, an amount, a version, a time, a count, a model or a number a sentence goes on from
+        ([("customer", "I bought it in 2019.")], []),
+        ([("customer", "um, the kids tickets were 12.58.")], []),
+        ([("customer", "the firmware is 1.0.3.")], []),
+        ([("customer", "We close at 6 30 tonight.")], []),
+        ([("customer", "I rang at 10 past 9 and again at quarter to 12.")], []),
+        ([("customer", "So, 1, 2, 3, 4, all four lights are flashing.")], []),
+        ([("customer", "It says step three of five.")], []),
+        ([("customer", "The washing machine is a WM-1408.")], []),
+        ([("customer", "I paid 249 for the phone and 40 for the case.")], []),
+        ([("customer", "We've had a 40% increase in calls today.")], []),
+        # ... nor part of a longer number: digits among others, or after an open one
+        ([("customer", "the numbers 4 8 3 6, the 1 double 7, 9 double 3 9")], []),
+        ([("customer", "My card number is 4 4 5 1"), ("customer", "And then 9 1 8 7")], ["CARD_NUMBER"]),
+        ([("customer", "It's 4 4 5 1 8"), ("customer", "And then 9 1 8 7")], []),
+        # a card named only as where the code is printed is not a card cue
+        (
+            [("agent", "And the four digit code on the front of the amex?"), ("customer", "Yep, 1 triple 6.")],
+            ["SECURITY_CODE"],
+        ),
+        ([("customer", "and the small code printed over the long number 7950.")], ["SECURITY_CODE"]),
+        ([("customer", "The flip side of the card says 814, that's the security one.")], ["SECURITY_CODE"]),
+        ([("customer", "The parcel reference on the card they left is 1 6 0 0 4 2 9 8 3 1 5")], []),
+        # fewer digits than a code right after its cue: part of one
+        ([("customer", "The code on the back is 02.")], ["SECURITY_CODE"]),
+        ([("customer", "My complaint case is 07, 14482690.")], []),
+    ],
+)
+def test_bare_codes_fail_closed_and_what_is_not_one(turns: list[tuple[str, str]], expected: list[str]) -> None:
+    _, found = last(*turns)
+    assert [e.value for e in found] == expected
