@@ -27,7 +27,8 @@ AFTER_KINDS = frozenset({QUANTITY})
 _CUES: list[tuple[str, str]] = [
     (
         Entity.CARD_NUMBER,
-        r"\b(?:card|long number|number on the front|visa|master ?card|amex|mx|american express|debit|credit|"
+        r"\b(?:card|long number|number on the front|visa|master ?card|amex|mx|american express|discover|maestro|"
+        r"debit|credit|"
         r"sixteen digits?|16 digits?|16-digit|pan|first (?:eight|four|half|part|bit|few|lot)|"
         r"second (?:half|part|lot)|the rest(?: of (?:it|the number))?(?: is)?|last (?:part|bit|eight|lot)|"
         r"full number|the (?:long )?number (?:on|across) the (?:front|middle))\b",
@@ -50,7 +51,7 @@ _CUES: list[tuple[str, str]] = [
     (
         Entity.PHONE_NUMBER,
         r"\b(?:phone|mobile|cell|telephone|landline|contact number|call(?:back| you back| me back| me on| me at)|"
-        r"reach (?:me|you)|number (?:to|you can) (?:call|reach)|best number|text me|whatsapp|"
+        r"reach (?:me|you)|number (?:to|you can) (?:call|reach)|best numbers?|cal+ ?back number|text me|whatsapp|"
         r"(?:home|work|mobile|daytime|evening|new|contact|other|office) number|my number|"
         r"(?:to )?call (?:me|us|on|at)|ring (?:me|us)|(?:get|reach|text) (?:me|us) (?:on|at)|area code|"
         r"dialling code)\b",
@@ -91,14 +92,17 @@ class Cue:
     end: int
 
 
-# A card named only as where a security code (or a reference) is printed: "the four digit code on the front
-# of the amex", "the small code printed over the long number", "the parcel reference on the card".
-_WHERE_ON_THE_CARD = re.compile(r"\s+(?:\w+\s+){0,2}?(?:on|of|above|over|under|below|beside|next to)\b[\w\s]{0,20}$")
+# A card or an account named only as where the thing just named is printed or kept: "the four digit code on
+# the front of the amex", "the small code printed over the long number", "the parcel reference on the card",
+# "a phone number for the account", "the mobile number in the account".
+_WHERE = re.compile(r"\s+(?:\w+\s+){0,2}?(?:on|of|for|in|above|over|under|below|beside|next to)\b[\w\s]{0,20}$")
+_PLACES = frozenset({Entity.CARD_NUMBER, Entity.BANK_ACCOUNT})
+_HEADS = frozenset({Entity.SECURITY_CODE, Entity.PHONE_NUMBER, Entity.CARD_NUMBER, Entity.BANK_ACCOUNT, NOT_PII})
 
 
 def find_cues(text: str) -> list[Cue]:
-    """Every cue in `text`, in order of position (where two overlap, the longer one). A card cue that only
-    says where the code or reference just named is printed is not one."""
+    """Every cue in `text`, in order of position (where two overlap, the longer one). A card or account cue
+    that only says where the code, phone or reference just named is printed or kept is not one."""
     found: list[Cue] = []
     for kind, pattern in _COMPILED:
         found.extend(Cue(kind, m.start(), m.end()) for m in pattern.finditer(text))
@@ -112,10 +116,11 @@ def find_cues(text: str) -> list[Cue]:
         cue
         for i, cue in enumerate(kept)
         if not (
-            cue.kind == Entity.CARD_NUMBER
+            cue.kind in _PLACES
             and i > 0
-            and kept[i - 1].kind in (Entity.SECURITY_CODE, NOT_PII)
+            and kept[i - 1].kind in _HEADS
+            and kept[i - 1].kind != cue.kind
             and cue.start - kept[i - 1].end <= 30
-            and _WHERE_ON_THE_CARD.match(text[kept[i - 1].end : cue.start])
+            and _WHERE.match(text[kept[i - 1].end : cue.start])
         )
     ]

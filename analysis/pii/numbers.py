@@ -20,10 +20,12 @@ import phonenumbers
 
 from analysis.pii.cues import EXPIRY, NOT_PII, QUANTITY, Cue
 from analysis.pii.entities import Entity, Finding
-from analysis.pii.tokens import REPEATS, UNITS, WEAK_UNITS, Token, digit_values
+from analysis.pii.tokens import REPEATS, TRIPLE_SLIPS, UNITS, WEAK_UNITS, Token, digit_values
 
 __all__ = [
     "BARE_CODE",
+    "FAIL_CLOSED",
+    "FULL_LENGTH",
     "HOMOPHONES",
     "PART_OF_A_NUMBER",
     "VALIDATED",
@@ -106,6 +108,9 @@ def _digit_words(tokens: Sequence[Token], soft: bool = False, garbled: bool = Fa
         for i, is_weak in enumerate(weak):
             if is_weak and not marked[i] and ((i > 0 and marked[i - 1]) or (i + 1 < len(tokens) and marked[i + 1])):
                 marked[i] = changed = True
+    for i in range(len(tokens) - 1):
+        if tokens[i].norm == "to" and tokens[i + 1].norm in TRIPLE_SLIPS and marked[i + 1]:
+            marked[i] = True  # "0 to repul 7": Whisper's "triple"
     if soft:
         numbers = list(marked)
         for i, token in enumerate(tokens):
@@ -144,7 +149,9 @@ def digit_runs(text: str, tokens: Sequence[Token], soft: bool = False, garbled: 
 def run_digits(run: Sequence[Token], garbled: bool = False) -> str:
     out: list[str] = []
     words: list[str] = []
-    for token in run:
+    for at, token in enumerate(run):
+        if token.norm == "to" and at + 1 < len(run) and run[at + 1].norm in TRIPLE_SLIPS:
+            continue  # the "to" of "to repul"
         if token.digits or (garbled and token.garbled_digits):
             digits = token.digits or token.garbled_digits
             if words and words[-1] in REPEATS:  # "double 3", "triple 5": the written digit, repeated

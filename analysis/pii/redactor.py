@@ -23,6 +23,7 @@ from analysis.pii.entities import Entity, Finding
 from analysis.pii.names import PersonNames, person_spans
 from analysis.pii.numbers import (
     BARE_CODE,
+    FAIL_CLOSED,
     FULL_LENGTH,
     HOMOPHONES,
     PART_OF_A_NUMBER,
@@ -43,6 +44,7 @@ __all__ = ["CallRedactor", "MaskStyle", "RedactedSpan", "Redaction", "TimedWord"
 CONTEXT_UTTERANCES = 3  # how many earlier utterances (any speaker) can cue a number
 CONTEXT_SECONDS = 40.0
 CONTINUATION_SECONDS = 20.0
+SHORTEST_CARD = 13  # digits: a card number found with fewer is unfinished, whatever the speaker said after it
 OPEN_DIGITS = 3  # an utterance ending in this many unclaimed digits may go on in the speaker's next
 OPEN_TAIL = 5  # ... when the digits are among its last words ("... 5-0-0-7. Did you get that?")
 JOIN_LEAD_WORDS = 6  # how far into the next utterance its digits may start ("then the last part is 3 4 …")
@@ -377,7 +379,10 @@ class CallRedactor:
             unclaimed = not any(_claims(strict[(r.first, r.last)]) for r in parts) and not any(
                 claimed_by_other_cue(r, cues_for(r)[0]) for r in parts
             )
-            if checks_out or unclaimed:
+            same = bool(parts) and all(
+                (f := strict[(r.first, r.last)]) is None or f.entity is finding.entity for r in parts
+            )  # "232, a 4-2-1, 3-6-3, 8-3-1-4" after a card cue: one card, not three pieces of it
+            if checks_out or unclaimed or (same and finding.entity in FAIL_CLOSED):
                 # "0 to 8, 6" after "617 509": the soft reading stands when the number checks out, or when a
                 # cue asked for it and the strict reading was nothing ("the security code for 9.0")
                 findings.append(Finding(finding.entity, finding.first, finding.last, finding.confidence + 0.01, "soft"))
@@ -424,14 +429,15 @@ class CallRedactor:
         if not numbers or not tokens:
             return
         last = max(numbers, key=lambda f: f.last)
-        if last.last < len(tokens) - 3:
-            return  # the number was finished, something else followed it
         digits = sum(
             sum(c.isdigit() for c in t.digits) or (1 if t.is_number_word else 0)
             for t in tokens[last.first : last.last + 1]
         )
         if previous is not None and previous.entity is last.entity and last.reason == "continues":
             digits += previous.digits
+        if last.last < len(tokens) - 3 and not (last.entity is Entity.CARD_NUMBER and digits < SHORTEST_CARD):
+            return  # the number was finished, something else followed it (a card is not, short of 13 digits:
+            # "The card number 5 4 6 8 2 0 1 3, hang on, there's someone at the door.")
         if digits < FULL_LENGTH[last.entity] and last.reason != "luhn":
             self._unfinished[speaker] = _Unfinished(last.entity, digits, end)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["Token", "digit_values", "tokenize"]
+__all__ = ["REPEATS", "TRIPLE_SLIPS", "UNITS", "WEAK_UNITS", "Token", "digit_values", "tokenize"]
 
 # A word: letters, digits and the marks that live inside numbers and addresses ("4,111" "a.b@c.com"
 # "O'Neil" "9:30"). Trailing sentence punctuation is not part of it.
@@ -27,8 +27,13 @@ TEENS = {
     "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
 }  # fmt: skip
 TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
-# Whisper spells "triple" both ways, and writes a spoken "double" between digits as the letter W.
-REPEATS = {"double": 2, "doubles": 2, "triple": 3, "treble": 3, "tripple": 3, "w": 2}
+# Whisper spells "triple" both ways, writes it as "(to) repul", "to repulse" or "pulse" between digits, and
+# writes a spoken "double" between digits as the letter W. ("to" before one of these is part of it: see
+# `numbers`.)
+REPEATS = {
+    "double": 2, "doubles": 2, "triple": 3, "treble": 3, "tripple": 3, "w": 2, "repul": 3, "repulse": 3, "pulse": 3,
+}  # fmt: skip
+TRIPLE_SLIPS = frozenset({"repul", "repulse", "pulse"})
 SCALES = {"hundred": 100, "thousand": 1000}
 # Words that are numbers only next to other numbers ("oh" alone is an exclamation, "o" a letter).
 WEAK_UNITS = {"oh", "o", "nil"}

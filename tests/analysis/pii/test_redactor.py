@@ -400,3 +400,37 @@ def test_digits_before_a_question_stay_open() -> None:
 def test_bare_codes_fail_closed_and_what_is_not_one(turns: list[tuple[str, str]], expected: list[str]) -> None:
     _, found = last(*turns)
     assert [e.value for e in found] == expected
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        # Whisper's "(to) repul" and "pulse" for triple, inside a number
+        ([("customer", "I want to use my Discover Card, the number is 6011 5169 6659 0 to repul 7.")], ["CARD_NUMBER"]),
+        ([("customer", "I need to pulse it a few times.")], []),
+        # "Discover" names a card: ten digits after it are not a phone
+        ([("customer", "The Discover One, please 6 5 3 4 4 8 7 1 8 6")], ["CARD_NUMBER"]),
+        # a card cut short stays unfinished even when the speaker says something else after it
+        (
+            [
+                ("customer", "The card number 5 4 6 8 2 0 1 3 hang on there's someone at the door."),
+                ("customer", "Sorry about that, 7-2-1-7, 1-8-double-3."),
+            ],
+            ["CARD_NUMBER"],
+        ),
+        # an account named as where the phone number is kept is not a bank cue
+        (
+            [
+                ("agent", "And a phone number for the account."),
+                ("customer", "Yeah, 919, 4 double 5, double 8, double 8."),
+            ],
+            ["PHONE_NUMBER"],
+        ),
+        ([("customer", "Best numbers myself, 404-676-76")], ["PHONE_NUMBER"]),
+        # a homophone between two pieces of one card: one span
+        ([("customer", "The card number is 232, a 4-2-1, 3-6-3, 8-3-1-4.")], ["CARD_NUMBER"]),
+    ],
+)
+def test_cards_and_phones_seen_on_the_fifth_set(turns: list[tuple[str, str]], expected: list[str]) -> None:
+    _, found = last(*turns)
+    assert [e.value for e in found] == expected
