@@ -50,7 +50,8 @@ _CUES: list[tuple[str, str]] = [
     ),
     (
         Entity.PHONE_NUMBER,
-        r"\b(?:phone|mobile|cell|telephone|landline|contact number|call(?:back| you back| me back| me on| me at)|"
+        r"\b(?:phone|mobile|cell|telephone|land ?line|(?:work|home|direct|phone|office) line|"
+        r"contact number|call(?:back| you back| me back| me on| me at)|"
         r"reach (?:me|you)|number (?:to|you can) (?:call|reach)|best numbers?|cal+ ?back number|text me|whatsapp|"
         r"(?:home|work|mobile|daytime|evening|new|contact|other|office) number|my number|"
         r"(?:to )?call (?:me|us|on|at)|ring (?:me|us)|(?:get|reach|text) (?:me|us) (?:on|at)|area code|"

@@ -234,6 +234,9 @@ def classify_run(
     if own_cues and cues[0].kind == Entity.PHONE_NUMBER and 6 <= n <= 15 and cues[0].end <= _start(tokens, run):
         # "The cell number is 415-819-9-1-9…": the caller said what it is, whatever Luhn says of it
         return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.9, "phone cue")
+    if own_cues and cues[0].kind == Entity.PHONE_NUMBER and 3 <= n < 6 and 0 <= _start(tokens, run) - cues[0].end <= 8:
+        # "The area code is 316", "My work line is 0-1-7": the first part of a phone number, the rest to come
+        return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.8, PART_OF_A_NUMBER)
     if run.plus and n >= 5:  # "plus four four …": a country code (whether or not Whisper got every digit)
         return Finding(Entity.PHONE_NUMBER, run.first, run.last, 0.9, "international phone number")
     if 13 <= n <= 19 and luhn_valid(digits):
@@ -338,5 +341,5 @@ def claimed_by_other_cue(run: DigitRun, cues: Sequence[Cue]) -> bool:
 
 def _spoken_digit_by_digit(run: Sequence[Token]) -> bool:
     """Read digit by digit or in groups ("4259 8747 1742 92433", "476863, 353861, 4844"), not as one word."""
-    singles = sum(1 for t in run if t.norm in UNITS or (t.digits and len(t.digits) <= 6))
+    singles = sum(1 for t in run if t.norm in UNITS or t.norm in REPEATS or (t.digits and len(t.digits) <= 6))
     return len(run) >= 2 and singles >= len(run) * 0.8

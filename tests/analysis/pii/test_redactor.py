@@ -427,6 +427,11 @@ def test_bare_codes_fail_closed_and_what_is_not_one(turns: list[tuple[str, str]]
             ["PHONE_NUMBER"],
         ),
         ([("customer", "Best numbers myself, 404-676-76")], ["PHONE_NUMBER"]),
+        # the first part of a phone number right after its cue, and the rest in the next utterance
+        ([("customer", "The area code is 316"), ("customer", "and the number is 92 0 double 4.")], ["PHONE_NUMBER"]),
+        ([("customer", "My work line is 0-1-7.")], ["PHONE_NUMBER"]),
+        # card-length digits read one by one count their "double"s as digits read one by one too
+        ([("customer", "From left to right, 6-0-1-double, 9-7-2-6-4-6-4, double-2-9-0.")], ["CARD_NUMBER"]),
         # a homophone between two pieces of one card: one span
         ([("customer", "The card number is 232, a 4-2-1, 3-6-3, 8-3-1-4.")], ["CARD_NUMBER"]),
     ],
