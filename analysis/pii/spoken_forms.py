@@ -31,9 +31,13 @@ PROVIDERS = {
     "btinternet", "sky", "virgin", "mail", "msn", "comcast", "verizon", "att", "ymail", "gmx", "zoho",
 }  # fmt: skip
 LOCAL_JOINERS = {"dot", "underscore", "hyphen", "dash", "period", "point", "plus"}
+# Whisper's "at" of a spoken address: "patrick dot o do you add outlet dot com", "Marec.c had protoned.me"
+# (only where a domain follows).
+AT_WORDS = {"at", "add", "had"}
 LOCAL_STOP = {
     "is", "it's", "its", "email", "e-mail", "address", "my", "it", "that's", "was", "me", "be", "to", "the",
     "send", "at", "yes", "yeah", "so", "and", "um", "uh", "on", "use", "try", "under", "that", "this", "i", "i'm",
+    "please",
 }  # fmt: skip
 _WRITTEN_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
@@ -66,7 +70,7 @@ def emails(text: str, tokens: Sequence[Token]) -> list[Finding]:
         if covered:
             found.append(Finding(Entity.EMAIL_ADDRESS, covered[0], covered[-1], 0.95, "written e-mail"))
     for i, token in enumerate(tokens):
-        if token.norm != "at" or any(f.first <= i <= f.last for f in found):
+        if token.norm not in AT_WORDS or any(f.first <= i <= f.last for f in found):
             continue
         end = _domain_end(tokens, i + 1)
         if end is None:
@@ -77,7 +81,7 @@ def emails(text: str, tokens: Sequence[Token]) -> list[Finding]:
             if prev.norm in LOCAL_STOP or not re.fullmatch(r"[\w.'-]+", prev.norm):
                 break
             punctuated = bool(text[prev.end : tokens[start].start].strip(" -"))  # a comma or a colon
-            if punctuated and not _spelling_goes_on(prev, tokens[start]):
+            if punctuated and not _spelling_goes_on(prev, tokens[start], "." in tokens[i + 1].norm):
                 break  # ends the local part
             start -= 1
         if start < i:
@@ -85,13 +89,15 @@ def emails(text: str, tokens: Sequence[Token]) -> list[Finding]:
     return found + _cued_addresses(text, tokens, found)
 
 
-def _spelling_goes_on(prev: Token, nxt: Token) -> bool:
+def _spelling_goes_on(prev: Token, nxt: Token, written_domain: bool = False) -> bool:
     """Whether a comma between two words of a spoken local part is Whisper's pause in a spelling ("K, A-U-R",
     "7G, 7", "Brown, five"), not the end of the address."""
     if prev.norm in LOCAL_JOINERS or nxt.norm in LOCAL_JOINERS:
         return True
     if nxt.norm == "at" and re.search(r"[._\d]", prev.norm):
         return True  # "showbond.co. at mail.com": Whisper's full stop after an address-like word
+    if nxt.norm == "at" and written_domain:
+        return True  # "f.o say, at herocleaning.co.uk": Whisper's comma before the "at" of a written domain
     return any(c.isdigit() for c in prev.norm) or bool(prev.letter) or bool(nxt.digits) or nxt.norm in UNITS
 
 
@@ -110,8 +116,8 @@ def spelled_addresses(tokens: Sequence[Token]) -> list[Finding]:
                 joined += 1
             elif token.letter or (token.digits and len(token.digits) <= 4):
                 spelled += 1
-            elif "-" in token.raw and re.fullmatch(r"(?:[A-Za-z0-9]-){3,}[A-Za-z0-9]", token.raw):
-                spelled += 3  # "P-E-T-E-D-W", "M-A-R-S-H-9-9": a spelling by itself
+            elif "-" in token.raw and re.fullmatch(r"(?:[A-Za-z0-9]-){2,}[A-Za-z0-9]", token.raw):
+                spelled += 3  # "P-E-T-E-D-W", "M-A-R-S-H-9-9", "H-A-L": a spelling by itself
             else:
                 break
             j += 1
@@ -128,7 +134,7 @@ def _cued_addresses(text: str, tokens: Sequence[Token], found: list[Finding]) ->
         after = [t for t in tokens if t.start >= match.end()]
         for k, token in enumerate(after[:8]):
             labels = token.norm.split(".")
-            if len(labels) >= 2 and labels[-1] in TLDS and labels[0] and k > 0:
+            if len(labels) >= 2 and _tld(labels[-1]) and labels[0] and k > 0:
                 first, last = after[0].index, token.index
                 if not any(f.first <= last and first <= f.last for f in [*found, *out]):
                     out.append(Finding(Entity.EMAIL_ADDRESS, first, last, 0.85, "e-mail after its cue"))
@@ -139,6 +145,12 @@ def _cued_addresses(text: str, tokens: Sequence[Token], found: list[Finding]) ->
 _EMAIL_CUE = re.compile(r"\b(?:e-?mail|mail)(?: address)? is\b", re.IGNORECASE)
 
 
+def _tld(label: str) -> bool:
+    """A top-level domain: a common one, or any two letters (every country's code is two letters: ".ba",
+    ".gr"; Whisper also writes a misheard one, and the address is personal all the same)."""
+    return label in TLDS or bool(re.fullmatch(r"[a-z]{2}", label))
+
+
 def _domain_end(tokens: Sequence[Token], i: int) -> int | None:
     """The last token of a domain starting at `i` ("gmail dot com", "gmail.com", "b t internet dot co dot
     uk"), or None when what follows "at" is not a domain."""
@@ -147,7 +159,7 @@ def _domain_end(tokens: Sequence[Token], i: int) -> int | None:
     first = tokens[i].norm
     if "." in first:
         labels = first.split(".")
-        if labels[-1] in TLDS or labels[0] in PROVIDERS:
+        if _tld(labels[-1]) or labels[0] in PROVIDERS:
             last = i
             while (
                 last + 2 < len(tokens) and tokens[last + 1].norm in ("dot", "point") and tokens[last + 2].norm in TLDS

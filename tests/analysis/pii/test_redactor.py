@@ -439,3 +439,24 @@ def test_bare_codes_fail_closed_and_what_is_not_one(turns: list[tuple[str, str]]
 def test_cards_and_phones_seen_on_the_fifth_set(turns: list[tuple[str, str]], expected: list[str]) -> None:
     _, found = last(*turns)
     assert [e.value for e in found] == expected
+
+
+@pytest.mark.parametrize(
+    ("turns", "expected"),
+    [
+        # Whisper's comma before the "at" of a written domain, and any country's two-letter domain
+        ([("customer", "use my work address, please f.o say, at herocleaning.co.uk.")], ["EMAIL_ADDRESS"]),
+        ([("customer", "It's hell at wexforddesign.ba.")], ["EMAIL_ADDRESS"]),
+        # "add" and "had" for "at", where a domain follows
+        ([("customer", "patrick dot o do you add outlet dot com")], ["EMAIL_ADDRESS"]),
+        ([("customer", "I had lunch at noon.")], []),
+        # a three-letter spelling right after the address was said
+        (
+            [("customer", "It's hell at wexforddesign.ba."), ("customer", "H-A-L and the rest as I said.")],
+            ["EMAIL_ADDRESS"],
+        ),
+    ],
+)
+def test_emails_seen_on_the_fourth_set(turns: list[tuple[str, str]], expected: list[str]) -> None:
+    _, found = last(*turns)
+    assert [e.value for e in found] == expected
