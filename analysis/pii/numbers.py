@@ -302,9 +302,7 @@ def _bare_code(run: DigitRun, cues: Sequence[Cue], tokens: Sequence[Token], text
         said_after = text[words[-1].end : after.start]
         if after.norm not in _ANSWER_WORDS and not re.match(r"\s*[,.;!?]", said_after):
             return False
-        if said_after.startswith("%"):
-            return False
-    return not text[words[-1].end :].startswith("%")
+    return not text[words[-1].end :].startswith("%")  # "a 40% increase"
 
 
 _TIME_WORDS = frozenset(

@@ -73,8 +73,8 @@ def emails(text: str, tokens: Sequence[Token]) -> list[Finding]:
         if token.norm not in AT_WORDS or any(f.first <= i <= f.last for f in found):
             continue
         end = _domain_end(tokens, i + 1)
-        if end is None:
-            continue
+        if end is None or (token.norm != "at" and end == i + 1 and "." not in tokens[end].norm):
+            continue  # "we had sky for years": a misheard "at" needs a whole domain after it
         start = i
         while start - 1 >= 0 and i - (start - 1) <= 8:
             prev = tokens[start - 1]

@@ -450,6 +450,7 @@ def test_cards_and_phones_seen_on_the_fifth_set(turns: list[tuple[str, str]], ex
         # "add" and "had" for "at", where a domain follows
         ([("customer", "patrick dot o do you add outlet dot com")], ["EMAIL_ADDRESS"]),
         ([("customer", "I had lunch at noon.")], []),
+        ([("customer", "We had sky for years.")], []),
         # a three-letter spelling right after the address was said
         (
             [("customer", "It's hell at wexforddesign.ba."), ("customer", "H-A-L and the rest as I said.")],
